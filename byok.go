@@ -1,0 +1,40 @@
+package byok
+
+import "errors"
+
+// Sentinel errors. Test for them with errors.Is; the errors byok returns wrap
+// them with the detail of what was being done and how to fix it.
+var (
+	// ErrNotImportable marks a key spec that AWS KMS knows but cannot take
+	// as imported key material (SM2, ML-DSA, ML-KEM, Ed25519).
+	ErrNotImportable = errors.New("byok: key spec is not importable into AWS KMS")
+
+	// ErrUnknownKeySpec marks a string that is not a KMS key spec.
+	ErrUnknownKeySpec = errors.New("byok: unknown key spec")
+
+	// ErrUnknownAlgorithm marks a string that is not a KMS wrapping algorithm
+	// or wrapping key spec.
+	ErrUnknownAlgorithm = errors.New("byok: unknown wrapping algorithm")
+
+	// ErrDeprecatedAlgorithm marks RSAES_PKCS1_V1_5, which AWS KMS stopped
+	// accepting on 2023-10-10, and SM2PKE, which only China Regions offer.
+	ErrDeprecatedAlgorithm = errors.New("byok: wrapping algorithm is not accepted by AWS KMS")
+
+	// ErrIncompatible marks a key spec, wrapping algorithm and wrapping key
+	// spec that AWS's rules do not allow together. The error is a
+	// *CompatibilityError that names the rule.
+	ErrIncompatible = errors.New("byok: wrapping algorithm cannot carry this key material")
+
+	// ErrWrappingKey marks a wrapping public key that is not one KMS hands out
+	// (an RSA key of 2048, 3072 or 4096 bits).
+	ErrWrappingKey = errors.New("byok: unusable wrapping key")
+
+	// ErrUnwrap is returned by UnwrapKeyMaterial for every failure to decrypt
+	// or authenticate a wrapped blob. It deliberately does not say which
+	// check failed, so that it is no padding or integrity oracle.
+	ErrUnwrap = errors.New("byok: unwrap failed: the blob was not wrapped with this key and algorithm, or it was altered")
+
+	// ErrInvalidMaterial marks key material that is malformed or is not what
+	// KMS accepts for the key spec (see ParseKeyMaterial).
+	ErrInvalidMaterial = errors.New("byok: invalid key material")
+)

@@ -21,8 +21,10 @@ var (
 	ErrDeprecatedAlgorithm = errors.New("byok: wrapping algorithm is not accepted by AWS KMS")
 
 	// ErrIncompatible marks a key spec, wrapping algorithm and wrapping key
-	// spec that AWS's rules do not allow together. The error is a
-	// *CompatibilityError that names the rule.
+	// spec that AWS's rules do not allow together. CheckCompatible and
+	// KeyMaterial.Wrap return a *CompatibilityError that names the rule;
+	// WrapKeyMaterial and ChooseWrapping wrap ErrIncompatible with the
+	// detail.
 	ErrIncompatible = errors.New("byok: wrapping algorithm cannot carry this key material")
 
 	// ErrWrappingKey marks a wrapping public key that is not one KMS hands out

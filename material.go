@@ -1,0 +1,528 @@
+package byok
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+)
+
+// Refinements of ErrInvalidMaterial: every error that matches one of these
+// with errors.Is also matches ErrInvalidMaterial.
+var (
+	// ErrEncrypted marks an encrypted key file loaded without a passphrase
+	// (LoadOptions.Passphrase is nil).
+	ErrEncrypted error = &materialError{"byok: the key file is encrypted"}
+
+	// ErrWrongPassphrase marks an encrypted key file that did not decrypt
+	// with the passphrase given (or is corrupt).
+	ErrWrongPassphrase error = &materialError{"byok: wrong passphrase"}
+
+	// ErrUnsupportedEncryption marks a key file encrypted with a scheme byok
+	// does not implement: scrypt, PBES1, OpenSSL's legacy PEM encryption,
+	// ciphers other than AES-CBC. The message says how to convert it.
+	ErrUnsupportedEncryption error = &materialError{"byok: unsupported key file encryption"}
+
+	// ErrPublicKeyOnly marks a public key or certificate given where a
+	// private key is needed.
+	ErrPublicKeyOnly error = &materialError{"byok: public key only, the private key is needed"}
+
+	// ErrUnsupportedKey marks a well-formed key KMS does not import: an RSA
+	// key of another size or with more than two primes, an EC key on another
+	// curve or with explicit curve parameters, Ed25519, X25519 and other
+	// algorithms. (Ed25519, ML-DSA and ML-KEM keys also match
+	// ErrNotImportable.)
+	ErrUnsupportedKey error = &materialError{"byok: key type not importable into AWS KMS"}
+
+	// ErrSpecMismatch marks key material that is not of the key spec the
+	// caller named (LoadOptions.KeySpec, or the spec given to
+	// ParseKeyMaterial).
+	ErrSpecMismatch error = &materialError{"byok: key material does not match the key spec"}
+
+	// ErrDestroyed marks a KeyMaterial used after Destroy.
+	ErrDestroyed error = &materialError{"byok: key material was destroyed"}
+)
+
+// materialError is a sentinel that refines ErrInvalidMaterial.
+type materialError struct{ msg string }
+
+func (e *materialError) Error() string { return e.msg }
+func (e *materialError) Unwrap() error { return ErrInvalidMaterial }
+
+// alsoIs makes err match another sentinel with errors.Is, without changing
+// its message.
+type alsoIs struct{ err, also error }
+
+func (e *alsoIs) Error() string   { return e.err.Error() }
+func (e *alsoIs) Unwrap() []error { return []error{e.err, e.also} }
+
+// KeyMaterial holds key material in exactly the form KMS imports: 32 raw
+// bytes for SYMMETRIC_DEFAULT, the spec's length in raw bytes for HMAC_*,
+// and PKCS#8 DER PrivateKeyInfo for RSA (two primes) and EC keys (named
+// curve, public key included).
+//
+// It is secret. It never prints its bytes: every fmt verb and slog show the
+// key spec and fingerprint only, and Bytes is the one way out. Destroy clears
+// it. A KeyMaterial is safe for concurrent use. Copies of a KeyMaterial value
+// share the key (and Destroy); the zero value holds no key.
+type KeyMaterial struct {
+	k *keyMaterial
+}
+
+type keyMaterial struct {
+	mu     sync.RWMutex
+	spec   KeySpec
+	b      []byte // nil once destroyed
+	pubDER []byte // SubjectPublicKeyInfo; nil for secret keys
+	fp     string
+}
+
+// NewKeyMaterial encodes an in-memory private key in the form KMS imports
+// and detects its key spec. It takes *rsa.PrivateKey (two primes, 2048,
+// 3072 or 4096 bits), *ecdsa.PrivateKey (P-256, P-384, P-521, or
+// secp256k1 through an elliptic.Curve such as decred's S256),
+// *ecdh.PrivateKey (P-256, P-384, P-521) and *secp256k1.PrivateKey from
+// github.com/decred/dcrd/dcrec/secp256k1/v4. The key is checked (its public
+// half must match its private half) and not modified.
+func NewKeyMaterial(key crypto.PrivateKey) (*KeyMaterial, error) {
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k == nil || k.N == nil {
+			break
+		}
+		if len(k.Primes) != 2 {
+			return nil, fmt.Errorf("%w: an RSA key with %d primes; KMS imports two-prime RSA keys only: generate one with rsa.GenerateKey", ErrUnsupportedKey, len(k.Primes))
+		}
+		if bits := k.N.BitLen(); bits != 2048 && bits != 3072 && bits != 4096 {
+			return nil, fmt.Errorf("%w: a %d-bit RSA key; KMS imports RSA keys of 2048, 3072 or 4096 bits only: generate one, e.g. rsa.GenerateKey(rand.Reader, 3072)", ErrUnsupportedKey, bits)
+		}
+		c := *k // Validate and marshalling fill in Precomputed: not in the caller's key
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: the RSA private key is invalid (%v); check how it was built", ErrInvalidMaterial, err)
+		}
+		return newAsymmetric(&privateKey{rsa: &c, borrowed: true})
+	case *ecdsa.PrivateKey:
+		if k == nil || k.Curve == nil {
+			break
+		}
+		return newECDSA(k)
+	case *ecdh.PrivateKey:
+		if k == nil {
+			break
+		}
+		for _, c := range ecCurves {
+			if c.ecdh != nil && c.ecdh == k.Curve() {
+				d := k.Bytes()
+				defer clear(d)
+				return newEC(c, d, k.PublicKey().Bytes())
+			}
+		}
+		return nil, fmt.Errorf("%w: an X25519 private key; KMS has no X25519 key spec: for KEY_AGREEMENT use an ECDH key on P-256, P-384 or P-521", ErrUnsupportedKey)
+	case *secp256k1.PrivateKey:
+		if k == nil {
+			break
+		}
+		d := k.Serialize()
+		defer clear(d)
+		return newEC(curveBySpec(ECCSECGP256K1), d, nil)
+	case ed25519.PrivateKey, *ed25519.PrivateKey:
+		return nil, &alsoIs{fmt.Errorf("%w: an Ed25519 private key: %s; let KMS generate an ECC_NIST_EDWARDS25519 key, or import an ECC_* key instead", ErrUnsupportedKey, notImportable[ECCNISTEdwards25519]), ErrNotImportable}
+	default:
+		return nil, fmt.Errorf("%w: a %T, which NewKeyMaterial does not take; pass an *rsa.PrivateKey, *ecdsa.PrivateKey, *ecdh.PrivateKey or *secp256k1.PrivateKey (for a key that does not expose its bytes, such as an HSM key, use that key store's export)", ErrInvalidMaterial, key)
+	}
+	return nil, fmt.Errorf("%w: the private key is nil; pass a key", ErrInvalidMaterial)
+}
+
+// newECDSA handles *ecdsa.PrivateKey on the NIST curves and, through a
+// custom elliptic.Curve, secp256k1.
+func newECDSA(k *ecdsa.PrivateKey) (*KeyMaterial, error) {
+	for _, c := range ecCurves {
+		if c.nist == nil || c.nist != k.Curve {
+			continue
+		}
+		d, err := k.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("%w: the %s private key is invalid; check how it was built", ErrInvalidMaterial, c.name)
+		}
+		defer clear(d)
+		pub, err := k.PublicKey.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("%w: the %s public key is invalid; check how the key was built", ErrInvalidMaterial, c.name)
+		}
+		return newEC(c, d, pub)
+	}
+	p := k.Curve.Params()
+	s := secp256k1.Params()
+	if p != nil && p.P != nil && p.N != nil && p.B != nil && p.Gx != nil && p.Gy != nil &&
+		p.P.Cmp(s.P) == 0 && p.N.Cmp(s.N) == 0 && p.B.Cmp(big.NewInt(7)) == 0 && p.Gx.Cmp(s.Gx) == 0 && p.Gy.Cmp(s.Gy) == 0 {
+		d, ok := scalarBytes(k.D, 32) //nolint:staticcheck // D is the only way to a custom curve's scalar
+		if !ok {
+			return nil, fmt.Errorf("%w: the secp256k1 private scalar is out of range; check how the key was built", ErrInvalidMaterial)
+		}
+		defer clear(d)
+		var pub []byte
+		if k.X != nil && k.Y != nil { //nolint:staticcheck // as above
+			pub = make([]byte, 65)
+			pub[0] = 4
+			if k.X.Sign() < 0 || k.Y.Sign() < 0 || k.X.BitLen() > 256 || k.Y.BitLen() > 256 { //nolint:staticcheck
+				return nil, fmt.Errorf("%w: the secp256k1 public key is invalid; check how the key was built", ErrInvalidMaterial)
+			}
+			k.X.FillBytes(pub[1:33]) //nolint:staticcheck
+			k.Y.FillBytes(pub[33:])  //nolint:staticcheck
+		}
+		return newEC(curveBySpec(ECCSECGP256K1), d, pub)
+	}
+	name := "a custom curve"
+	if p != nil && p.Name != "" {
+		name = p.Name
+	}
+	if k.Curve == elliptic.P224() {
+		name = "P-224"
+	}
+	return nil, fmt.Errorf("%w: an ECDSA key on %s; KMS imports EC keys on P-256, P-384, P-521 and secp256k1 only: generate one, e.g. ecdsa.GenerateKey(elliptic.P256(), rand.Reader)", ErrUnsupportedKey, name)
+}
+
+// newEC builds EC key material from the scalar d (copied) and checks pub,
+// the uncompressed public point the caller's key carries, if not nil.
+func newEC(c *ecCurve, d, pub []byte) (*KeyMaterial, error) {
+	k := &ecKey{curve: c, d: make([]byte, c.size)}
+	defer k.clear()
+	if len(d) != c.size {
+		return nil, fmt.Errorf("%w: the %s private scalar is %d bytes, want %d", ErrInvalidMaterial, c.name, len(d), c.size)
+	}
+	copy(k.d, d)
+	var err error
+	if k.pub, err = c.publicFromScalar(k.d); err != nil {
+		return nil, err
+	}
+	if pub != nil && subtle.ConstantTimeCompare(pub, k.pub) != 1 {
+		return nil, fmt.Errorf("%w: the %s public key does not match the private key; check how the key was built", ErrInvalidMaterial, c.name)
+	}
+	return newAsymmetric(&privateKey{ec: k})
+}
+
+// NewSecretKeyMaterial makes key material of a symmetric or HMAC key spec
+// from raw key bytes, which must be exactly the spec's length (32 bytes for
+// SYMMETRIC_DEFAULT; 28, 32, 48 or 64 for HMAC_224 to HMAC_512). key is
+// copied; the caller may clear it afterwards.
+func NewSecretKeyMaterial(spec KeySpec, key []byte) (*KeyMaterial, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if kind := spec.Kind(); kind != KindSymmetric && kind != KindHMAC {
+		return nil, fmt.Errorf("%w: %s is an asymmetric key spec; use NewKeyMaterial or LoadKeyFile for %s keys", ErrSpecMismatch, spec, kind)
+	}
+	if want := spec.MaterialLen(); len(key) != want {
+		return nil, fmt.Errorf("%w: %s key material must be exactly %d bytes, got %d; generate %d random bytes (e.g. `openssl rand -out key.bin %d`) or check the key spec", ErrInvalidMaterial, spec, want, len(key), want, want)
+	}
+	b := make([]byte, len(key))
+	copy(b, key)
+	return &KeyMaterial{&keyMaterial{spec: spec, b: b, fp: secretFingerprint(spec, b)}}, nil
+}
+
+// ParseKeyMaterial checks material as KMS would after unwrapping it, for
+// key spec spec, and returns it as KeyMaterial. It is strict, accepting
+// only the exact form KMS imports (and LoadKeyFile produces):
+//
+//   - symmetric and HMAC specs: exactly the spec's length;
+//   - RSA specs: PKCS#8 DER, version 0, rsaEncryption with NULL parameters,
+//     no attributes, around a two-prime PKCS#1 RSAPrivateKey whose modulus
+//     has the spec's size and whose values are consistent;
+//   - EC specs: PKCS#8 DER, version 0, id-ecPublicKey with the spec's named
+//     curve (explicit parameters refused), no attributes, around an
+//     ECPrivateKey of version 1 with the full-length scalar in [1, n-1], no
+//     parameters, and the uncompressed public key, equal to d·G.
+//
+// DER must be canonical, and no structure, outer or inner, may have data
+// after it. The material is copied.
+func ParseKeyMaterial(spec KeySpec, material []byte) (*KeyMaterial, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if kind := spec.Kind(); kind == KindSymmetric || kind == KindHMAC {
+		return NewSecretKeyMaterial(spec, material)
+	}
+	if len(material) == 0 {
+		return nil, fmt.Errorf("%w: %s key material is empty; send the PKCS#8 DER of the key", ErrInvalidMaterial, spec)
+	}
+	k, err := parsePKCS8(material, spec, true)
+	if err != nil {
+		return nil, err
+	}
+	defer k.clear()
+	if k.spec() != spec {
+		return nil, fmt.Errorf("%w: the material is an %s key, not %s; import it into a KMS key of spec %s, or send the right key", ErrSpecMismatch, k.spec(), spec, k.spec())
+	}
+	m, err := newAsymmetric(k)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(m.k.b, material) != 1 {
+		m.Destroy()
+		return nil, fmt.Errorf("%w: the %s PKCS#8 DER is not in the canonical form KMS takes (an optional field, a non-minimal encoding or a parameter too many); re-encode it with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, spec)
+	}
+	return m, nil
+}
+
+// privateKey is a decoded RSA or EC private key, before encoding.
+type privateKey struct {
+	rsa      *rsa.PrivateKey
+	ec       *ecKey
+	borrowed bool // rsa shares its numbers with the caller's key: do not clear
+}
+
+func (k *privateKey) spec() KeySpec {
+	if k.ec != nil {
+		return k.ec.curve.spec
+	}
+	switch k.rsa.N.BitLen() {
+	case 2048:
+		return RSA2048
+	case 3072:
+		return RSA3072
+	case 4096:
+		return RSA4096
+	}
+	return ""
+}
+
+// clear zeroes the private numbers of a key byok decoded (best effort:
+// crypto/rsa keeps copies of its own).
+func (k *privateKey) clear() {
+	if k == nil {
+		return
+	}
+	k.ec.clear()
+	if k.rsa != nil && !k.borrowed {
+		for _, x := range append([]*big.Int{k.rsa.D, k.rsa.Precomputed.Dp, k.rsa.Precomputed.Dq, k.rsa.Precomputed.Qinv}, k.rsa.Primes...) {
+			if x != nil {
+				clear(x.Bits())
+			}
+		}
+	}
+}
+
+var rsaAlgorithmIdentifier = []byte{0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00}
+
+// newAsymmetric encodes k in the KMS form. k stays the caller's to clear.
+func newAsymmetric(k *privateKey) (*KeyMaterial, error) {
+	spec := k.spec()
+	if spec == "" {
+		return nil, fmt.Errorf("%w: unsupported key size; KMS imports RSA keys of 2048, 3072 or 4096 bits", ErrUnsupportedKey)
+	}
+	var der, pubDER []byte
+	if k.ec != nil {
+		der = k.ec.pkcs8()
+		pubDER = k.ec.spki()
+	} else {
+		inner := x509.MarshalPKCS1PrivateKey(k.rsa)
+		defer clear(inner)
+		octet := derTLV(tagOctetString, inner)
+		defer clear(octet)
+		der = derTLV(tagSequence, []byte{tagInteger, 1, 0}, rsaAlgorithmIdentifier, octet)
+		var err error
+		if pubDER, err = x509.MarshalPKIXPublicKey(&k.rsa.PublicKey); err != nil {
+			clear(der)
+			return nil, fmt.Errorf("%w: the RSA public key cannot be encoded (%v)", ErrInvalidMaterial, err)
+		}
+	}
+	sum := sha256.Sum256(pubDER)
+	return &KeyMaterial{&keyMaterial{spec: spec, b: der, pubDER: pubDER, fp: "sha256:" + hex.EncodeToString(sum[:])}}, nil
+}
+
+// secretFingerprintDomain separates secret-key fingerprints from any other
+// use of SHA-256 over the key.
+const secretFingerprintDomain = "byok key material fingerprint v1\x00"
+
+func secretFingerprint(spec KeySpec, b []byte) string {
+	h := sha256.New()
+	h.Write([]byte(secretFingerprintDomain))
+	h.Write([]byte(spec))
+	h.Write([]byte{0})
+	h.Write(b)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Spec returns the key spec of the material ("" for the zero value).
+func (m *KeyMaterial) Spec() KeySpec {
+	if m == nil || m.k == nil {
+		return ""
+	}
+	return m.k.spec
+}
+
+// Usages returns the KMS key usages a key of this spec can take, the usual
+// one first.
+func (m *KeyMaterial) Usages() []KeyUsage { return m.Spec().Usages() }
+
+// Len returns the length of the material in bytes, 0 once destroyed.
+func (m *KeyMaterial) Len() int {
+	if m == nil || m.k == nil {
+		return 0
+	}
+	m.k.mu.RLock()
+	defer m.k.mu.RUnlock()
+	return len(m.k.b)
+}
+
+// Public returns the public key: *rsa.PublicKey, *ecdsa.PublicKey, or
+// *secp256k1.PublicKey (github.com/decred/dcrd/dcrec/secp256k1/v4) for
+// ECC_SECG_P256K1; nil for symmetric and HMAC keys. Each call returns a new
+// value. It works after Destroy: the public key is not secret.
+func (m *KeyMaterial) Public() crypto.PublicKey {
+	der := m.PublicKeyDER()
+	if der == nil {
+		return nil
+	}
+	if m.k.spec == ECCSECGP256K1 {
+		pub, err := parseECPublic(der)
+		if err != nil {
+			return nil
+		}
+		return pub
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil
+	}
+	return pub
+}
+
+// PublicKeyDER returns the public key as a DER SubjectPublicKeyInfo, what
+// KMS GetPublicKey returns once the material is imported: for EC keys
+// id-ecPublicKey with the named curve (1.3.132.0.10 for secp256k1) and the
+// uncompressed point. It is nil for symmetric and HMAC keys. The result is a
+// copy.
+func (m *KeyMaterial) PublicKeyDER() []byte {
+	if m == nil || m.k == nil || m.k.pubDER == nil {
+		return nil
+	}
+	return append([]byte(nil), m.k.pubDER...)
+}
+
+// Fingerprint identifies the key without revealing it, for logs:
+// "sha256:" and the hex SHA-256 of PublicKeyDER for RSA and EC keys (compare
+// `openssl pkey -pubout -outform DER | sha256sum`), and for secret keys the
+// hex SHA-256 of "byok key material fingerprint v1\x00" || spec || 0x00 ||
+// material. A secret key's fingerprint lets anyone who holds a candidate key
+// test it, so it reveals a key that is guessable (not random) anyway.
+func (m *KeyMaterial) Fingerprint() string {
+	if m == nil || m.k == nil {
+		return ""
+	}
+	return m.k.fp
+}
+
+// Wrap encrypts the material under a KMS wrapping public key with alg, for
+// ImportKeyMaterial. It first applies AWS's rules for this key spec and the
+// material's actual length (see CheckCompatible); a refusal is a
+// *CompatibilityError. Then it calls WrapKeyMaterial.
+func (m *KeyMaterial) Wrap(wrappingKey *rsa.PublicKey, alg WrappingAlgorithm) ([]byte, error) {
+	if m == nil || m.k == nil {
+		return nil, fmt.Errorf("%w: the KeyMaterial is empty; make it with LoadKeyFile, NewKeyMaterial or NewSecretKeyMaterial", ErrInvalidMaterial)
+	}
+	if err := alg.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := checkWrappingKey(wrappingKey); err != nil {
+		return nil, err
+	}
+	m.k.mu.RLock()
+	defer m.k.mu.RUnlock()
+	if m.k.b == nil {
+		return nil, fmt.Errorf("%w: %s %s was destroyed; load the key again", ErrDestroyed, m.k.spec, m.k.fp)
+	}
+	if err := checkLen(m.k.spec, alg, wrappingKey.Size(), len(m.k.b)); err != nil {
+		return nil, err
+	}
+	return WrapKeyMaterial(wrappingKey, alg, m.k.b)
+}
+
+// Bytes returns a copy of the material, nil once destroyed. The caller owns
+// the copy and should clear it (clear(b)) when done.
+func (m *KeyMaterial) Bytes() []byte {
+	if m == nil || m.k == nil {
+		return nil
+	}
+	m.k.mu.RLock()
+	defer m.k.mu.RUnlock()
+	if m.k.b == nil {
+		return nil
+	}
+	return append([]byte(nil), m.k.b...)
+}
+
+// Equal reports whether m and o hold the same key spec and material,
+// comparing the bytes in constant time (for a given length). Destroyed or
+// empty material equals nothing.
+func (m *KeyMaterial) Equal(o *KeyMaterial) bool {
+	if m == nil || m.k == nil || o == nil || o.k == nil || m.k.spec != o.k.spec {
+		return false
+	}
+	// Never hold both locks: copy one side.
+	a := m.Bytes()
+	defer clear(a)
+	if a == nil {
+		return false
+	}
+	o.k.mu.RLock()
+	defer o.k.mu.RUnlock()
+	return o.k.b != nil && subtle.ConstantTimeCompare(a, o.k.b) == 1
+}
+
+// Destroy clears the material. Afterwards Bytes returns nil, Len 0, Equal
+// false and Wrap an error wrapping ErrDestroyed; Spec, Fingerprint, Public
+// and PublicKeyDER keep working. Clearing is best effort: Go gives no
+// guarantee that no other copy exists (the runtime may have copied buffers,
+// and the standard library keeps its own copies of parsed keys), and copies
+// handed out by Bytes are the caller's to clear.
+func (m *KeyMaterial) Destroy() {
+	if m == nil || m.k == nil {
+		return
+	}
+	m.k.mu.Lock()
+	defer m.k.mu.Unlock()
+	clear(m.k.b)
+	m.k.b = nil
+}
+
+// LogValue makes slog log the key spec and fingerprint only, never the
+// material.
+func (m *KeyMaterial) LogValue() slog.Value {
+	if m == nil || m.k == nil {
+		return slog.GroupValue()
+	}
+	attrs := []slog.Attr{slog.String("spec", string(m.k.spec)), slog.String("fingerprint", m.k.fp)}
+	if m.Len() == 0 {
+		attrs = append(attrs, slog.Bool("destroyed", true))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Format prints m redacted, the same for every verb and flag, e.g.
+// byok.KeyMaterial{ECC_NIST_P256 sha256:ab12… REDACTED}, so that %v, %+v,
+// %#v, %s, %x and %q never show the material. It has a value receiver so
+// that a KeyMaterial value prints the same way as a pointer (a nil pointer
+// prints as <nil>).
+func (m KeyMaterial) Format(f fmt.State, verb rune) {
+	switch {
+	case m.k == nil:
+		fmt.Fprint(f, "byok.KeyMaterial{}")
+	case m.Len() == 0:
+		fmt.Fprintf(f, "byok.KeyMaterial{%s %s DESTROYED}", m.k.spec, m.k.fp)
+	default:
+		fmt.Fprintf(f, "byok.KeyMaterial{%s %s REDACTED}", m.k.spec, m.k.fp)
+	}
+}

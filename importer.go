@@ -1,0 +1,334 @@
+package byok
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// KeyInfo describes a source key: what the KMS key must be like to hold it.
+// It carries no secret.
+type KeyInfo struct {
+	// Spec is the KMS key spec of the source key.
+	Spec KeySpec
+	// Usage is the key usage the KMS key gets. Empty means the spec's usual
+	// usage (the first of Spec.Usages()).
+	Usage KeyUsage
+	// PublicKeyDER is the DER SubjectPublicKeyInfo of an asymmetric key, as
+	// KMS GetPublicKey returns it; nil for symmetric and HMAC keys.
+	PublicKeyDER []byte
+	// Fingerprint identifies the key without revealing it (see
+	// KeyMaterial.Fingerprint).
+	Fingerprint string
+	// Label is a human-readable name of the source (a file path, an HSM
+	// object label).
+	Label string
+}
+
+// usage returns the effective key usage.
+func (i KeyInfo) usage() KeyUsage {
+	if i.Usage != "" {
+		return i.Usage
+	}
+	if u := i.Spec.Usages(); len(u) > 0 {
+		return u[0]
+	}
+	return ""
+}
+
+// ImportParameters is what GetParametersForImport returned for one KMS key:
+// everything a source needs to wrap its key material.
+type ImportParameters struct {
+	// KeyID is the KMS key ARN (or ID) the parameters are bound to.
+	KeyID string
+	// Algorithm and WrappingKeySpec are what the parameters were asked for.
+	Algorithm       WrappingAlgorithm
+	WrappingKeySpec WrappingKeySpec
+	// WrappingKey is the RSA wrapping public key.
+	WrappingKey *rsa.PublicKey
+	// ImportToken is the opaque token ImportKeyMaterial needs; it is bound to
+	// the KMS key and the wrapping key.
+	ImportToken []byte
+	// ValidTo is when the wrapping key and token expire (24 h after issue).
+	ValidTo time.Time
+}
+
+// KeySource is where a key comes from: a key file, a Go key, an HSM object.
+// It describes the key and wraps its material under import parameters; the
+// plaintext material never passes through the interface.
+type KeySource interface {
+	Describe(ctx context.Context) (KeyInfo, error)
+	Wrap(ctx context.Context, p ImportParameters) ([]byte, error)
+}
+
+// AlgorithmLister is implemented by sources that can perform only some
+// wrapping algorithms (an HSM whose mechanisms are limited). Sources that do
+// not implement it are taken to perform all four.
+type AlgorithmLister interface {
+	WrappingAlgorithms(ctx context.Context) ([]WrappingAlgorithm, error)
+}
+
+// SignerSource is implemented by asymmetric sources that can sign with the
+// source key, so that the importer can check that KMS verifies the source's
+// signature (the other direction of the proof).
+type SignerSource interface {
+	Signer(ctx context.Context) (crypto.Signer, error)
+}
+
+// MACSource is implemented by HMAC sources that can compute an HMAC with the
+// source key, so that the importer can compare it with KMS GenerateMac.
+type MACSource interface {
+	MAC(ctx context.Context, message []byte) ([]byte, error)
+}
+
+// Imported is what the KMS target reports after ImportKeyMaterial.
+type Imported struct {
+	// KeyID and KeyARN identify the KMS key.
+	KeyID  string
+	KeyARN string
+	// Created is true when the target created the KMS key for this import.
+	Created bool
+	// KeyMaterialID is the identifier KMS gave the key material (symmetric
+	// keys), if it returned one.
+	KeyMaterialID string
+	// ExpirationModel is KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE;
+	// ValidTo is set for the former.
+	ExpirationModel string
+	ValidTo         time.Time
+}
+
+// KMSTarget is where the key goes: AWS KMS (see KMS) or a stand-in for it.
+type KMSTarget interface {
+	// Prepare creates (or finds and checks) the KMS key for info and gets
+	// import parameters for the given algorithm and wrapping key spec.
+	Prepare(ctx context.Context, info KeyInfo, alg WrappingAlgorithm, wks WrappingKeySpec) (ImportParameters, error)
+	// Import uploads the wrapped material with the parameters' token.
+	Import(ctx context.Context, p ImportParameters, wrapped []byte) (Imported, error)
+}
+
+// ImportVerifier is implemented by targets that can prove an import: that
+// the KMS key now holds the source's key, by using it.
+type ImportVerifier interface {
+	VerifyImport(ctx context.Context, imp Imported, info KeyInfo, src KeySource) (Verification, error)
+}
+
+// Check is one step of a verification.
+type Check struct {
+	// Name says what was checked, e.g. "GetPublicKey equals the source public key".
+	Name string
+	// OK is the outcome; Detail says why when it is not, or what was skipped.
+	OK     bool
+	Detail string `json:",omitempty"`
+}
+
+// Verification is the outcome of proving an import. Verified is true only
+// when at least one check ran and every check passed.
+type Verification struct {
+	Verified bool
+	Checks   []Check
+	// Skipped lists what could not be checked, and why (for example, a
+	// source that cannot sign cannot have its signature verified by KMS).
+	Skipped []string `json:",omitempty"`
+}
+
+func (v *Verification) add(name string, err error) {
+	c := Check{Name: name, OK: err == nil}
+	if err != nil {
+		c.Detail = err.Error()
+	}
+	v.Checks = append(v.Checks, c)
+}
+
+func (v *Verification) finish() {
+	v.Verified = len(v.Checks) > 0
+	for _, c := range v.Checks {
+		if !c.OK {
+			v.Verified = false
+		}
+	}
+}
+
+// ErrVerification marks an import KMS accepted but byok could not prove:
+// the KMS key does not behave as the source key does.
+var ErrVerification = errors.New("byok: verification failed")
+
+// Importer runs the whole import of one key. The zero value is ready to
+// use: the algorithm is negotiated and the import is verified.
+type Importer struct {
+	// Algorithm forces a wrapping algorithm; empty means negotiated from the
+	// key spec, the source's capabilities and AWS's rules (ChooseWrapping).
+	Algorithm WrappingAlgorithm
+	// WrappingKeySpec forces a wrapping key spec; empty means chosen with
+	// the algorithm (RSA_4096).
+	WrappingKeySpec WrappingKeySpec
+	// SkipVerify turns off the proof after import. Off by default.
+	SkipVerify bool
+	// Logger receives progress and warnings; nil means no logging. Nothing
+	// secret is ever logged.
+	Logger *slog.Logger
+}
+
+// Result is the outcome of one import.
+type Result struct {
+	KeyID           string
+	KeyARN          string
+	Created         bool
+	KeySpec         KeySpec
+	KeyUsage        KeyUsage
+	Fingerprint     string
+	Algorithm       WrappingAlgorithm
+	WrappingKeySpec WrappingKeySpec
+	// Reason says why the algorithm was chosen; Fallback is true when a
+	// SHA-1 form had to be used.
+	Reason          string
+	Fallback        bool
+	KeyMaterialID   string
+	ExpirationModel string
+	ValidTo         time.Time
+	// Verification is nil when SkipVerify was set.
+	Verification *Verification
+}
+
+func (im *Importer) logger() *slog.Logger {
+	if im.Logger != nil {
+		return im.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Plan returns the wrapping choice Import would make for src, without
+// changing anything in KMS.
+func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, error) {
+	info, err := src.Describe(ctx)
+	if err != nil {
+		return KeyInfo{}, Choice{}, fmt.Errorf("byok: describing the source key: %w", err)
+	}
+	if err := info.Spec.Validate(); err != nil {
+		return info, Choice{}, err
+	}
+	if u := info.usage(); !info.Spec.AllowsUsage(u) {
+		return info, Choice{}, fmt.Errorf("byok: key usage %s is not valid for %s; KMS allows %v", u, info.Spec, info.Spec.Usages())
+	}
+	var can []WrappingAlgorithm
+	if l, ok := src.(AlgorithmLister); ok {
+		can, err = l.WrappingAlgorithms(ctx)
+		if err != nil {
+			return info, Choice{}, fmt.Errorf("byok: asking the source which wrapping algorithms it can perform: %w", err)
+		}
+		if can == nil {
+			can = []WrappingAlgorithm{}
+		}
+	}
+	if im.Algorithm != "" {
+		if err := im.Algorithm.Validate(); err != nil {
+			return info, Choice{}, err
+		}
+		if can != nil && !slices.Contains(can, im.Algorithm) {
+			return info, Choice{}, fmt.Errorf("%w: %s was asked for, but the source can perform only %v", ErrIncompatible, im.Algorithm, can)
+		}
+		can = []WrappingAlgorithm{im.Algorithm}
+	}
+	if im.WrappingKeySpec != "" {
+		if _, err := ParseWrappingKeySpec(string(im.WrappingKeySpec)); err != nil {
+			return info, Choice{}, err
+		}
+	}
+	choice, err := ChooseWrapping(info.Spec, can)
+	if err != nil {
+		return info, Choice{}, err
+	}
+	if im.WrappingKeySpec != "" && im.WrappingKeySpec != choice.WrappingKeySpec {
+		if err := CheckCompatible(info.Spec, choice.Algorithm, im.WrappingKeySpec); err != nil {
+			return info, Choice{}, err
+		}
+		choice.WrappingKeySpec = im.WrappingKeySpec
+		choice.Reason = fmt.Sprintf("%s with an %s wrapping key, as asked", choice.Algorithm, choice.WrappingKeySpec)
+	}
+	if im.Algorithm != "" && im.WrappingKeySpec == "" {
+		choice.Reason = fmt.Sprintf("%s with an %s wrapping key: the algorithm was asked for; the largest wrapping key that fits", choice.Algorithm, choice.WrappingKeySpec)
+	}
+	return info, choice, nil
+}
+
+// Import moves the key of src into dst: it negotiates the wrapping algorithm,
+// has dst create or find the KMS key and get import parameters, has src wrap
+// its material, has dst import it, and then (unless SkipVerify) proves the
+// import when dst implements ImportVerifier.
+//
+// An error after the KMS key was created still returns a Result with the key
+// ID filled in, so that nothing half-done goes unreported.
+func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*Result, error) {
+	if src == nil || dst == nil {
+		return nil, errors.New("byok: Import needs a source and a target")
+	}
+	log := im.logger()
+	info, choice, err := im.Plan(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{KeySpec: info.Spec, KeyUsage: info.usage(), Fingerprint: info.Fingerprint,
+		Algorithm: choice.Algorithm, WrappingKeySpec: choice.WrappingKeySpec, Reason: choice.Reason, Fallback: choice.Fallback}
+	if choice.Fallback {
+		log.Warn("byok: the source cannot perform a SHA-256 wrapping algorithm; using SHA-1", "key", info.Label, "algorithm", choice.Algorithm)
+	}
+	params, err := dst.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
+	res.KeyARN = params.KeyID
+	if err != nil {
+		return res, err
+	}
+	if params.WrappingKey == nil || len(params.ImportToken) == 0 {
+		return res, fmt.Errorf("byok: the target returned no wrapping key or import token for %s", params.KeyID)
+	}
+	wrapped, err := src.Wrap(ctx, params)
+	if err != nil {
+		return res, fmt.Errorf("byok: wrapping the source key for %s: %w", params.KeyID, err)
+	}
+	imp, err := dst.Import(ctx, params, wrapped)
+	res.KeyID, res.Created = imp.KeyID, imp.Created
+	if imp.KeyARN != "" {
+		res.KeyARN = imp.KeyARN
+	}
+	if err != nil {
+		return res, err
+	}
+	res.KeyMaterialID, res.ExpirationModel, res.ValidTo = imp.KeyMaterialID, imp.ExpirationModel, imp.ValidTo
+	log.Info("byok: imported", "key", res.KeyARN, "spec", info.Spec, "algorithm", choice.Algorithm, "fingerprint", info.Fingerprint)
+	if im.SkipVerify {
+		return res, nil
+	}
+	v, ok := dst.(ImportVerifier)
+	if !ok {
+		res.Verification = &Verification{Skipped: []string{fmt.Sprintf("the target %T cannot verify imports", dst)}}
+		return res, fmt.Errorf("%w: the target %T cannot use the key to prove the import; set SkipVerify to import without proof", ErrVerification, dst)
+	}
+	ver, err := v.VerifyImport(ctx, imp, info, src)
+	res.Verification = &ver
+	if err != nil {
+		return res, fmt.Errorf("%w: %s: %w", ErrVerification, res.KeyARN, err)
+	}
+	if !ver.Verified {
+		return res, fmt.Errorf("%w: %s: %s", ErrVerification, res.KeyARN, failedChecks(ver))
+	}
+	return res, nil
+}
+
+func failedChecks(v Verification) string {
+	var s string
+	for _, c := range v.Checks {
+		if !c.OK {
+			if s != "" {
+				s += "; "
+			}
+			s += c.Name + ": " + c.Detail
+		}
+	}
+	if s == "" {
+		s = "no check could run"
+	}
+	return s
+}

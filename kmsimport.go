@@ -1,0 +1,264 @@
+package byok
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+)
+
+// KMSAPI is the part of the AWS KMS client byok calls. *kms.Client
+// implements it; so can a fake, a fault injector or a recorder.
+type KMSAPI interface {
+	CreateKey(ctx context.Context, in *kms.CreateKeyInput, optFns ...func(*kms.Options)) (*kms.CreateKeyOutput, error)
+	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+	CreateAlias(ctx context.Context, in *kms.CreateAliasInput, optFns ...func(*kms.Options)) (*kms.CreateAliasOutput, error)
+	GetParametersForImport(ctx context.Context, in *kms.GetParametersForImportInput, optFns ...func(*kms.Options)) (*kms.GetParametersForImportOutput, error)
+	ImportKeyMaterial(ctx context.Context, in *kms.ImportKeyMaterialInput, optFns ...func(*kms.Options)) (*kms.ImportKeyMaterialOutput, error)
+	GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, optFns ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error)
+	Sign(ctx context.Context, in *kms.SignInput, optFns ...func(*kms.Options)) (*kms.SignOutput, error)
+	Verify(ctx context.Context, in *kms.VerifyInput, optFns ...func(*kms.Options)) (*kms.VerifyOutput, error)
+	GenerateMac(ctx context.Context, in *kms.GenerateMacInput, optFns ...func(*kms.Options)) (*kms.GenerateMacOutput, error)
+	Encrypt(ctx context.Context, in *kms.EncryptInput, optFns ...func(*kms.Options)) (*kms.EncryptOutput, error)
+	Decrypt(ctx context.Context, in *kms.DecryptInput, optFns ...func(*kms.Options)) (*kms.DecryptOutput, error)
+}
+
+var _ KMSAPI = (*kms.Client)(nil)
+
+// KMS is the AWS KMS target. The zero value is not usable: set Client, or
+// build one with NewKMS. It creates a KMS key with Origin EXTERNAL for each
+// import, or uses KeyID when set.
+type KMS struct {
+	// Client is the KMS client (usually *kms.Client).
+	Client KMSAPI
+
+	// KeyID names an existing KMS key (ID, ARN or alias) to import into. It
+	// must have Origin EXTERNAL, the source's key spec and usage, and be in
+	// state PendingImport (or hold the same material, for a re-import).
+	// Empty: a new key is created.
+	KeyID string
+
+	// For a new key: an alias ("alias/name"; the prefix is added if
+	// missing), a description, tags, a key policy (JSON; empty: KMS's
+	// default policy) and whether it is a multi-Region key.
+	Alias       string
+	Description string
+	Tags        map[string]string
+	Policy      string
+	MultiRegion bool
+
+	// ValidTo makes the key material expire at that time (at most 365 days
+	// ahead); zero means KEY_MATERIAL_DOES_NOT_EXPIRE.
+	ValidTo time.Time
+
+	// ImportType (NEW_KEY_MATERIAL or EXISTING_KEY_MATERIAL), KeyMaterialID
+	// and KeyMaterialDescription are passed to ImportKeyMaterial when set.
+	ImportType             string
+	KeyMaterialID          string
+	KeyMaterialDescription string
+
+	// ConsistencyWait bounds how long Prepare retries NotFoundException and
+	// KMSInvalidStateException right after CreateKey (KMS is eventually
+	// consistent). Zero means 10 seconds.
+	ConsistencyWait time.Duration
+}
+
+var (
+	_ KMSTarget      = (*KMS)(nil)
+	_ ImportVerifier = (*KMS)(nil)
+)
+
+// NewKMS returns a KMS target using the AWS SDK's default configuration
+// chain (environment, shared config and credentials files, profiles, SSO,
+// IMDS; AWS_ENDPOINT_URL_KMS for another endpoint), adjusted by optFns.
+func NewKMS(ctx context.Context, optFns ...func(*config.LoadOptions) error) (*KMS, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return nil, fmt.Errorf("byok: loading the AWS configuration: %w", err)
+	}
+	return &KMS{Client: kms.NewFromConfig(cfg)}, nil
+}
+
+// Prepare creates the KMS key (or checks KeyID) and calls
+// GetParametersForImport.
+func (t *KMS) Prepare(ctx context.Context, info KeyInfo, alg WrappingAlgorithm, wks WrappingKeySpec) (ImportParameters, error) {
+	if t.Client == nil {
+		return ImportParameters{}, errors.New("byok: KMS target has no Client; build it with byok.NewKMS")
+	}
+	if err := CheckCompatible(info.Spec, alg, wks); err != nil {
+		return ImportParameters{}, err
+	}
+	keyID := t.KeyID
+	created := false
+	if keyID == "" {
+		id, err := t.create(ctx, info)
+		if err != nil {
+			return ImportParameters{}, err
+		}
+		keyID, created = id, true
+	} else {
+		id, err := t.checkExisting(ctx, info)
+		if err != nil {
+			return ImportParameters{}, err
+		}
+		keyID = id
+	}
+	var out *kms.GetParametersForImportOutput
+	err := t.retryConsistency(ctx, created, func() error {
+		var err error
+		out, err = t.Client.GetParametersForImport(ctx, &kms.GetParametersForImportInput{
+			KeyId:             aws.String(keyID),
+			WrappingAlgorithm: types.AlgorithmSpec(alg),
+			WrappingKeySpec:   types.WrappingKeySpec(wks),
+		})
+		return err
+	})
+	if err != nil {
+		return ImportParameters{KeyID: keyID}, fmt.Errorf("byok: GetParametersForImport for %s (%s, %s): %w", keyID, alg, wks, err)
+	}
+	pub, err := ParseWrappingPublicKey(out.PublicKey)
+	if err != nil {
+		return ImportParameters{KeyID: keyID}, fmt.Errorf("byok: GetParametersForImport for %s: %w", keyID, err)
+	}
+	if got, _ := WrappingKeySpecOf(pub); got != wks {
+		return ImportParameters{KeyID: keyID}, fmt.Errorf("%w: asked KMS for an %s wrapping key and got an %s one", ErrWrappingKey, wks, got)
+	}
+	p := ImportParameters{KeyID: keyID, Algorithm: alg, WrappingKeySpec: wks, WrappingKey: pub, ImportToken: out.ImportToken}
+	if out.KeyId != nil {
+		p.KeyID = *out.KeyId
+	}
+	if out.ParametersValidTo != nil {
+		p.ValidTo = *out.ParametersValidTo
+	}
+	return p, nil
+}
+
+func (t *KMS) create(ctx context.Context, info KeyInfo) (string, error) {
+	in := &kms.CreateKeyInput{
+		Origin:   types.OriginTypeExternal,
+		KeySpec:  types.KeySpec(info.Spec),
+		KeyUsage: types.KeyUsageType(info.usage()),
+	}
+	if t.Description != "" {
+		in.Description = aws.String(t.Description)
+	} else {
+		in.Description = aws.String(fmt.Sprintf("imported by byok from %s (%s)", info.Label, info.Fingerprint))
+	}
+	if t.Policy != "" {
+		in.Policy = aws.String(t.Policy)
+	}
+	if t.MultiRegion {
+		in.MultiRegion = aws.Bool(true)
+	}
+	for k, v := range t.Tags {
+		in.Tags = append(in.Tags, types.Tag{TagKey: aws.String(k), TagValue: aws.String(v)})
+	}
+	out, err := t.Client.CreateKey(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("byok: CreateKey (%s, %s, Origin EXTERNAL): %w", info.Spec, info.usage(), err)
+	}
+	arn := aws.ToString(out.KeyMetadata.Arn)
+	if arn == "" {
+		arn = aws.ToString(out.KeyMetadata.KeyId)
+	}
+	if t.Alias != "" {
+		name := t.Alias
+		if len(name) < 6 || name[:6] != "alias/" {
+			name = "alias/" + name
+		}
+		err := t.retryConsistency(ctx, true, func() error {
+			_, err := t.Client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: out.KeyMetadata.KeyId})
+			return err
+		})
+		if err != nil {
+			return arn, fmt.Errorf("byok: created %s, but CreateAlias %s failed: %w", arn, name, err)
+		}
+	}
+	return arn, nil
+}
+
+func (t *KMS) checkExisting(ctx context.Context, info KeyInfo) (string, error) {
+	out, err := t.Client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(t.KeyID)})
+	if err != nil {
+		return "", fmt.Errorf("byok: DescribeKey %s: %w", t.KeyID, err)
+	}
+	md := out.KeyMetadata
+	arn := aws.ToString(md.Arn)
+	switch {
+	case md.Origin != types.OriginTypeExternal:
+		return arn, fmt.Errorf("byok: %s has Origin %s; only keys created with Origin EXTERNAL take imported material — create one (leave KeyID empty)", arn, md.Origin)
+	case KeySpec(md.KeySpec) != info.Spec:
+		return arn, fmt.Errorf("byok: %s is a %s key; the source is %s — use a KMS key of the same spec", arn, md.KeySpec, info.Spec)
+	case KeyUsage(md.KeyUsage) != info.usage():
+		return arn, fmt.Errorf("byok: %s has key usage %s; the import asks for %s", arn, md.KeyUsage, info.usage())
+	case md.KeyState == types.KeyStatePendingDeletion || md.KeyState == types.KeyStateDisabled || md.KeyState == types.KeyStateUnavailable:
+		return arn, fmt.Errorf("byok: %s is in state %s; it must be PendingImport (or Enabled, to re-import the same material)", arn, md.KeyState)
+	}
+	return arn, nil
+}
+
+// retryConsistency retries f while KMS answers as if a just-created key did
+// not exist yet.
+func (t *KMS) retryConsistency(ctx context.Context, justCreated bool, f func() error) error {
+	wait := t.ConsistencyWait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	delay := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !justCreated || time.Now().After(deadline) {
+			return err
+		}
+		var nf *types.NotFoundException
+		var is *types.KMSInvalidStateException
+		if !errors.As(err, &nf) && !errors.As(err, &is) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// Import calls ImportKeyMaterial.
+func (t *KMS) Import(ctx context.Context, p ImportParameters, wrapped []byte) (Imported, error) {
+	in := &kms.ImportKeyMaterialInput{
+		KeyId:                aws.String(p.KeyID),
+		ImportToken:          p.ImportToken,
+		EncryptedKeyMaterial: wrapped,
+		ExpirationModel:      types.ExpirationModelTypeKeyMaterialDoesNotExpire,
+	}
+	if !t.ValidTo.IsZero() {
+		in.ExpirationModel = types.ExpirationModelTypeKeyMaterialExpires
+		in.ValidTo = aws.Time(t.ValidTo)
+	}
+	if t.ImportType != "" {
+		in.ImportType = types.ImportType(t.ImportType)
+	}
+	if t.KeyMaterialID != "" {
+		in.KeyMaterialId = aws.String(t.KeyMaterialID)
+	}
+	if t.KeyMaterialDescription != "" {
+		in.KeyMaterialDescription = aws.String(t.KeyMaterialDescription)
+	}
+	imp := Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Created: t.KeyID == "", ExpirationModel: string(in.ExpirationModel), ValidTo: t.ValidTo}
+	out, err := t.Client.ImportKeyMaterial(ctx, in)
+	if err != nil {
+		return imp, fmt.Errorf("byok: ImportKeyMaterial into %s: %w", p.KeyID, err)
+	}
+	if out.KeyId != nil {
+		imp.KeyARN = *out.KeyId
+	}
+	imp.KeyMaterialID = aws.ToString(out.KeyMaterialId)
+	return imp, nil
+}

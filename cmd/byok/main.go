@@ -3,6 +3,7 @@
 // Usage:
 //
 //	byok demo [--all] [--json]   wrap and unwrap an example key of every importable type
+//	byok emulator [--listen ADDR] [--state DIR]   run the verifying KMS emulator
 //	byok version                 print the version
 //
 // Exit codes: 0 success; 1 the job failed (the output says which key and
@@ -34,6 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "wrap and unwrap an example key of every importable type, as KMS would", runDemo},
+		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(stdout, "byok %s\n", version)
 			return nil

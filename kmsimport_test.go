@@ -1,0 +1,82 @@
+package byok_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver/software"
+	"github.com/byok-go/byok/kmstest"
+)
+
+// KMS is eventually consistent: right after CreateKey, GetParametersForImport
+// can answer NotFoundException. The target retries that for a key it just
+// created, and only then.
+func TestPrepareRetriesEventualConsistency(t *testing.T) {
+	var gpfi atomic.Int64
+	fault := func(op string) error {
+		if op == "GetParametersForImport" && gpfi.Add(1) <= 2 {
+			return &kmstest.FaultError{Type: "NotFoundException", Message: "Key does not exist yet"}
+		}
+		return nil
+	}
+	_, client := newServer(t, kmstest.WithFault(fault))
+	src := openSource(t, "p256.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+	res, err := new(byok.Importer).Import(context.Background(), src, &byok.KMS{Client: client})
+	if err != nil {
+		t.Fatalf("Import did not ride out two NotFoundExceptions after CreateKey: %v", err)
+	}
+	if n := gpfi.Load(); n != 3 {
+		t.Errorf("%d GetParametersForImport calls; want 3 (two refused, one served)", n)
+	}
+	checkVerified(t, res)
+
+	// For an existing key, NotFoundException is an answer, not a delay.
+	gpfi.Store(0)
+	_, err = new(byok.Importer).Import(context.Background(), src, &byok.KMS{Client: client, KeyID: res.KeyARN})
+	var nf *types.NotFoundException
+	if !errors.As(err, &nf) || gpfi.Load() != 1 {
+		t.Errorf("existing key: err %v after %d calls; want the typed NotFoundException after one call", err, gpfi.Load())
+	}
+}
+
+// Typed SDK errors pass through the target's %w wrapping.
+func TestTypedErrorsPassThrough(t *testing.T) {
+	_, client := newServer(t)
+	src := openSource(t, "p256.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+	_, err := new(byok.Importer).Import(context.Background(), src, &byok.KMS{Client: client, KeyID: "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"})
+	var nf *types.NotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("err %v (%T); want a *types.NotFoundException inside", err, err)
+	}
+}
+
+// NewKMS uses the SDK's default configuration chain, so the environment
+// (AWS_ENDPOINT_URL_KMS, AWS_REGION, credentials) points it at the emulator.
+func TestNewKMSFromEnvironment(t *testing.T) {
+	srv := kmstest.NewServer(kmstest.WithWrappingKeyCache(true))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", srv.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	target, err := byok.NewKMS(context.Background(), config.WithRetryMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := openSource(t, "hmac384.hex", byok.LoadOptions{KeySpec: byok.HMAC384}, software.Options{})
+	res, err := new(byok.Importer).Import(context.Background(), src, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVerified(t, res)
+	if want := "arn:aws:kms:eu-west-1:"; len(res.KeyARN) < len(want) || res.KeyARN[:len(want)] != want {
+		t.Errorf("key %s; want one in eu-west-1, the Region of the environment", res.KeyARN)
+	}
+}

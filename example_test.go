@@ -1,14 +1,19 @@
 package byok_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver/software"
+	"github.com/byok-go/byok/kmstest"
 )
 
 // The wrapping public key arrives from GetParametersForImport as DER; here a
@@ -81,4 +86,55 @@ func ExampleCheckCompatible() {
 	// ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key
 	// byok: RSA_2048 key material cannot be wrapped with RSAES_OAEP_SHA_256: RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1; use RSA_AES_KEY_WRAP_SHA_256
 	// byok: wrapping algorithm is not accepted by AWS KMS: RSAES_PKCS1_V1_5: AWS KMS stopped accepting it on 2023-10-10; use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256
+}
+
+// Import a key file into KMS and prove it. Here KMS is the kmstest emulator;
+// against AWS, use byok.NewKMS(ctx), which reads the usual AWS
+// configuration (profile, Region, credentials, AWS_ENDPOINT_URL_KMS).
+func ExampleImporter_Import() {
+	srv := kmstest.NewServer()
+	defer srv.Close()
+	target := &byok.KMS{Client: kms.NewFromConfig(srv.AWSConfig()), Alias: "alias/migrated-signing-key"}
+
+	src, err := software.Open("testdata/keys/p256.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+
+	res, err := new(byok.Importer).Import(context.Background(), src, target)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.KeySpec, res.KeyUsage, res.Algorithm, res.WrappingKeySpec)
+	for _, c := range res.Verification.Checks {
+		fmt.Println(c.OK, c.Name)
+	}
+	// Output:
+	// ECC_NIST_P256 SIGN_VERIFY RSAES_OAEP_SHA_256 RSA_4096
+	// true GetPublicKey equals the source public key
+	// true a KMS ECDSA_SHA_256 signature over a fresh message verifies under the source public key
+	// true KMS verifies a ECDSA_SHA_256 signature made by the source
+}
+
+// LoadKeyFile detects the key spec and re-encodes the key as KMS wants it.
+func ExampleLoadKeyFile() {
+	pemBytes, err := os.ReadFile("testdata/keys/secp256k1.sec1.pem") // SEC1, which crypto/x509 cannot read
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := byok.LoadKeyFile(pemBytes, byok.LoadOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer key.Destroy()
+	fmt.Println(key.Spec(), key.Usages(), key.Len(), "bytes of PKCS#8")
+	fmt.Printf("%v\n", key.Spec() == byok.ECCSECGP256K1)
+
+	_, err = byok.LoadKeyFile(pemBytes[:100], byok.LoadOptions{})
+	fmt.Println(errors.Is(err, byok.ErrInvalidMaterial))
+	// Output:
+	// ECC_SECG_P256K1 [SIGN_VERIFY] 135 bytes of PKCS#8
+	// true
+	// true
 }

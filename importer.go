@@ -111,6 +111,16 @@ type KMSTarget interface {
 	Import(ctx context.Context, p ImportParameters, wrapped []byte) (Imported, error)
 }
 
+// ParameterRefresher is implemented by targets that can fetch fresh import
+// parameters for a key they already prepared, so that an import whose token
+// expired (or was refused as expired) is retried once without creating
+// another key.
+type ParameterRefresher interface {
+	Refresh(ctx context.Context, p ImportParameters) (ImportParameters, error)
+	// IsExpiredToken reports whether err says the import token expired.
+	IsExpiredToken(err error) bool
+}
+
 // ImportVerifier is implemented by targets that can prove an import: that
 // the KMS key now holds the source's key, by using it.
 type ImportVerifier interface {
@@ -284,11 +294,15 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 	if params.WrappingKey == nil || len(params.ImportToken) == 0 {
 		return res, fmt.Errorf("byok: the target returned no wrapping key or import token for %s", params.KeyID)
 	}
-	wrapped, err := src.Wrap(ctx, params)
-	if err != nil {
-		return res, fmt.Errorf("byok: wrapping the source key for %s: %w", params.KeyID, err)
+	imp, err := im.wrapAndImport(ctx, src, dst, params)
+	if r, ok := dst.(ParameterRefresher); ok && err != nil && r.IsExpiredToken(err) {
+		log.Warn("byok: the import token expired; fetching new parameters for the same key", "key", params.KeyID)
+		params, err = r.Refresh(ctx, params)
+		if err != nil {
+			return res, err
+		}
+		imp, err = im.wrapAndImport(ctx, src, dst, params)
 	}
-	imp, err := dst.Import(ctx, params, wrapped)
 	res.KeyID, res.Created = imp.KeyID, imp.Created
 	if imp.KeyARN != "" {
 		res.KeyARN = imp.KeyARN
@@ -316,6 +330,23 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 	}
 	return res, nil
 }
+
+// wrapAndImport has the source wrap its material under p, refusing expired
+// parameters, and the target import it.
+func (im *Importer) wrapAndImport(ctx context.Context, src KeySource, dst KMSTarget, p ImportParameters) (Imported, error) {
+	if !p.ValidTo.IsZero() && !time.Now().Before(p.ValidTo) {
+		return Imported{KeyID: p.KeyID}, fmt.Errorf("%w: the import parameters for %s expired at %s", ErrExpiredParameters, p.KeyID, p.ValidTo.Format(time.RFC3339))
+	}
+	wrapped, err := src.Wrap(ctx, p)
+	if err != nil {
+		return Imported{KeyID: p.KeyID}, fmt.Errorf("byok: wrapping the source key for %s: %w", p.KeyID, err)
+	}
+	return dst.Import(ctx, p, wrapped)
+}
+
+// ErrExpiredParameters marks import parameters (wrapping key and token)
+// past their ValidTo: get new ones with GetParametersForImport.
+var ErrExpiredParameters = errors.New("byok: import parameters expired")
 
 func failedChecks(v Verification) string {
 	var s string

@@ -69,8 +69,9 @@ type KMS struct {
 }
 
 var (
-	_ KMSTarget      = (*KMS)(nil)
-	_ ImportVerifier = (*KMS)(nil)
+	_ KMSTarget          = (*KMS)(nil)
+	_ ImportVerifier     = (*KMS)(nil)
+	_ ParameterRefresher = (*KMS)(nil)
 )
 
 // NewKMS returns a KMS target using the AWS SDK's default configuration
@@ -108,6 +109,22 @@ func (t *KMS) Prepare(ctx context.Context, info KeyInfo, alg WrappingAlgorithm, 
 		}
 		keyID = id
 	}
+	return t.params(ctx, keyID, alg, wks, created)
+}
+
+// Refresh gets new import parameters for the key p was issued for, with the
+// same algorithm and wrapping key spec.
+func (t *KMS) Refresh(ctx context.Context, p ImportParameters) (ImportParameters, error) {
+	return t.params(ctx, p.KeyID, p.Algorithm, p.WrappingKeySpec, false)
+}
+
+// IsExpiredToken reports whether err is KMS's ExpiredImportTokenException.
+func (t *KMS) IsExpiredToken(err error) bool {
+	var e *types.ExpiredImportTokenException
+	return errors.As(err, &e)
+}
+
+func (t *KMS) params(ctx context.Context, keyID string, alg WrappingAlgorithm, wks WrappingKeySpec, created bool) (ImportParameters, error) {
 	var out *kms.GetParametersForImportOutput
 	err := t.retryConsistency(ctx, created, func() error {
 		var err error

@@ -2,9 +2,12 @@ package byok_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -79,4 +82,62 @@ func TestNewKMSFromEnvironment(t *testing.T) {
 	if want := "arn:aws:kms:eu-west-1:"; len(res.KeyARN) < len(want) || res.KeyARN[:len(want)] != want {
 		t.Errorf("key %s; want one in eu-west-1, the Region of the environment", res.KeyARN)
 	}
+}
+
+// A token that expires between GetParametersForImport and ImportKeyMaterial
+// is replaced once, for the same key: no second key is created.
+func TestImportRefreshesAnExpiredToken(t *testing.T) {
+	var skew atomic.Int64 // nanoseconds added to the emulator's clock
+	var gpfi, creates atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	fault := func(op string) error {
+		switch op {
+		case "GetParametersForImport":
+			gpfi.Add(1)
+		case "CreateKey":
+			creates.Add(1)
+		case "ImportKeyMaterial":
+			// The first import arrives 25 hours after its parameters.
+			if gpfi.Load() == 1 {
+				skew.Store(int64(25 * time.Hour))
+			}
+		}
+		return nil
+	}
+	_, client := newServer(t, kmstest.WithClock(clock), kmstest.WithFault(fault))
+	src := openSource(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})
+	res, err := new(byok.Importer).Import(context.Background(), src, &byok.KMS{Client: client})
+	if err != nil {
+		t.Fatalf("Import did not recover from an expired token: %v", err)
+	}
+	if gpfi.Load() != 2 || creates.Load() != 1 {
+		t.Errorf("%d GetParametersForImport and %d CreateKey calls; want 2 and 1", gpfi.Load(), creates.Load())
+	}
+	checkVerified(t, res)
+}
+
+// Parameters already past their ValidTo are refused before wrapping.
+func TestExpiredParametersRefusedLocally(t *testing.T) {
+	src := openSource(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})
+	target := &staleTarget{}
+	_, err := new(byok.Importer).Import(context.Background(), src, target)
+	if !errors.Is(err, byok.ErrExpiredParameters) || target.imports != 0 {
+		t.Errorf("err %v after %d imports; want ErrExpiredParameters before any import", err, target.imports)
+	}
+}
+
+// staleTarget hands out parameters that expired an hour ago.
+type staleTarget struct{ imports int }
+
+func (s *staleTarget) Prepare(_ context.Context, info byok.KeyInfo, alg byok.WrappingAlgorithm, w byok.WrappingKeySpec) (byok.ImportParameters, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return byok.ImportParameters{}, err
+	}
+	return byok.ImportParameters{KeyID: "k", Algorithm: alg, WrappingKeySpec: byok.WrappingRSA2048, WrappingKey: &k.PublicKey, ImportToken: []byte("t"), ValidTo: time.Now().Add(-time.Hour)}, nil
+}
+
+func (s *staleTarget) Import(context.Context, byok.ImportParameters, []byte) (byok.Imported, error) {
+	s.imports++
+	return byok.Imported{}, nil
 }

@@ -238,6 +238,13 @@ func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, e
 		if err := im.Algorithm.Validate(); err != nil {
 			return info, Choice{}, err
 		}
+		if !slices.Contains(AllowedAlgorithms(info.Spec), im.Algorithm) {
+			w := im.WrappingKeySpec
+			if w == "" {
+				w = WrappingRSA4096
+			}
+			return info, Choice{}, CheckCompatible(info.Spec, im.Algorithm, w)
+		}
 		if can != nil && !slices.Contains(can, im.Algorithm) {
 			return info, Choice{}, fmt.Errorf("%w: %s was asked for, but the source can perform only %v", ErrIncompatible, im.Algorithm, can)
 		}

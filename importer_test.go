@@ -332,3 +332,13 @@ func TestImportRSAEncryptionKeyAndExpiry(t *testing.T) {
 		t.Error("an RSA key with usage GENERATE_VERIFY_MAC was accepted")
 	}
 }
+
+// A forced algorithm AWS forbids for the spec is refused naming the rule.
+func TestForcedAlgorithmNamesTheRule(t *testing.T) {
+	src := openSource(t, "rsa2048.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+	_, _, err := (&byok.Importer{Algorithm: byok.RSAESOAEPSHA256}).Plan(context.Background(), src)
+	var ce *byok.CompatibilityError
+	if !errors.As(err, &ce) || ce.Rule != byok.RuleKeyWrapOnly {
+		t.Errorf("err %v; want a CompatibilityError with RuleKeyWrapOnly", err)
+	}
+}

@@ -1,0 +1,60 @@
+package hsmtest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/hsm"
+)
+
+// CheckWraps wraps the source's key with every algorithm the source lists,
+// under WrappingKey, unwraps each blob with byok.UnwrapKeyMaterial and
+// checks it is exactly k's KMS material. It returns the algorithms.
+func CheckWraps(t testing.TB, src *hsm.Source, k Key) []byok.WrappingAlgorithm {
+	t.Helper()
+	ctx := context.Background()
+	algs, err := src.WrappingAlgorithms(ctx)
+	if err != nil {
+		t.Fatalf("%s: WrappingAlgorithms: %v", k.Name, err)
+	}
+	want, err := k.Material()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range algs {
+		blob, err := src.Wrap(ctx, ImportParameters(alg))
+		if err != nil {
+			t.Fatalf("%s: Wrap %s: %v", k.Name, alg, err)
+		}
+		got, err := byok.UnwrapKeyMaterial(WrappingKey(), alg, blob)
+		if err != nil {
+			t.Fatalf("%s: %s blob does not unwrap: %v", k.Name, alg, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: %s unwrapped to %d bytes; want the key's %d bytes of material", k.Name, alg, len(got), len(want))
+		}
+	}
+	return algs
+}
+
+// CheckVerified fails the test unless the import was proved: verified,
+// with at least the checks the key type allows (1 for symmetric and HMAC
+// keys, 3 for EC, 4 for RSA), all passed.
+func CheckVerified(t testing.TB, res *byok.Result) {
+	t.Helper()
+	v := res.Verification
+	if v == nil || !v.Verified {
+		t.Fatalf("not verified: %+v", v)
+	}
+	min := map[byok.MaterialKind]int{byok.KindSymmetric: 1, byok.KindHMAC: 1, byok.KindRSA: 4, byok.KindEC: 3}[res.KeySpec.Kind()]
+	if len(v.Checks) < min {
+		t.Errorf("%d checks; want at least %d: %+v", len(v.Checks), min, v.Checks)
+	}
+	for _, c := range v.Checks {
+		if !c.OK {
+			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+		}
+	}
+}

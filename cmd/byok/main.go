@@ -1,13 +1,26 @@
-// Command byok moves existing keys into AWS KMS as imported key material.
+// Command byok moves existing keys into AWS KMS as imported key material,
+// and proves afterwards that KMS holds the same key.
 //
 // Usage:
 //
-//	byok demo [--all] [--json]   wrap and unwrap an example key of every importable type
-//	byok emulator [--listen ADDR] [--state DIR]   run the verifying KMS emulator
-//	byok version                 print the version
+//	byok import [flags] SOURCE        one-shot: create the KMS key, wrap, import, verify
+//	byok params --out DIR [flags]     offline step 1 (online): key + wrapping key + import token to files
+//	byok wrap --params DIR SOURCE     offline step 2 (at the HSM, no AWS): EncryptedKeyMaterial.bin
+//	byok upload --params DIR          offline step 3 (online): ImportKeyMaterial, then verify
+//	byok verify --key-id ID SOURCE    prove again that a KMS key holds the source key
+//	byok inspect SOURCE               describe a key file or HSM object, never its secret
+//	byok migrate MANIFEST             every key a manifest lists, resumable (docs/migrate.md)
+//	byok demo [--all] [--fast] [--json]  the whole job against an in-process KMS emulator
+//	byok bench                        measure byok's wrapping speed
+//	byok emulator [--listen ADDR]     run the verifying KMS emulator
+//	byok version                      print the version
 //
-// Exit codes: 0 success; 1 the job failed (the output says which key and
-// why); 2 the command line was wrong.
+// Exit codes: 0 success; 1 the job failed (the output says which key, why
+// and what to do); 2 the command line was wrong; 3 the key material was
+// imported (or is in KMS) but the proof that KMS holds the source key
+// failed.
+//
+// See docs/cli.md for a walkthrough.
 package main
 
 import (
@@ -18,6 +31,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+
+	"github.com/byok-go/byok"
 )
 
 // version is set at link time (-ldflags "-X main.version=…").
@@ -34,7 +49,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "wrap and unwrap an example key of every importable type, as KMS would", runDemo},
+		{"import", "import a key into AWS KMS in one go: create, wrap, import, verify", runImport},
+		{"params", "offline step 1 (online): create or find the KMS key, write wrapping key and import token to files", runParams},
+		{"wrap", "offline step 2 (at the HSM, no AWS access): write EncryptedKeyMaterial.bin", runWrap},
+		{"upload", "offline step 3 (online): import EncryptedKeyMaterial.bin, then verify", runUpload},
+		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
+		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
+		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(stdout, "byok %s\n", version)
@@ -70,7 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "Run 'byok %s --help' for the flags and examples.\n", c.name)
 			return 2
+		case errors.Is(err, byok.ErrVerification):
+			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+			return 3
 		default:
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
 			return 1
@@ -81,14 +106,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "byok moves existing keys into AWS KMS as imported key material.")
+	fmt.Fprintln(w, "byok moves existing keys into AWS KMS as imported key material, and proves")
+	fmt.Fprintln(w, "afterwards that KMS holds the same key.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage: byok <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'byok <command> --help' for a command's flags and examples.")
+	fmt.Fprint(w, `
+Examples:
+  byok demo                                   # the whole job, no AWS account needed
+  byok import key.pem --alias app-signing     # one host reaches both the key and AWS
+  byok params --out p/ --key-spec ECC_NIST_P256   # offline: online host
+  byok wrap --params p/ key.pem                   #          HSM host, no AWS
+  byok upload --params p/ --source key.pem        #          online host
+
+Exit codes:
+  0  success
+  1  the job failed; the message says which key, why, and what to do next
+  2  the command line was wrong (unknown flag, missing argument, bad value)
+  3  verification failed: the key material is in KMS, but byok could not
+     prove that the KMS key is the source key; do not use the key
+
+AWS configuration is the AWS CLI's: --profile, --region and --endpoint-url,
+else AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS, ~/.aws/config and
+~/.aws/credentials. PINs and passphrases come from the environment
+(--pin-env NAME), a file (--pin-file PATH) or a prompt with echo off,
+never from the command line.
+
+Run 'byok <command> --help' for a command's flags and examples.
+`)
 }

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/byok-go/byok"
+)
+
+// newFlagSet returns a FlagSet whose Usage prints usage (a synopsis, a
+// description and examples) and then the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, strings.TrimSpace(usage))
+		fmt.Fprintln(stderr, "\nFlags:")
+		printFlags(stderr, fs)
+	}
+	return fs
+}
+
+// printFlags lists the flags as --name VALUE, the AWS CLI's spelling (the
+// flag package accepts one dash or two).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if name != "" {
+			name = " " + name
+		}
+		fmt.Fprintf(w, "  --%s%s\n        %s\n", f.Name, name, usage)
+	})
+}
+
+// parseArgs parses args with fs, allowing flags after positional arguments
+// (`byok import key.pem --alias app`), as the AWS CLI and pkcs11-tool do.
+// Everything after "--" is positional. It returns the positional
+// arguments; errors other than flag.ErrHelp wrap errUsage.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for i, a := range args {
+		if a == "--" {
+			args, rest = args[:i], args[i+1:]
+			break
+		}
+	}
+	// The flag package prints the error and the whole usage on any
+	// mistake; print the usage on -h only, and let run() print the error.
+	out, full := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = full }()
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				full()
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return append(pos, rest...), nil
+}
+
+// noArgs fails with errUsage if there are positional arguments.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	return nil
+}
+
+// kvFlag is a repeatable KEY=VALUE flag.
+type kvFlag map[string]string
+
+func (f *kvFlag) String() string {
+	if f == nil || *f == nil {
+		return ""
+	}
+	keys := make([]string, 0, len(*f))
+	for k := range *f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%s", k, (*f)[k])
+	}
+	return b.String()
+}
+
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", s)
+	}
+	if *f == nil {
+		*f = map[string]string{}
+	}
+	if _, dup := (*f)[k]; dup {
+		return fmt.Errorf("%s is given twice", k)
+	}
+	(*f)[k] = v
+	return nil
+}
+
+// expiryFlags are --valid-to and --no-expiry.
+type expiryFlags struct {
+	validTo  string
+	noExpiry bool
+}
+
+func (e *expiryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.validTo, "valid-to", "", "make the key material expire at `TIME`: an RFC 3339 time (2027-01-31T00:00:00Z), a date (2027-01-31, midnight UTC) or +DURATION from now (+90d, +36h); at most 365 days ahead. KMS deletes expired material: the key is unusable until it is imported again")
+	fs.BoolVar(&e.noExpiry, "no-expiry", false, "the key material does not expire (KEY_MATERIAL_DOES_NOT_EXPIRE); the default")
+}
+
+// resolve returns the expiry time, zero for no expiry.
+func (e *expiryFlags) resolve(now time.Time) (time.Time, error) {
+	if e.validTo == "" {
+		return time.Time{}, nil
+	}
+	if e.noExpiry {
+		return time.Time{}, fmt.Errorf("%w: --valid-to and --no-expiry contradict each other; give one", errUsage)
+	}
+	t, err := parseValidTo(e.validTo, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: --valid-to %s: %v", errUsage, e.validTo, err)
+	}
+	return t, nil
+}
+
+var relTime = regexp.MustCompile(`^\+([0-9]+)([dhm])$`)
+
+// parseValidTo parses an expiration time: RFC 3339, a date (midnight UTC)
+// or +Nd, +Nh, +Nm from now. It must be in the future and at most 365 days
+// ahead, as ImportKeyMaterial requires.
+func parseValidTo(s string, now time.Time) (time.Time, error) {
+	var t time.Time
+	if m := relTime.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return t, errors.New("the number is too large")
+		}
+		unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+		t = now.Add(time.Duration(n) * unit)
+	} else if d, err := time.Parse(time.DateOnly, s); err == nil {
+		t = d
+	} else if d, err := time.Parse(time.RFC3339, s); err == nil {
+		t = d
+	} else {
+		return t, errors.New("want an RFC 3339 time (2027-01-31T00:00:00Z), a date (2027-01-31) or +90d / +36h")
+	}
+	switch {
+	case !t.After(now):
+		return t, fmt.Errorf("%s is not in the future", t.UTC().Format(time.RFC3339))
+	case t.After(now.Add(365 * 24 * time.Hour)):
+		return t, fmt.Errorf("%s is more than 365 days ahead; KMS allows at most 365 days", t.UTC().Format(time.RFC3339))
+	}
+	return t.UTC().Truncate(time.Second), nil
+}
+
+func expirationModel(validTo time.Time) string {
+	if validTo.IsZero() {
+		return "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	}
+	return "KEY_MATERIAL_EXPIRES"
+}
+
+// wrappingFlags are --algorithm and --wrapping-key-spec.
+type wrappingFlags struct {
+	algorithm, wrappingKeySpec string
+}
+
+func (w *wrappingFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&w.algorithm, "algorithm", "", "force the wrapping algorithm `ALG`: RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_1 or RSA_AES_KEY_WRAP_SHA_1 (default: the best one the key spec and the source allow)")
+	fs.StringVar(&w.wrappingKeySpec, "wrapping-key-spec", "", "force the wrapping key `SPEC`: RSA_4096, RSA_3072 or RSA_2048 (default: RSA_4096)")
+}
+
+func (w *wrappingFlags) importer() (*byok.Importer, error) {
+	im := &byok.Importer{}
+	if w.algorithm != "" {
+		a, err := byok.ParseWrappingAlgorithm(w.algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --algorithm: %v", errUsage, err)
+		}
+		im.Algorithm = a
+	}
+	if w.wrappingKeySpec != "" {
+		s, err := byok.ParseWrappingKeySpec(w.wrappingKeySpec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --wrapping-key-spec: %v", errUsage, err)
+		}
+		im.WrappingKeySpec = s
+	}
+	return im, nil
+}
+
+// readSmallFile reads a file given on the command line (a policy, a public
+// key), refusing anything larger than 1 MiB.
+func readSmallFile(flagName, name string) ([]byte, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errUsage, flagName, err)
+	}
+	if st.Size() > 1<<20 {
+		return nil, fmt.Errorf("%w: %s %s is larger than 1 MiB", errUsage, flagName, name)
+	}
+	return os.ReadFile(name)
+}

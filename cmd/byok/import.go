@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/byok-go/byok"
+)
+
+const importUsage = `Usage: byok import [flags] SOURCE
+
+Imports one key into AWS KMS in one go: creates a KMS key with Origin
+EXTERNAL whose key spec and usage match the source key (or uses --key-id),
+gets import parameters, wraps the key material (inside the HSM for HSM
+sources), imports it, and proves the import by using the KMS key and
+comparing with the source. Use it where the source and AWS are reachable
+from one host; otherwise use the offline flow (byok params, wrap, upload).
+
+The wrapping algorithm is chosen from the key spec, the source's
+capabilities and AWS's rules; --dry-run shows the choice and why, and makes
+no AWS call at all.
+
+Key material does not expire unless --valid-to is given (the KMS console's
+default too): KMS deletes expired material, and the key is then unusable
+until the same material is imported again.
+
+` + sourceHelp + `
+
+Examples:
+  byok import signing-key.pem --alias payments-signing --tag team=payments
+  byok import --dry-run signing-key.pem
+  byok import aes.hex --key-spec SYMMETRIC_DEFAULT --valid-to +365d --region eu-west-1
+  byok import --key-id 1234abcd-12ab-34cd-56ef-1234567890ab rsa.pem --usage ENCRYPT_DECRYPT
+  byok import 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
+  byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1   # against byok emulator`
+
+// importOutput is what `byok import --json` prints.
+type importOutput struct {
+	OK                  bool                   `json:"ok"`
+	DryRun              bool                   `json:"dry_run,omitempty"`
+	KeyARN              string                 `json:"key_arn,omitempty"`
+	Created             bool                   `json:"created"`
+	Alias               string                 `json:"alias,omitempty"`
+	Region              string                 `json:"region,omitempty"`
+	Source              sourceOut              `json:"source"`
+	Algorithm           byok.WrappingAlgorithm `json:"wrapping_algorithm,omitempty"`
+	WrappingKeySpec     byok.WrappingKeySpec   `json:"wrapping_key_spec,omitempty"`
+	Reason              string                 `json:"reason,omitempty"`
+	Fallback            bool                   `json:"sha1_fallback,omitempty"`
+	ExpirationModel     string                 `json:"expiration_model"`
+	ValidTo             *time.Time             `json:"valid_to,omitempty"`
+	KeyMaterialID       string                 `json:"key_material_id,omitempty"`
+	Verification        *verificationOut       `json:"verification"`
+	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
+	PlannedChecks       string                 `json:"planned_checks,omitempty"`
+	AWSCalls            []string               `json:"aws_calls,omitempty"`
+	Seconds             float64                `json:"seconds"`
+	Error               string                 `json:"error,omitempty"`
+}
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", importUsage, stderr)
+	var sf sourceFlags
+	var af awsFlags
+	var wf wrappingFlags
+	var ef expiryFlags
+	var tags kvFlag
+	sf.register(fs)
+	af.register(fs)
+	wf.register(fs)
+	ef.register(fs)
+	keyID := fs.String("key-id", "", "import into this existing KMS key (`ID`, ARN or alias/NAME): Origin EXTERNAL, same key spec and usage, PendingImport")
+	alias := fs.String("alias", "", "new key: alias (alias/ is added if missing)")
+	description := fs.String("description", "", "new key: description (default: \"imported by byok from SOURCE (FINGERPRINT)\")")
+	fs.Var(&tags, "tag", "new key: a `KEY=VALUE` tag (repeatable)")
+	policyFile := fs.String("policy", "", "new key: key policy JSON `FILE` (default: KMS's default key policy)")
+	multiRegion := fs.Bool("multi-region", false, "new key: a multi-Region primary key")
+	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
+	dryRun := fs.Bool("dry-run", false, "print the plan (key spec, usage, algorithm, wrapping key spec and why) and stop: no AWS call, no change")
+	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.setPositional(pos, true); err != nil {
+		return err
+	}
+	if *keyID != "" && (*alias != "" || *description != "" || len(tags) > 0 || *policyFile != "" || *multiRegion) {
+		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)
+	}
+	switch *importType {
+	case "", "NEW_KEY_MATERIAL", "EXISTING_KEY_MATERIAL":
+	default:
+		return fmt.Errorf("%w: --import-type %q: want NEW_KEY_MATERIAL or EXISTING_KEY_MATERIAL", errUsage, *importType)
+	}
+	validTo, err := ef.resolve(time.Now())
+	if err != nil {
+		return err
+	}
+	var policy string
+	if *policyFile != "" {
+		b, err := readSmallFile("--policy", *policyFile)
+		if err != nil {
+			return err
+		}
+		if !json.Valid(b) {
+			return fmt.Errorf("%w: --policy %s is not JSON; a key policy is a JSON document", errUsage, *policyFile)
+		}
+		policy = string(b)
+	}
+	im, err := wf.importer()
+	if err != nil {
+		return err
+	}
+	if err := af.validate(); err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+
+	start := time.Now()
+	p := progress{stderr, *asJSON}
+	out := importOutput{ExpirationModel: expirationModel(validTo), Alias: *alias}
+	if !validTo.IsZero() {
+		out.ValidTo = &validTo
+	}
+	fail := func(err error) error {
+		out.Error = err.Error()
+		out.Seconds = time.Since(start).Seconds()
+		if *asJSON {
+			writeJSON(stdout, out)
+		}
+		return err
+	}
+
+	p.say("opening %s…", sf.label())
+	src, err := sf.open(ctx, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer src.Close()
+
+	if err := checkForcedWrapping(ctx, src, im); err != nil {
+		return fail(err)
+	}
+	if *dryRun {
+		info, choice, err := im.Plan(ctx, src)
+		if err != nil {
+			return fail(err)
+		}
+		out.DryRun, out.OK = true, true
+		out.Source = newSourceOut(&sf, info)
+		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
+		out.KeyARN = *keyID
+		out.Created = *keyID == ""
+		if !*noVerify {
+			out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
+		}
+		out.AWSCalls = plannedCalls(*keyID == "", *alias != "", !*noVerify, info)
+		out.Seconds = time.Since(start).Seconds()
+		if *asJSON {
+			return writeJSON(stdout, out)
+		}
+		printImportPlan(stdout, &out, *keyID, len(tags), policy != "", *multiRegion)
+		return nil
+	}
+
+	client, region, err := af.client(ctx, *keyID)
+	if err != nil {
+		return fail(err)
+	}
+	out.Region = region
+	target := &byok.KMS{Client: client, KeyID: *keyID, Alias: *alias, Description: *description, Tags: tags,
+		Policy: policy, MultiRegion: *multiRegion, ValidTo: validTo, ImportType: *importType}
+	im.SkipVerify = *noVerify
+	im.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if *noVerify {
+		fmt.Fprintln(stderr, "byok import: WARNING: --no-verify: the import will NOT be proven; nothing will show that KMS holds the source key")
+	}
+	res, err := im.Import(ctx, src, &progressTarget{t: target, p: p, created: *keyID == ""})
+	if res != nil {
+		out.KeyARN, out.Created = res.KeyARN, res.Created
+		if res.KeyARN != "" && *keyID == "" {
+			out.Created = true
+		}
+		out.Source = sourceOut{Source: sf.source, Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
+		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = res.Algorithm, res.WrappingKeySpec, res.Reason, res.Fallback
+		out.KeyMaterialID = res.KeyMaterialID
+		out.Verification = toVerificationOut(res.Verification)
+	}
+	out.VerificationSkipped = *noVerify
+	out.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		err = withHint(err)
+		if res != nil && res.KeyARN != "" && !errors.Is(err, byok.ErrVerification) && *keyID == "" {
+			err = fmt.Errorf("%w\n  note: the KMS key %s was created and holds no key material (PendingImport): import into it with --key-id %s, or delete it: aws kms schedule-key-deletion --key-id %s --pending-window-in-days 7", err, res.KeyARN, res.KeyARN, res.KeyARN)
+		}
+		if errors.Is(err, byok.ErrVerification) && res != nil {
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.source)
+		}
+		if !*asJSON && res != nil && res.KeyARN != "" {
+			printImportResult(stdout, &out, sf.label())
+		}
+		return fail(err)
+	}
+	out.OK = true
+	if *asJSON {
+		return writeJSON(stdout, out)
+	}
+	printImportResult(stdout, &out, sf.label())
+	if *noVerify {
+		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.source)
+	}
+	return nil
+}
+
+// plannedCalls lists the AWS calls an import will make.
+func plannedCalls(create, alias, verify bool, info byok.KeyInfo) []string {
+	var c []string
+	if create {
+		c = append(c, "CreateKey")
+		if alias {
+			c = append(c, "CreateAlias")
+		}
+	} else {
+		c = append(c, "DescribeKey")
+	}
+	c = append(c, "GetParametersForImport", "ImportKeyMaterial")
+	if !verify {
+		return c
+	}
+	switch info.Spec.Kind() {
+	case byok.KindRSA, byok.KindEC:
+		c = append(c, "GetPublicKey")
+		switch effectiveUsage(info) {
+		case byok.SignVerify:
+			c = append(c, "Sign", "Verify")
+		case byok.EncryptDecrypt:
+			c = append(c, "Decrypt")
+		}
+	case byok.KindHMAC:
+		c = append(c, "GenerateMac")
+	case byok.KindSymmetric:
+		c = append(c, "Encrypt", "Decrypt")
+	}
+	return c
+}
+
+func printImportPlan(w io.Writer, o *importOutput, keyID string, ntags int, policy, multiRegion bool) {
+	fmt.Fprintln(w, "Plan (dry run: no AWS call was made, nothing was changed)")
+	s := newSummary(w)
+	s.row("source", "%s (%s driver)", o.Source.Source, o.Source.Driver)
+	s.row("fingerprint", "%s", o.Source.Fingerprint)
+	s.row("key spec", "%s", o.Source.KeySpec)
+	s.row("key usage", "%s (KMS allows %s for %s)", o.Source.KeyUsage, usagesOf(o.Source.KeySpec), o.Source.KeySpec)
+	if keyID != "" {
+		s.row("KMS key", "existing key %s (not checked: a dry run makes no AWS call)", keyID)
+	} else {
+		var extra []string
+		if o.Alias != "" {
+			extra = append(extra, "alias "+o.Alias)
+		}
+		if ntags > 0 {
+			extra = append(extra, fmt.Sprintf("%d tags", ntags))
+		}
+		if policy {
+			extra = append(extra, "key policy from file")
+		}
+		if multiRegion {
+			extra = append(extra, "multi-Region")
+		}
+		desc := "a new key, Origin EXTERNAL"
+		if len(extra) > 0 {
+			desc += " (" + strings.Join(extra, ", ") + ")"
+		}
+		s.row("KMS key", "%s", desc)
+	}
+	s.row("algorithm", "%s", o.Algorithm)
+	s.row("wrapping key", "%s", o.WrappingKeySpec)
+	s.row("why", "%s", o.Reason)
+	if o.Fallback {
+		s.row("WARNING", "SHA-1 fallback: the source cannot perform a SHA-256 wrapping algorithm")
+	}
+	if o.ValidTo != nil {
+		s.row("expiration", "%s, at %s", o.ExpirationModel, fmtTime(*o.ValidTo))
+	} else {
+		s.row("expiration", "%s", o.ExpirationModel)
+	}
+	if o.PlannedChecks != "" {
+		s.row("verification", "%s", o.PlannedChecks)
+	} else {
+		s.row("verification", "SKIPPED (--no-verify)")
+	}
+	s.row("AWS calls", "%s", strings.Join(o.AWSCalls, ", "))
+	s.flush()
+}
+
+func printImportResult(w io.Writer, o *importOutput, label string) {
+	s := newSummary(w)
+	created := "existing key"
+	if o.Created {
+		created = "created by this import"
+		if o.Alias != "" {
+			created += ", alias " + o.Alias
+		}
+	}
+	s.row("KMS key", "%s\n(%s)", o.KeyARN, created)
+	if o.Region != "" {
+		s.row("Region", "%s", o.Region)
+	}
+	s.row("source", "%s", label)
+	s.row("fingerprint", "%s", o.Source.Fingerprint)
+	s.row("key spec", "%s", o.Source.KeySpec)
+	s.row("key usage", "%s", o.Source.KeyUsage)
+	s.row("wrapping", "%s under an %s wrapping key", o.Algorithm, o.WrappingKeySpec)
+	if o.Reason != "" {
+		s.row("why", "%s", o.Reason)
+	}
+	if o.ValidTo != nil {
+		s.row("expiration", "%s, at %s", o.ExpirationModel, fmtTime(*o.ValidTo))
+	} else {
+		s.row("expiration", "%s", o.ExpirationModel)
+	}
+	if o.KeyMaterialID != "" {
+		s.row("key material ID", "%s", o.KeyMaterialID)
+	}
+	if o.Error == "" || o.Verification != nil || o.VerificationSkipped {
+		verificationRows(s, o.Verification)
+	}
+	s.row("time", "%s", fmtDuration(time.Duration(o.Seconds*float64(time.Second))))
+	s.flush()
+}
+
+func usagesOf(spec byok.KeySpec) string {
+	var u []string
+	for _, x := range spec.Usages() {
+		u = append(u, string(x))
+	}
+	return strings.Join(u, ", ")
+}
+
+// progressTarget reports each step of an import on stderr.
+type progressTarget struct {
+	t       *byok.KMS
+	p       progress
+	created bool
+}
+
+var (
+	_ byok.KMSTarget      = (*progressTarget)(nil)
+	_ byok.ImportVerifier = (*progressTarget)(nil)
+)
+
+func (pt *progressTarget) Prepare(ctx context.Context, info byok.KeyInfo, alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) (byok.ImportParameters, error) {
+	if pt.created {
+		pt.p.say("creating a KMS key (%s, %s, Origin EXTERNAL)…", info.Spec, effectiveUsage(info))
+	} else {
+		pt.p.say("checking KMS key %s…", pt.t.KeyID)
+	}
+	pt.p.say("getting import parameters (%s, an %s wrapping key)…", alg, wks)
+	params, err := pt.t.Prepare(ctx, info, alg, wks)
+	if err == nil {
+		pt.p.say("KMS key %s; parameters valid until %s", params.KeyID, fmtTime(params.ValidTo))
+		pt.p.say("wrapping the key material…")
+	}
+	return params, err
+}
+
+func (pt *progressTarget) Import(ctx context.Context, p byok.ImportParameters, wrapped []byte) (byok.Imported, error) {
+	pt.p.say("importing %d bytes of wrapped key material (ImportKeyMaterial)…", len(wrapped))
+	return pt.t.Import(ctx, p, wrapped)
+}
+
+func (pt *progressTarget) VerifyImport(ctx context.Context, imp byok.Imported, info byok.KeyInfo, src byok.KeySource) (byok.Verification, error) {
+	pt.p.say("verifying: using the KMS key and comparing with the source…")
+	return pt.t.VerifyImport(ctx, imp, info, src)
+}
+
+// checkForcedWrapping refuses --algorithm and --wrapping-key-spec that AWS
+// does not allow for the source key, naming the rule.
+func checkForcedWrapping(ctx context.Context, src byok.KeySource, im *byok.Importer) error {
+	if im.Algorithm == "" {
+		return nil
+	}
+	info, err := src.Describe(ctx)
+	if err != nil {
+		return err
+	}
+	w := im.WrappingKeySpec
+	if w == "" {
+		w = byok.WrappingRSA4096
+	}
+	if err := byok.CheckCompatible(info.Spec, im.Algorithm, w); err != nil {
+		return fmt.Errorf("--algorithm %s cannot carry an %s key (AWS allows %s): %w", im.Algorithm, info.Spec, joinAlgs(byok.AllowedAlgorithms(info.Spec)), err)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver/software"
+	"github.com/byok-go/byok/hsm"
+)
+
+const verifyUsage = `Usage: byok verify --key-id ID [flags] SOURCE
+
+Proves, again, that a KMS key holds the source key, by using the KMS key and
+comparing with the source: for RSA and EC keys, GetPublicKey equals the
+source's public key and signatures (or decryption) agree both ways; for HMAC
+keys, KMS's HMAC of a fresh message equals the source's; for AES keys, an
+Encrypt/Decrypt round trip. Run it after byok upload, or any time later.
+
+Exit status 3 means the proof failed: the KMS key does not behave as the
+source key does.
+
+` + sourceHelp + `
+
+Examples:
+  byok verify --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-… signing-key.pem
+  byok verify --key-id alias/payments-signing 'pkcs11:object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN --json`
+
+// verifyOutput is what `byok verify --json` prints.
+type verifyOutput struct {
+	OK           bool             `json:"ok"`
+	KeyARN       string           `json:"key_arn,omitempty"`
+	KeySpec      byok.KeySpec     `json:"key_spec,omitempty"`
+	KeyUsage     byok.KeyUsage    `json:"key_usage,omitempty"`
+	KeyState     string           `json:"key_state,omitempty"`
+	Source       *sourceOut       `json:"source,omitempty"`
+	Verification *verificationOut `json:"verification"`
+	Seconds      float64          `json:"seconds"`
+	Error        string           `json:"error,omitempty"`
+}
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify", verifyUsage, stderr)
+	var sf sourceFlags
+	var af awsFlags
+	sf.register(fs)
+	af.register(fs)
+	keyID := fs.String("key-id", "", "the KMS key to check (`ID`, ARN or alias/NAME)")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.setPositional(pos, true); err != nil {
+		return err
+	}
+	if *keyID == "" {
+		return fmt.Errorf("%w: --key-id is required: the KMS key to check", errUsage)
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	start := time.Now()
+	res := verifyOutput{KeyARN: *keyID}
+	fail := func(err error) error {
+		res.Error = err.Error()
+		res.Seconds = time.Since(start).Seconds()
+		if *asJSON {
+			writeJSON(stdout, res)
+		}
+		return err
+	}
+	p := progress{stderr, *asJSON}
+	client, _, err := af.client(ctx, *keyID)
+	if err != nil {
+		return fail(err)
+	}
+	p.say("describing KMS key %s…", *keyID)
+	d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+	if err != nil {
+		return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+	}
+	md := d.KeyMetadata
+	res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = aws.ToString(md.Arn), byok.KeySpec(md.KeySpec), byok.KeyUsage(md.KeyUsage), string(md.KeyState)
+	p.say("opening %s…", sf.label())
+	src, err := sf.open(ctx, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer src.Close()
+	info, err := src.Describe(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	info.Usage = res.KeyUsage
+	so := newSourceOut(&sf, info)
+	res.Source = &so
+	switch {
+	case md.Origin != types.OriginTypeExternal:
+		return fail(fmt.Errorf("%w: %s has Origin %s: KMS generated its key material, so it cannot hold the source key", byok.ErrVerification, res.KeyARN, md.Origin))
+	case res.KeySpec != info.Spec:
+		return fail(fmt.Errorf("%w: %s is a %s key; the source is %s", byok.ErrVerification, res.KeyARN, res.KeySpec, info.Spec))
+	case md.KeyState != types.KeyStateEnabled:
+		return fail(fmt.Errorf("%s is %s, not Enabled: there is nothing to verify until its key material is imported (and the key enabled)", res.KeyARN, md.KeyState))
+	}
+	p.say("verifying: using the KMS key and comparing with the source…")
+	target := &byok.KMS{Client: client}
+	v, err := target.VerifyImport(ctx, byok.Imported{KeyID: res.KeyARN, KeyARN: res.KeyARN}, info, src)
+	res.Verification = toVerificationOut(&v)
+	res.Seconds = time.Since(start).Seconds()
+	if err == nil && !v.Verified {
+		err = errors.New(failedChecks(v))
+	}
+	if !*asJSON {
+		s := newSummary(stdout)
+		s.row("KMS key", "%s", res.KeyARN)
+		s.row("key spec", "%s", res.KeySpec)
+		s.row("key usage", "%s", res.KeyUsage)
+		s.row("source", "%s\n%s", sf.label(), info.Fingerprint)
+		verificationRows(s, res.Verification)
+		s.row("time", "%s", fmtDuration(time.Since(start)))
+		s.flush()
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%w: %s: %w", byok.ErrVerification, res.KeyARN, withHint(err)))
+	}
+	res.OK = true
+	if *asJSON {
+		return writeJSON(stdout, res)
+	}
+	return nil
+}
+
+const inspectUsage = `Usage: byok inspect [flags] SOURCE
+
+Describes a key file or HSM object without revealing it: the KMS key spec,
+the key usages KMS allows for it, the fingerprint byok records and checks,
+the public key (RSA and EC), the wrapping algorithms AWS allows and the
+source can perform, the one byok would choose and why, and for HSM objects
+whether the key is extractable. Secret bytes are never printed. No AWS call.
+
+` + sourceHelp + `
+
+Examples:
+  byok inspect signing-key.pem
+  byok inspect aes.hex --key-spec SYMMETRIC_DEFAULT --json
+  byok inspect 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN`
+
+// hsmKeyReporter is implemented by the PKCS#11 drivers' sources: the key
+// object's attributes (CKA_EXTRACTABLE, CKA_SENSITIVE, …).
+type hsmKeyReporter interface {
+	Key() *hsm.Key
+}
+
+// inspectOutput is what `byok inspect --json` prints.
+type inspectOutput struct {
+	OK                bool                     `json:"ok"`
+	Source            string                   `json:"source"`
+	Driver            string                   `json:"driver"`
+	Label             string                   `json:"label,omitempty"`
+	KeySpec           byok.KeySpec             `json:"key_spec"`
+	Kind              string                   `json:"kind"`
+	Bits              int                      `json:"bits"`
+	KeyUsage          byok.KeyUsage            `json:"key_usage"`
+	UsageCandidates   []byok.KeyUsage          `json:"key_usage_candidates"`
+	Fingerprint       string                   `json:"fingerprint"`
+	PublicKey         []byte                   `json:"public_key,omitempty"`
+	MaterialBytes     int                      `json:"material_bytes,omitempty"`
+	Extractable       *bool                    `json:"extractable,omitempty"`
+	ExtractableNote   string                   `json:"extractable_note"`
+	AllowedAlgorithms []byok.WrappingAlgorithm `json:"allowed_wrapping_algorithms"`
+	SourceAlgorithms  []byok.WrappingAlgorithm `json:"source_wrapping_algorithms"`
+	Algorithm         byok.WrappingAlgorithm   `json:"wrapping_algorithm,omitempty"`
+	WrappingKeySpec   byok.WrappingKeySpec     `json:"wrapping_key_spec,omitempty"`
+	Reason            string                   `json:"reason,omitempty"`
+	Error             string                   `json:"error,omitempty"`
+}
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("inspect", inspectUsage, stderr)
+	var sf sourceFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.setPositional(pos, true); err != nil {
+		return err
+	}
+	res := inspectOutput{Source: sf.source, Driver: sf.driverName()}
+	fail := func(err error) error {
+		res.Error = err.Error()
+		if *asJSON {
+			writeJSON(stdout, res)
+		}
+		return err
+	}
+	src, err := sf.open(ctx, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer src.Close()
+	info, err := src.Describe(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	res.Label, res.KeySpec, res.Kind, res.Bits = info.Label, info.Spec, info.Spec.Kind().String(), info.Spec.Bits()
+	res.KeyUsage, res.UsageCandidates = effectiveUsage(info), info.Spec.Usages()
+	res.Fingerprint, res.PublicKey = info.Fingerprint, info.PublicKeyDER
+	res.AllowedAlgorithms = byok.AllowedAlgorithms(info.Spec)
+	var can []byok.WrappingAlgorithm
+	if l, ok := src.(byok.AlgorithmLister); ok {
+		if can, err = l.WrappingAlgorithms(ctx); err != nil {
+			return fail(fmt.Errorf("asking the source which wrapping algorithms it can perform: %w", err))
+		}
+		res.SourceAlgorithms = slices.Clone(can)
+	} else {
+		res.SourceAlgorithms = byok.WrappingAlgorithms()
+	}
+	if c, err := byok.ChooseWrapping(info.Spec, can); err == nil {
+		res.Algorithm, res.WrappingKeySpec, res.Reason = c.Algorithm, c.WrappingKeySpec, c.Reason
+	} else {
+		res.Reason = err.Error()
+	}
+	if s, ok := src.(*software.Source); ok {
+		res.MaterialBytes = s.Material().Len()
+		res.ExtractableNote = "not applicable: a software key is in this process's memory, wrapped in pure Go"
+	} else if hk, ok := src.(hsmKeyReporter); ok && hk.Key() != nil {
+		k := hk.Key()
+		x := k.Extractable
+		res.Extractable = &x
+		attrs := fmt.Sprintf("CKA_SENSITIVE %v, CKA_NEVER_EXTRACTABLE %v, CKA_WRAP_WITH_TRUSTED %v", k.Sensitive, k.NeverExtractable, k.WrapWithTrusted)
+		if x {
+			res.ExtractableNote = "CKA_EXTRACTABLE is true: the HSM can wrap the key for export (" + attrs + ")"
+		} else {
+			res.ExtractableNote = "CKA_EXTRACTABLE is false: the HSM will not wrap this key, so it cannot be imported into KMS from this HSM (" + attrs + ")"
+		}
+	} else {
+		res.ExtractableNote = "unknown: the driver does not report it"
+	}
+	res.OK = true
+	if *asJSON {
+		return writeJSON(stdout, res)
+	}
+	s := newSummary(stdout)
+	s.row("source", "%s (%s driver)", sf.source, res.Driver)
+	if res.Label != "" && res.Label != sf.source {
+		s.row("label", "%s", res.Label)
+	}
+	s.row("key spec", "%s (%s, %d bits)", res.KeySpec, res.Kind, res.Bits)
+	s.row("key usage", "%s (KMS allows: %s)", res.KeyUsage, usagesOf(res.KeySpec))
+	s.row("fingerprint", "%s", res.Fingerprint)
+	if res.MaterialBytes > 0 {
+		s.row("key material", "%d bytes in the form KMS imports", res.MaterialBytes)
+	}
+	if res.Extractable != nil {
+		s.row("extractable", "%s: %s", yesNo(*res.Extractable), res.ExtractableNote)
+	} else {
+		s.row("extractable", "%s", res.ExtractableNote)
+	}
+	s.row("AWS allows", "%s", joinAlgs(res.AllowedAlgorithms))
+	s.row("source can do", "%s", joinAlgs(res.SourceAlgorithms))
+	if res.Algorithm != "" {
+		s.row("byok would use", "%s under an %s wrapping key\n%s", res.Algorithm, res.WrappingKeySpec, res.Reason)
+	} else {
+		s.row("byok would use", "nothing: %s", res.Reason)
+	}
+	s.flush()
+	if res.PublicKey != nil {
+		fmt.Fprintln(stdout)
+		pem.Encode(stdout, &pem.Block{Type: "PUBLIC KEY", Bytes: res.PublicKey})
+	}
+	return nil
+}
+
+func joinAlgs(a []byok.WrappingAlgorithm) string {
+	s := make([]string, len(a))
+	for i, x := range a {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}

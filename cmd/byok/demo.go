@@ -267,7 +267,15 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 			jobs = append(jobs, demoJob{src: s.src, label: s.label, info: info})
 			continue
 		}
-		for _, alg := range byok.WrappingAlgorithms() {
+		// An HSM wraps only what its mechanisms allow (the driver's probe
+		// says which): --all tries every combination the source can do.
+		algs := byok.WrappingAlgorithms()
+		if l, ok := s.src.(byok.AlgorithmLister); ok {
+			if algs, err = l.WrappingAlgorithms(ctx); err != nil {
+				return nil, err
+			}
+		}
+		for _, alg := range algs {
 			for _, w := range byok.WrappingKeySpecs() {
 				if byok.CheckCompatible(info.Spec, alg, w) == nil {
 					jobs = append(jobs, demoJob{s.src, s.label, info, alg, w, true})

@@ -225,7 +225,12 @@ func checkDemoRows(t *testing.T, rows []demoRow) {
 	t.Helper()
 	seen := map[byok.KeySpec]bool{}
 	arns := map[string]bool{}
+	generated := 0
 	for _, r := range rows {
+		if r.Source != "generated" {
+			continue // SoftHSM's keys: TestDemoSoftHSM
+		}
+		generated++
 		seen[r.KeySpec] = true
 		if !r.OK || !r.Verified || r.Error != "" {
 			t.Errorf("%s: not ok: %s", r.KeySpec, r.Error)
@@ -253,7 +258,7 @@ func checkDemoRows(t *testing.T, rows []demoRow) {
 			t.Errorf("the demo did not cover %s", spec)
 		}
 	}
-	if len(rows) != len(byok.KeySpecs()) {
-		t.Errorf("%d rows; want one per importable spec (%d)", len(rows), len(byok.KeySpecs()))
+	if generated != len(byok.KeySpecs()) {
+		t.Errorf("%d generated rows; want one per importable spec (%d)", generated, len(byok.KeySpecs()))
 	}
 }

@@ -28,7 +28,7 @@ func PINFromEnv(name string) PINSource {
 	return PINFunc(func(context.Context) ([]byte, error) {
 		v, ok := os.LookupEnv(name)
 		if !ok || v == "" {
-			return nil, fmt.Errorf("driver: the environment variable %s holding the PIN is not set", name)
+			return nil, fmt.Errorf("driver: the environment variable %s holding the secret (PIN or passphrase) is not set", name)
 		}
 		return []byte(v), nil
 	})

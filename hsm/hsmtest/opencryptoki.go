@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -84,7 +85,18 @@ func setupOpenCryptoki() (hsm.TokenInfo, error) {
 	if err != nil {
 		return hsm.TokenInfo{}, fmt.Errorf("%w (is pkcsslotd running? %s)", err, OpenCryptokiHint)
 	}
-	defer m.Close()
+	// The module stays open for the life of the test process: opencryptoki
+	// 3.8.1 crashes now and then in a C_Initialize that follows a
+	// C_Finalize in the same process (seen once in CI, SIGSEGV inside
+	// C_Initialize), and hsm.OpenModule is reference-counted, so holding
+	// one reference means later opens reuse this initialisation.
+	ockMu.Lock()
+	if ockModule == nil {
+		ockModule = m
+	} else {
+		defer m.Close()
+	}
+	ockMu.Unlock()
 	ctx, ok := m.API().(*pkcs11.Ctx)
 	if !ok {
 		return hsm.TokenInfo{}, errors.New("not a loaded PKCS#11 library")
@@ -136,6 +148,11 @@ func setupOpenCryptoki() (hsm.TokenInfo, error) {
 
 // changeUserPIN changes the user PIN in a public session (C_SetPIN),
 // as opencryptoki requires after C_InitPIN.
+var (
+	ockMu     sync.Mutex
+	ockModule *hsm.Module
+)
+
 func changeUserPIN(ctx *pkcs11.Ctx, old, new PIN) error {
 	sh, err := ctx.OpenSession(OpenCryptokiSlot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {

@@ -56,6 +56,7 @@ func commands() []command {
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
 		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
+		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(stdout, "byok %s\n", version)

@@ -66,6 +66,11 @@ type Source struct {
 
 	once sync.Once
 	fp   string
+
+	// mu guards ms, the wrapping methods worked out on first use: the
+	// token's capabilities are cached, so they cannot change for a Source.
+	mu sync.Mutex
+	ms map[byok.WrappingAlgorithm]method
 }
 
 var (
@@ -222,6 +227,22 @@ func (s *Source) WrappingAlgorithms(ctx context.Context) ([]byok.WrappingAlgorit
 }
 
 func (s *Source) methods(ctx context.Context) (map[byok.WrappingAlgorithm]method, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ms != nil {
+		return s.ms, nil
+	}
+	ms, err := s.computeMethods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.ms = ms
+	return ms, nil
+}
+
+// computeMethods works out which wrapping algorithms the key can be wrapped
+// with in this token, and how.
+func (s *Source) computeMethods(ctx context.Context) (map[byok.WrappingAlgorithm]method, error) {
 	c, err := s.capabilities(ctx)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,7 @@ func commands() []command {
 		{"upload", "offline step 3 (online): import EncryptedKeyMaterial.bin, then verify", runUpload},
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
 		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
+		{"migrate", "move every key a manifest lists into AWS KMS, resumably, paced to AWS's quotas", runMigrate},
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/byok-go/byok/migrate"
+	"golang.org/x/term"
+)
+
+const migrateUsage = `Usage: byok migrate MANIFEST [flags]
+
+Moves every key a manifest lists (YAML or JSON; see docs/migrate.md) into
+AWS KMS: creates the KMS keys (single-Region, or multi-Region primaries with
+their replicas), imports the key material into each with its own import
+parameters, proves each import, and rotates imported symmetric keys when
+asked. Requests are paced per operation and Region from AWS's default
+quotas (GetParametersForImport: 1 per second per Region), and slow down on
+ThrottlingException; raise them with --quota for an account whose quotas
+were raised.
+
+Every step is journaled (JSON lines, fsynced) before and after it is done:
+a run that is stopped — Ctrl-C, kill -9, a crash — is resumed by running
+the same command again. Keys created but not yet imported are found again
+(by the journal, and by their byok:source-fingerprint tag) and never
+created twice. The audit log records each key's source, fingerprint, KMS
+ARN, algorithm, KeyMaterialId and verification, and nothing secret.
+
+PINs and passphrases are never in the manifest: it names an environment
+variable (pin_env) or a file (pin_file).
+
+Examples:
+  byok migrate fleet.yaml --dry-run
+  byok migrate fleet.yaml
+  byok migrate fleet.yaml --journal /var/lib/byok/fleet.journal --audit /var/log/byok/fleet.audit.jsonl
+  byok migrate fleet.yaml --quota GetParametersForImport=20 --quota CreateKey=100
+  byok migrate fleet.yaml --endpoint-url http://127.0.0.1:8555   # against byok emulator
+
+Exit status: 0 every key is migrated; 1 some key failed (the summary names
+each and why) or the run was interrupted (run it again to resume); 2 the
+command line or the manifest is wrong.`
+
+// quotaFlag is a repeatable OPERATION=RATE flag.
+type quotaFlag migrate.Quotas
+
+func (q *quotaFlag) String() string {
+	var s []string
+	for k, v := range *q {
+		s = append(s, fmt.Sprintf("%s=%g", k, v))
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func (q *quotaFlag) Set(s string) error {
+	op, rate, ok := strings.Cut(s, "=")
+	if !ok || op == "" {
+		return fmt.Errorf("want OPERATION=RATE, e.g. GetParametersForImport=20; got %q", s)
+	}
+	if _, known := migrate.DefaultQuotas()[op]; !known {
+		var ops []string
+		for k := range migrate.DefaultQuotas() {
+			ops = append(ops, k)
+		}
+		sort.Strings(ops)
+		return fmt.Errorf("%s is not an operation with a quota; want one of %s", op, strings.Join(ops, ", "))
+	}
+	v, err := strconv.ParseFloat(rate, 64)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("%s: want a positive number of requests per second, got %q", op, rate)
+	}
+	if *q == nil {
+		*q = quotaFlag{}
+	}
+	(*q)[op] = v
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", migrateUsage, stderr)
+	journal := fs.String("journal", "", "the journal file (default: MANIFEST's name with .journal.jsonl); resumed from when it exists")
+	audit := fs.String("audit", "", "the audit log, appended to (default: MANIFEST's name with .audit.jsonl; - for stdout)")
+	dryRun := fs.Bool("dry-run", false, "open every source, plan every key and report; change nothing in KMS")
+	var quotas quotaFlag
+	fs.Var(&quotas, "quota", "a raised request quota, OPERATION=RATE per second per Region (repeatable), e.g. GetParametersForImport=20")
+	scale := fs.Float64("quota-scale", 1, "multiply every default quota by this (e.g. 20 for an account with every quota raised 20×)")
+	headroom := fs.Float64("headroom", 0.98, "aim at this fraction of each quota, so that jitter does not turn into throttling")
+	conc := fs.Int("concurrency", 0, fmt.Sprintf("keys in progress at once (default %d, or twice --region-concurrency if more)", migrate.DefaultConcurrency))
+	regionConc := fs.Int("region-concurrency", 0, fmt.Sprintf("keys in progress at once per Region (default %d, or twice the GetParametersForImport quota if more)", migrate.DefaultRegionConcurrency))
+	sessions := fs.Int("hsm-sessions", migrate.DefaultHSMSessions, "keys open at once per HSM token")
+	prog := fs.String("progress", "auto", "progress display on stderr: auto (a bar on a terminal, a line every 10 s otherwise), bar, lines or none")
+	jsonOut := fs.Bool("json", false, "print the summary as JSON on stdout")
+	profile := fs.String("profile", "", "named profile from ~/.aws/config (default: AWS_PROFILE)")
+	endpoint := fs.String("endpoint-url", "", "KMS endpoint URL for every Region, e.g. `byok emulator` (default: AWS_ENDPOINT_URL_KMS, or each Region's endpoint)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 0:
+		return fmt.Errorf("%w: no manifest: byok migrate MANIFEST", errUsage)
+	case len(pos) > 1:
+		return fmt.Errorf("%w: one manifest at a time; unexpected argument %q", errUsage, pos[1])
+	case *scale <= 0:
+		return fmt.Errorf("%w: --quota-scale must be positive", errUsage)
+	case *headroom <= 0 || *headroom > 1:
+		return fmt.Errorf("%w: --headroom must be in (0, 1]", errUsage)
+	case *conc < 0 || *regionConc < 0 || *sessions < 1:
+		return fmt.Errorf("%w: --concurrency and --region-concurrency must not be negative, --hsm-sessions at least 1", errUsage)
+	}
+	if *endpoint != "" {
+		u, err := url.Parse(*endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%w: --endpoint-url %q: want a URL such as http://127.0.0.1:8555", errUsage, *endpoint)
+		}
+	}
+	var tty bool
+	switch *prog {
+	case "auto":
+		f, ok := stderr.(*os.File)
+		tty = ok && term.IsTerminal(int(f.Fd()))
+	case "bar":
+		tty = true
+	case "lines", "none":
+	default:
+		return fmt.Errorf("%w: --progress %q: want auto, bar, lines or none", errUsage, *prog)
+	}
+
+	m, err := migrate.OpenManifest(pos[0])
+	if err != nil {
+		var me *migrate.ManifestError
+		if errors.As(err, &me) {
+			return fmt.Errorf("%w: the manifest has mistakes:\n%v", errUsage, err)
+		}
+		return err
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(pos[0], ".yaml"), ".yml"), ".json")
+	if *journal == "" {
+		*journal = base + ".journal.jsonl"
+	}
+	if *audit == "" {
+		*audit = base + ".audit.jsonl"
+	}
+
+	q := migrate.DefaultQuotas()
+	for op := range q {
+		q[op] *= *scale
+	}
+	for op, v := range quotas {
+		q[op] = v
+	}
+	var opts []func(*config.LoadOptions) error
+	if *profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(*profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("loading the AWS configuration: %w\n  what to do: check --profile / AWS_PROFILE and ~/.aws/config", err)
+	}
+	mig := &migrate.Migration{
+		Manifest: m,
+		Client: func(_ context.Context, region string) (migrate.API, error) {
+			return kms.NewFromConfig(cfg, func(o *kms.Options) {
+				o.Region = region
+				if *endpoint != "" {
+					o.BaseEndpoint = aws.String(*endpoint)
+				}
+			}), nil
+		},
+		Journal:           *journal,
+		Quotas:            q,
+		Headroom:          *headroom,
+		Concurrency:       *conc,
+		RegionConcurrency: *regionConc,
+		HSMSessions:       *sessions,
+		DryRun:            *dryRun,
+		ProgressTTY:       tty,
+	}
+	if *prog != "none" {
+		mig.Progress = stderr
+	}
+	if *dryRun {
+		mig.Journal = *journal // read, if it exists, to plan only what is left
+		mig.OnResult = func(r migrate.Result) {
+			if r.Outcome == "planned" {
+				fmt.Fprintf(stdout, "%s (line %d): %s\n", r.Key, r.Line, r.Plan)
+			}
+		}
+	} else {
+		var w io.Writer = stdout
+		if *audit != "-" {
+			f, err := os.OpenFile(*audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				return fmt.Errorf("opening the audit log: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		mig.Audit = w
+		mig.OnResult = func(r migrate.Result) {
+			if r.Outcome == "failed" {
+				if tty {
+					fmt.Fprintln(stderr)
+				}
+				fmt.Fprintf(stderr, "FAILED %s (line %d): %v\n", r.Key, r.Line, r.Err)
+			}
+		}
+	}
+	sum, runErr := mig.Run(ctx)
+	if sum == nil {
+		return runErr
+	}
+	if *jsonOut {
+		if err := writeJSON(stdout, sum); err != nil {
+			return err
+		}
+	} else {
+		printMigrateSummary(stdout, sum, *journal, *audit, *dryRun)
+	}
+	return runErr
+}
+
+func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string, dryRun bool) {
+	if dryRun {
+		fmt.Fprintf(w, "\ndry run of migration %s: %d keys planned, %d already done (per the journal), %d failed to plan\n", s.Migration, s.Planned, s.AlreadyDone, s.Failed)
+		var regions []string
+		for r := range s.GetParametersForImport {
+			regions = append(regions, r)
+		}
+		sort.Strings(regions)
+		for _, r := range regions {
+			n := s.GetParametersForImport[r]
+			q := 1.0
+			for _, o := range s.Ops {
+				if o.Op == "GetParametersForImport" && o.Region == r && o.Quota > 0 {
+					q = o.Quota
+				}
+			}
+			fmt.Fprintf(w, "  %s: %d GetParametersForImport calls: at least %s at %g/s\n", r, n, (time.Duration(float64(n)/q) * time.Second).Round(time.Second), q)
+		}
+	} else {
+		fmt.Fprintf(w, "\nmigration %s (run %s): %d keys in %s, %.2f keys/s\n", s.Migration, s.Run, s.Total, s.Elapsed.Round(time.Second), s.Rate())
+		fmt.Fprintf(w, "  imported %d, already done %d, failed %d, not started %d\n", s.Imported, s.AlreadyDone, s.Failed, s.NotStarted)
+		var regions []string
+		for r := range s.GetParametersForImport {
+			regions = append(regions, r)
+		}
+		sort.Strings(regions)
+		for _, r := range regions {
+			n := s.GetParametersForImport[r]
+			fmt.Fprintf(w, "  %s: %d GetParametersForImport (%.2f/s)\n", r, n, float64(n)/max(s.Elapsed.Seconds(), 1e-9))
+		}
+		throttles := 0
+		for _, o := range s.Ops {
+			throttles += o.Throttles
+		}
+		if b := s.Binding(); b != "" {
+			fmt.Fprintf(w, "  bound by: %s; throttled %d times\n", b, throttles)
+		}
+		if s.ExpiredTokens > 0 {
+			fmt.Fprintf(w, "  import parameters fetched again after expiry: %d\n", s.ExpiredTokens)
+		}
+		fmt.Fprintf(w, "  journal: %s\n  audit log: %s\n", journal, audit)
+	}
+	if len(s.Orphans) > 0 {
+		fmt.Fprintf(w, "  %d KMS keys tagged with this migration are in PendingImport and claimed by no key (not deleted):\n", len(s.Orphans))
+		for _, o := range s.Orphans {
+			fmt.Fprintf(w, "    %s\n", o)
+		}
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintf(w, "  failed keys:\n")
+		for _, f := range s.Failures {
+			fmt.Fprintf(w, "    %s (line %d): %s\n", f.Key, f.Line, f.Err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -226,4 +227,40 @@ func readSmallFile(flagName, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s %s is larger than 1 MiB", errUsage, flagName, name)
 	}
 	return os.ReadFile(name)
+}
+
+// newKeyFlags are the flags that describe a KMS key byok creates (import,
+// params).
+type newKeyFlags struct {
+	alias, description, policyFile string
+	tags                           kvFlag
+	multiRegion                    bool
+}
+
+func (k *newKeyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.alias, "alias", "", "new key: alias (alias/ is added if missing)")
+	fs.StringVar(&k.description, "description", "", "new key: description (default: \"imported by byok from SOURCE (FINGERPRINT)\")")
+	fs.Var(&k.tags, "tag", "new key: a `KEY=VALUE` tag (repeatable)")
+	fs.StringVar(&k.policyFile, "policy", "", "new key: key policy JSON `FILE` (default: KMS's default key policy)")
+	fs.BoolVar(&k.multiRegion, "multi-region", false, "new key: a multi-Region primary key")
+}
+
+// set reports whether any new-key flag was given.
+func (k *newKeyFlags) set() bool {
+	return k.alias != "" || k.description != "" || len(k.tags) > 0 || k.policyFile != "" || k.multiRegion
+}
+
+// policy reads and checks the --policy file; "" when none was given.
+func (k *newKeyFlags) policy() (string, error) {
+	if k.policyFile == "" {
+		return "", nil
+	}
+	b, err := readSmallFile("--policy", k.policyFile)
+	if err != nil {
+		return "", err
+	}
+	if !json.Valid(b) {
+		return "", fmt.Errorf("%w: --policy %s is not JSON; a key policy is a JSON document", errUsage, k.policyFile)
+	}
+	return string(b), nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,17 +69,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var af awsFlags
 	var wf wrappingFlags
 	var ef expiryFlags
-	var tags kvFlag
+	var nk newKeyFlags
 	sf.register(fs)
 	af.register(fs)
 	wf.register(fs)
 	ef.register(fs)
 	keyID := fs.String("key-id", "", "import into this existing KMS key (`ID`, ARN or alias/NAME): Origin EXTERNAL, same key spec and usage, PendingImport")
-	alias := fs.String("alias", "", "new key: alias (alias/ is added if missing)")
-	description := fs.String("description", "", "new key: description (default: \"imported by byok from SOURCE (FINGERPRINT)\")")
-	fs.Var(&tags, "tag", "new key: a `KEY=VALUE` tag (repeatable)")
-	policyFile := fs.String("policy", "", "new key: key policy JSON `FILE` (default: KMS's default key policy)")
-	multiRegion := fs.Bool("multi-region", false, "new key: a multi-Region primary key")
+	nk.register(fs)
 	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
 	dryRun := fs.Bool("dry-run", false, "print the plan (key spec, usage, algorithm, wrapping key spec and why) and stop: no AWS call, no change")
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
@@ -92,7 +87,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
 	}
-	if *keyID != "" && (*alias != "" || *description != "" || len(tags) > 0 || *policyFile != "" || *multiRegion) {
+	if *keyID != "" && nk.set() {
 		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)
 	}
 	switch *importType {
@@ -104,16 +99,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var policy string
-	if *policyFile != "" {
-		b, err := readSmallFile("--policy", *policyFile)
-		if err != nil {
-			return err
-		}
-		if !json.Valid(b) {
-			return fmt.Errorf("%w: --policy %s is not JSON; a key policy is a JSON document", errUsage, *policyFile)
-		}
-		policy = string(b)
+	policy, err := nk.policy()
+	if err != nil {
+		return err
 	}
 	im, err := wf.importer()
 	if err != nil {
@@ -128,7 +116,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	start := time.Now()
 	p := progress{stderr, *asJSON}
-	out := importOutput{ExpirationModel: expirationModel(validTo), Alias: *alias}
+	out := importOutput{ExpirationModel: expirationModel(validTo), Alias: nk.alias}
 	if !validTo.IsZero() {
 		out.ValidTo = &validTo
 	}
@@ -164,12 +152,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !*noVerify {
 			out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
 		}
-		out.AWSCalls = plannedCalls(*keyID == "", *alias != "", !*noVerify, info)
+		out.AWSCalls = plannedCalls(*keyID == "", nk.alias != "", !*noVerify, info)
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			return writeJSON(stdout, out)
 		}
-		printImportPlan(stdout, &out, *keyID, len(tags), policy != "", *multiRegion)
+		printImportPlan(stdout, &out, *keyID, len(nk.tags), policy != "", nk.multiRegion)
 		return nil
 	}
 
@@ -178,8 +166,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	out.Region = region
-	target := &byok.KMS{Client: client, KeyID: *keyID, Alias: *alias, Description: *description, Tags: tags,
-		Policy: policy, MultiRegion: *multiRegion, ValidTo: validTo, ImportType: *importType}
+	target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,
+		Policy: policy, MultiRegion: nk.multiRegion, ValidTo: validTo, ImportType: *importType}
 	im.SkipVerify = *noVerify
 	im.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if *noVerify {

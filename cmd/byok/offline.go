@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +104,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var sf sourceFlags
 	var af awsFlags
 	var wf wrappingFlags
-	var tags kvFlag
+	var nk newKeyFlags
 	sf.register(fs)
 	af.register(fs)
 	wf.register(fs)
@@ -113,11 +112,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	zipFile := fs.String("console-zip", "", "read the KMS console's ImportParameters.zip `FILE` instead of calling AWS")
 	pubFile := fs.String("public-key", "", "the source's public key `FILE` (PEM or DER, as openssl pkey -pubout writes it): gives the key spec and is recorded for byok wrap to check")
 	keyID := fs.String("key-id", "", "use this existing KMS key (`ID`, ARN or alias/NAME) instead of creating one")
-	alias := fs.String("alias", "", "new key: alias")
-	description := fs.String("description", "", "new key: description")
-	fs.Var(&tags, "tag", "new key: a `KEY=VALUE` tag (repeatable)")
-	policyFile := fs.String("policy", "", "new key: key policy JSON `FILE`")
-	multiRegion := fs.Bool("multi-region", false, "new key: a multi-Region primary key")
+	nk.register(fs)
 	force := fs.Bool("force", false, "replace parameters already in --out")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
@@ -130,10 +125,10 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return fmt.Errorf("%w: --out DIR is required: the directory to write the parameters into", errUsage)
 	}
-	if *keyID != "" && (*alias != "" || *description != "" || len(tags) > 0 || *policyFile != "" || *multiRegion) {
+	if *keyID != "" && nk.set() {
 		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)
 	}
-	if *zipFile != "" && (*keyID != "" || *alias != "" || *description != "" || len(tags) > 0 || *policyFile != "" || *multiRegion || wf.wrappingKeySpec != "") {
+	if *zipFile != "" && (*keyID != "" || nk.set() || wf.wrappingKeySpec != "") {
 		return fmt.Errorf("%w: with --console-zip the key and the parameters exist already: --key-id, --alias, --description, --tag, --policy, --multi-region and --wrapping-key-spec do not apply", errUsage)
 	}
 	if sf.source != "" && *pubFile != "" {
@@ -149,16 +144,9 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := af.validate(); err != nil {
 		return err
 	}
-	var policy string
-	if *policyFile != "" {
-		b, err := readSmallFile("--policy", *policyFile)
-		if err != nil {
-			return err
-		}
-		if !json.Valid(b) {
-			return fmt.Errorf("%w: --policy %s is not JSON", errUsage, *policyFile)
-		}
-		policy = string(b)
+	policy, err := nk.policy()
+	if err != nil {
+		return err
 	}
 	if !*force {
 		if _, err := os.Stat(filepath.Join(*out, params.MetadataFile)); err == nil {
@@ -261,7 +249,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if choice.Fallback {
 			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
 		}
-		target := &byok.KMS{Client: client, KeyID: *keyID, Alias: *alias, Description: *description, Tags: tags, Policy: policy, MultiRegion: *multiRegion}
+		target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
 		if *keyID == "" {
 			p.say("creating a KMS key (%s, %s, Origin EXTERNAL) in %s…", info.Spec, effectiveUsage(info), region)
 		}

@@ -185,6 +185,43 @@ func TestSecretHygiene(t *testing.T) {
 	h.run(env, 0, "verify", "--key-id", arn, keyFile("p256.pkcs8.pem"))
 	h.run(env, 3, "verify", "--key-id", arn, keyFile("secp256k1.pkcs8.pem"))
 
+	// A fleet: the journal and the audit log (written into work) are
+	// searched with every other file below.
+	abs := func(f string) string {
+		a, err := filepath.Abs(keyFile(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	manifest := filepath.Join(work, "fleet.yaml")
+	os.WriteFile(manifest, []byte(fmt.Sprintf(`version: 1
+id: hygiene
+defaults:
+  target:
+    region: us-east-1
+keys:
+  - name: aes
+    source: {key: %q, key_spec: SYMMETRIC_DEFAULT}
+  - name: hmac
+    source: {key: %q, key_spec: HMAC_512}
+  - name: rsa
+    source: %q
+  - name: k1
+    source: %q
+  - name: p384-encrypted
+    source: {key: %q, passphrase_env: BYOK_HYG_PASS}
+`, abs("aes256.bin"), abs("hmac512.hex"), abs("rsa2048.pkcs1.pem"), abs("secp256k1.pkcs8.pem"), abs("p384.enc.pem"))), 0o600)
+	journal, audit := filepath.Join(work, "fleet.journal"), filepath.Join(work, "fleet.audit.jsonl")
+	fleet := []string{"migrate", manifest, "--journal", journal, "--audit", audit, "--quota-scale", "100", "--progress", "lines"}
+	h.run(env, 0, fleet...)
+	h.run(env, 0, append(fleet, "--json")...) // resumed: everything is done
+	for _, f := range []string{journal, audit} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s was not written: %v", f, err)
+		}
+	}
+
 	// An HSM key and its PIN.
 	h.softhsm(env, work)
 

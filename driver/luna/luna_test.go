@@ -83,7 +83,7 @@ func migrate(t *testing.T, kwp bool) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src, err := luna.Open(ctx, luna.Config{API: f, Token: "partition1", Key: "label=" + k.Name, PIN: partitionPIN})
+			src, err := luna.Open(ctx, luna.Config{API: f, Token: hsm.TokenSelector{Label: "partition1"}, Key: "label=" + k.Name, PIN: partitionPIN})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,20 +56,15 @@ var Profile = hsm.Profile{
 	},
 }
 
-// Config configures the opencryptoki driver; Profile defaults to Profile.
+// drv is the opencryptoki driver: the profile under its registered name.
+var drv = &pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}
+
+// Config configures the opencryptoki driver: it is hsm.Config, and its Profile
+// defaults to Profile.
 type Config = pkcs11.Config
 
-// Source is a key in opencryptoki.
-type Source = hsm.Source
+// Open opens the key cfg names in opencryptoki, without the registry. Close the
+// source when done.
+func Open(ctx context.Context, cfg Config) (*pkcs11.Source, error) { return drv.OpenConfig(ctx, cfg) }
 
-var _ driver.Source = (*Source)(nil)
-
-// Open opens the key cfg names in opencryptoki.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
-	if cfg.Profile == nil {
-		cfg.Profile = &Profile
-	}
-	return pkcs11.Open(ctx, cfg)
-}
-
-func init() { driver.Register("opencryptoki", pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}) }
+func init() { driver.Register(drv.Name, drv) }

@@ -3,10 +3,13 @@ package hsmtest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"testing"
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/hsm"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // CheckWraps wraps the source's key with every algorithm the source lists,
@@ -57,4 +60,16 @@ func CheckVerified(t testing.TB, res *byok.Result) {
 			t.Errorf("check %q failed: %s", c.Name, c.Detail)
 		}
 	}
+}
+
+// CapabilitiesDiff compares the capabilities a probe found with the ones
+// expected (typically a driver's Profile.Documented) and returns the
+// differences, -want +got, or "" when they agree. What only describes the
+// probe (Findings, Probed, ECProbed) is left out, the order of hash lists
+// does not count, and a nil list equals an empty one.
+func CapabilitiesDiff(want, got hsm.Capabilities) string {
+	return cmp.Diff(want, got,
+		cmpopts.IgnoreFields(hsm.Capabilities{}, "Findings", "Probed", "ECProbed"),
+		cmpopts.SortSlices(func(a, b crypto.Hash) bool { return a < b }),
+		cmpopts.EquateEmpty())
 }

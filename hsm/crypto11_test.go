@@ -15,6 +15,8 @@ import (
 	"github.com/ThalesGroup/crypto11"
 	"github.com/byok-go/byok/hsm"
 	"github.com/byok-go/byok/hsm/hsmtest"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/miekg/pkcs11"
 )
 
@@ -85,7 +87,11 @@ func TestCrypto11AfterHSMOpenCryptoki(t *testing.T) {
 func TestCrypto11CrossCheck(t *testing.T) {
 	needSoftHSM(t)
 	ctx := context.Background()
-	keys := map[string]crypto.Signer{"rsa2048": loadRSA(t, "rsa2048-len8")}
+	k1, err := secp256k1.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]crypto.PrivateKey{"rsa2048": loadRSA(t, "rsa2048-len8"), "secp256k1": k1}
 	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
 		k, err := ecdsa.GenerateKey(curve, rand.Reader)
 		if err != nil {
@@ -99,7 +105,8 @@ func TestCrypto11CrossCheck(t *testing.T) {
 			if _, err := hsmtest.ImportPrivate(api, sh, k, o); err != nil {
 				t.Fatal(err)
 			}
-			if pub, ok := k.Public().(*rsa.PublicKey); ok {
+			if priv, ok := k.(*rsa.PrivateKey); ok {
+				pub := &priv.PublicKey
 				// crypto11 finds a key pair by its public key object, which
 				// hsmtest does not make for RSA keys.
 				_, err := api.CreateObject(sh, []*pkcs11.Attribute{
@@ -143,14 +150,6 @@ func TestCrypto11CrossCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			theirs, err := c11.FindKeyPair([]byte("c11-"+name), nil)
-			if err != nil || theirs == nil {
-				t.Fatalf("crypto11 FindKeyPair: %v, %v", theirs, err)
-			}
-			if !k.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(ours.Public()) ||
-				!k.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(theirs.Public()) {
-				t.Fatalf("public keys differ: the file's, hsm's %T, crypto11's %T", ours.Public(), theirs.Public())
-			}
 			sign := func(s crypto.Signer, opts crypto.SignerOpts) []byte {
 				t.Helper()
 				sig, err := s.Sign(rand.Reader, digest[:], opts)
@@ -159,7 +158,28 @@ func TestCrypto11CrossCheck(t *testing.T) {
 				}
 				return sig
 			}
-			switch pub := k.Public().(type) {
+			theirs, err := c11.FindKeyPair([]byte("c11-"+name), nil)
+			if k1, ok := k.(*secp256k1.PrivateKey); ok {
+				// crypto11 knows the curves of crypto/elliptic only; hsm's
+				// signer is checked with the decred implementation alone.
+				if err == nil {
+					t.Error("crypto11 found a secp256k1 key pair: it can now cross-check secp256k1 signatures too")
+				}
+				t.Logf("crypto11 FindKeyPair of a secp256k1 key: %v", err)
+				sig, err := secpecdsa.ParseDERSignature(sign(ours, crypto.SHA256))
+				if err != nil || !sig.Verify(digest[:], k1.PubKey()) {
+					t.Errorf("secp256k1 ECDSA by hsm does not verify: %v", err)
+				}
+				return
+			}
+			if err != nil || theirs == nil {
+				t.Fatalf("crypto11 FindKeyPair: %v, %v", theirs, err)
+			}
+			if !k.(crypto.Signer).Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(ours.Public()) ||
+				!k.(crypto.Signer).Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(theirs.Public()) {
+				t.Fatalf("public keys differ: the file's, hsm's %T, crypto11's %T", ours.Public(), theirs.Public())
+			}
+			switch pub := k.(crypto.Signer).Public().(type) {
 			case *rsa.PublicKey:
 				a, b := sign(ours, crypto.SHA256), sign(theirs, crypto.SHA256)
 				if string(a) != string(b) {

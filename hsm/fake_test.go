@@ -1,7 +1,6 @@
 package hsm_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -162,8 +161,9 @@ func checkCalls(t *testing.T, alg byok.WrappingAlgorithm, calls []hsmtest.Call) 
 	}
 	checkOAEP := func(p *pkcs11.OAEPParams) {
 		t.Helper()
-		if p == nil || p.HashAlg != wantHash || p.MGF != wantMGF || p.SourceType != pkcs11.CKZ_DATA_SPECIFIED || len(p.SourceData) != 0 {
-			t.Errorf("%s: OAEP parameters %+v; want hash %#x, MGF %#x, CKZ_DATA_SPECIFIED and no source data", alg, p, wantHash, wantMGF)
+		want := pkcs11.NewOAEPParams(wantHash, wantMGF, pkcs11.CKZ_DATA_SPECIFIED, nil)
+		if diff := hsmtest.OAEPDiff(want, p); diff != "" {
+			t.Errorf("%s: OAEP parameters: want the hash and MGF1 of %s, CKZ_DATA_SPECIFIED, no source data (-want +got):\n%s", alg, alg, diff)
 		}
 	}
 	created := map[pkcs11.ObjectHandle]string{}
@@ -173,15 +173,20 @@ func checkCalls(t *testing.T, alg byok.WrappingAlgorithm, calls []hsmtest.Call) 
 		switch c.Func {
 		case "C_CreateObject":
 			tm := c.Template
-			if !bytes.Equal(tm[pkcs11.CKA_TOKEN], []byte{0}) || !bytes.Equal(tm[pkcs11.CKA_WRAP], []byte{1}) || tm[pkcs11.CKA_MODULUS] == nil {
-				t.Errorf("%s: the wrapping key template %v is not a session object with CKA_WRAP=true", alg, tm)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+				pkcs11.NewAttribute(pkcs11.CKA_MODULUS, wrappingKey().N.Bytes())}
+			if diff := hsmtest.TemplateDiff(want, tm); diff != "" {
+				t.Errorf("%s: the wrapping key is not the KMS key as a session object with CKA_WRAP=true (-want +got):\n%s", alg, diff)
 			}
 			created[c.Object] = "wrapping key"
 		case "C_GenerateKey":
-			tm := c.Template
-			if c.Mechanism != pkcs11.CKM_AES_KEY_GEN || !bytes.Equal(tm[pkcs11.CKA_TOKEN], []byte{0}) || !bytes.Equal(tm[pkcs11.CKA_EXTRACTABLE], []byte{1}) ||
-				!bytes.Equal(tm[pkcs11.CKA_VALUE_LEN], pkcs11.NewAttribute(0, 32).Value) {
-				t.Errorf("%s: the ephemeral key template %v is not an extractable 32-byte AES session key", alg, tm)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)}
+			if c.Mechanism != pkcs11.CKM_AES_KEY_GEN {
+				t.Errorf("%s: the ephemeral key is made with %#x; want CKM_AES_KEY_GEN", alg, c.Mechanism)
+			}
+			if diff := hsmtest.TemplateDiff(want, c.Template); diff != "" {
+				t.Errorf("%s: the ephemeral key is not an extractable 32-byte AES session key (-want +got):\n%s", alg, diff)
 			}
 			created[c.Object] = "ephemeral key"
 		case "C_DestroyObject":

@@ -65,7 +65,7 @@ var Profile = hsm.Profile{
 }
 
 // drv is the cloudhsm driver: the profile under its registered name.
-var drv = &pkcs11.Driver{Name: "cloudhsm", Profile: &Profile}
+var drv = pkcs11.Driver{Name: "cloudhsm", Profile: &Profile}
 
 // Config configures the cloudhsm driver: it is hsm.Config, and its Profile
 // defaults to Profile.

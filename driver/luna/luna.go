@@ -61,14 +61,14 @@ var Profile = hsm.Profile{
 }
 
 // drv is the luna driver: the profile under its registered name.
-var drv = &pkcs11.Driver{Name: "luna", Profile: &Profile}
+var drv = pkcs11.Driver{Name: "luna", Profile: &Profile}
 
 // Config configures the luna driver: it is hsm.Config, and its Profile
 // defaults to Profile.
 type Config = pkcs11.Config
 
-// Open opens the key cfg names in a Luna partition, without the registry. Close the
-// source when done.
+// Open opens the key cfg names in a Luna partition, without the registry.
+// Close the source when done.
 func Open(ctx context.Context, cfg Config) (*pkcs11.Source, error) { return drv.OpenConfig(ctx, cfg) }
 
 func init() { driver.Register(drv.Name, drv) }

@@ -57,7 +57,7 @@ var Profile = hsm.Profile{
 }
 
 // drv is the opencryptoki driver: the profile under its registered name.
-var drv = &pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}
+var drv = pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}
 
 // Config configures the opencryptoki driver: it is hsm.Config, and its Profile
 // defaults to Profile.

@@ -69,19 +69,19 @@ type Driver struct {
 	Profile *hsm.Profile
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var _ driver.Driver = Driver{}
 
-// Generic is the "pkcs11" driver: any module, with the hsm.Generic profile.
-var Generic = &Driver{Name: "pkcs11", Profile: &hsm.Generic}
+// generic is the "pkcs11" driver: any module, with the hsm.Generic profile.
+var generic = Driver{Name: "pkcs11", Profile: &hsm.Generic}
 
 // Open opens the key cfg names with the generic profile (unless cfg.Profile
 // says otherwise). Close the Source when done.
-func Open(ctx context.Context, cfg Config) (*Source, error) { return Generic.OpenConfig(ctx, cfg) }
+func Open(ctx context.Context, cfg Config) (*Source, error) { return generic.OpenConfig(ctx, cfg) }
 
 // OpenConfig opens the key cfg names, under the driver's profile unless
 // cfg.Profile is set. With no PIN, a pin-source=FILE in the key's URI
 // supplies it. Close the Source when done.
-func (d *Driver) OpenConfig(ctx context.Context, cfg Config) (*Source, error) {
+func (d Driver) OpenConfig(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.Profile == nil {
 		cfg.Profile = d.Profile
 	}
@@ -95,7 +95,7 @@ func (d *Driver) OpenConfig(ctx context.Context, cfg Config) (*Source, error) {
 
 // Open implements driver.Driver: it translates cfg (FromDriverConfig) and
 // opens the key.
-func (d *Driver) Open(ctx context.Context, cfg driver.Config) (driver.Source, error) {
+func (d Driver) Open(ctx context.Context, cfg driver.Config) (driver.Source, error) {
 	c, err := FromDriverConfig(cfg, d.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Name, err)
@@ -141,4 +141,4 @@ func FromDriverConfig(cfg driver.Config, p *hsm.Profile) (Config, error) {
 	return c, nil
 }
 
-func init() { driver.Register(Generic.Name, Generic) }
+func init() { driver.Register(generic.Name, generic) }

@@ -79,7 +79,7 @@ var Profile = hsm.Profile{
 }
 
 // drv is the softhsm driver: the profile under its registered name.
-var drv = &pkcs11.Driver{Name: "softhsm", Profile: &Profile}
+var drv = pkcs11.Driver{Name: "softhsm", Profile: &Profile}
 
 // Config configures the softhsm driver: it is hsm.Config, and its Profile
 // defaults to Profile.

@@ -443,3 +443,27 @@ func TestFakeUserPassword(t *testing.T) {
 		t.Errorf("the malformed PIN reached C_Login %d times", n)
 	}
 }
+
+// TestFakeKeepLoaded: a profile with KeepLoaded leaves the library
+// initialised when its last user closes (no C_Finalize, here on the path
+// where the key is not found); others finalise each time.
+func TestFakeKeepLoaded(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		f := &hsmtest.Fake{TokenLabel: "fake", PIN: []byte("1234"), Mechanisms: fakeMechanisms, OAEPHashes: []uint{pkcs11.CKM_SHA256}}
+		prof := &hsm.Profile{Name: "fake", KeepLoaded: keep}
+		for range 2 {
+			_, err := hsm.Open(context.Background(), hsm.Config{API: f, Key: "label=absent", PIN: hsmtest.PIN("1234"), Profile: prof})
+			if !errors.Is(err, hsm.ErrKeyNotFound) {
+				t.Fatalf("got %v; want ErrKeyNotFound", err)
+			}
+		}
+		inits, finals := len(f.CallsTo("C_Initialize")), len(f.CallsTo("C_Finalize"))
+		want := 2 // each failed Open finalises what it initialised
+		if keep {
+			want = 0
+		}
+		if inits != 2 || finals != want {
+			t.Errorf("KeepLoaded %v: %d C_Initialize and %d C_Finalize calls after two opens; want 2 and %d", keep, inits, finals, want)
+		}
+	}
+}

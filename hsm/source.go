@@ -131,6 +131,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if prof.KeepLoaded {
+		mod.keepLoaded()
+	}
 	tok, err := mod.OpenToken(ctx, sel, TokenOptions{PIN: cfg.PIN, Profile: prof, MaxSessions: cfg.MaxSessions})
 	if err != nil {
 		mod.Close()

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 
@@ -99,9 +100,12 @@ func TestCrypto11CrossCheck(t *testing.T) {
 		}
 		keys[curve.Params().Name] = k
 	}
+	// Token objects, so that crypto11's sessions see them; a prefix of this
+	// run's own, so that -count=2 finds no keys of an earlier run.
+	prefix := fmt.Sprintf("c11-%x-", random(4))
 	softSession(t, func(api hsm.PKCS11, sh pkcs11.SessionHandle) {
 		for name, k := range keys {
-			o := hsmtest.KeyOptions{Label: "c11-" + name, ID: []byte("c11-" + name), Token: true}
+			o := hsmtest.KeyOptions{Label: prefix + name, ID: []byte(prefix + name), Token: true}
 			if _, err := hsmtest.ImportPrivate(api, sh, k, o); err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +142,7 @@ func TestCrypto11CrossCheck(t *testing.T) {
 	for name, k := range keys {
 		t.Run(name, func(t *testing.T) {
 			src, err := hsm.Open(ctx, hsm.Config{Module: hsmtest.SoftHSMPath, Token: hsm.TokenSelector{Label: softLabel},
-				Key: "label=c11-" + name, PIN: softUserPIN})
+				Key: "label=" + prefix + name, PIN: softUserPIN})
 			if err != nil {
 				t.Fatalf("hsm.Open after crypto11.Configure: %v", err)
 			}
@@ -158,7 +162,7 @@ func TestCrypto11CrossCheck(t *testing.T) {
 				}
 				return sig
 			}
-			theirs, err := c11.FindKeyPair([]byte("c11-"+name), nil)
+			theirs, err := c11.FindKeyPair([]byte(prefix+name), nil)
 			if k1, ok := k.(*secp256k1.PrivateKey); ok {
 				// crypto11 knows the curves of crypto/elliptic only; hsm's
 				// signer is checked with the decred implementation alone.

@@ -53,7 +53,10 @@ type Config struct {
 	Usage byok.KeyUsage
 	// Passphrase decrypts an encrypted PKCS#8 key file (software).
 	Passphrase PINSource
-	// Options holds driver-specific settings, documented by each driver.
+	// Options holds driver-specific settings in string form (from flags
+	// and manifests). The PKCS#11 drivers take material-length, max-sessions,
+	// slot, serial and probe, translated into hsm.Config by
+	// pkcs11.FromDriverConfig; an unknown option is an error.
 	Options map[string]string
 }
 

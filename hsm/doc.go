@@ -1,7 +1,9 @@
 // Package hsm is byok's PKCS#11 layer: it moves a key from an HSM into AWS
 // KMS with the key wrapped inside the HSM, so that the plaintext never
 // leaves the module. The drivers softhsm, cloudhsm, luna, opencryptoki and
-// pkcs11 (any module) are thin configurations of it.
+// pkcs11 (any module) are thin configurations of it: each is a Profile
+// (vendor facts and quirks as named fields) under a name, and all take
+// Config, the one configuration type of a PKCS#11 source.
 //
 // # Modules, tokens, sessions
 //
@@ -58,7 +60,11 @@
 // (RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA with DER output) and Source.MAC
 // (byok.MACSource) computes HMACs with CKM_SHA*_HMAC, so that byok's proof
 // after import checks the HSM's signature in KMS, KMS's signature under the
-// HSM's public key, and KMS's GenerateMac against the HSM's HMAC.
+// HSM's public key, and KMS's GenerateMac against the HSM's HMAC. The
+// signer is byok's own: github.com/ThalesGroup/crypto11 cannot share a
+// module hsm has initialised (its C_Initialize fails with
+// CKR_CRYPTOKI_ALREADY_INITIALIZED), so the tests use it instead as a
+// second, independent signer for the same keys (docs/hsm.md).
 //
 // # Errors
 //

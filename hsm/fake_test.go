@@ -1,7 +1,6 @@
 package hsm_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -162,8 +161,9 @@ func checkCalls(t *testing.T, alg byok.WrappingAlgorithm, calls []hsmtest.Call) 
 	}
 	checkOAEP := func(p *pkcs11.OAEPParams) {
 		t.Helper()
-		if p == nil || p.HashAlg != wantHash || p.MGF != wantMGF || p.SourceType != pkcs11.CKZ_DATA_SPECIFIED || len(p.SourceData) != 0 {
-			t.Errorf("%s: OAEP parameters %+v; want hash %#x, MGF %#x, CKZ_DATA_SPECIFIED and no source data", alg, p, wantHash, wantMGF)
+		want := pkcs11.NewOAEPParams(wantHash, wantMGF, pkcs11.CKZ_DATA_SPECIFIED, nil)
+		if diff := hsmtest.OAEPDiff(want, p); diff != "" {
+			t.Errorf("%s: OAEP parameters: want the hash and MGF1 of %s, CKZ_DATA_SPECIFIED, no source data (-want +got):\n%s", alg, alg, diff)
 		}
 	}
 	created := map[pkcs11.ObjectHandle]string{}
@@ -173,15 +173,20 @@ func checkCalls(t *testing.T, alg byok.WrappingAlgorithm, calls []hsmtest.Call) 
 		switch c.Func {
 		case "C_CreateObject":
 			tm := c.Template
-			if !bytes.Equal(tm[pkcs11.CKA_TOKEN], []byte{0}) || !bytes.Equal(tm[pkcs11.CKA_WRAP], []byte{1}) || tm[pkcs11.CKA_MODULUS] == nil {
-				t.Errorf("%s: the wrapping key template %v is not a session object with CKA_WRAP=true", alg, tm)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+				pkcs11.NewAttribute(pkcs11.CKA_MODULUS, wrappingKey().N.Bytes())}
+			if diff := hsmtest.TemplateDiff(want, tm); diff != "" {
+				t.Errorf("%s: the wrapping key is not the KMS key as a session object with CKA_WRAP=true (-want +got):\n%s", alg, diff)
 			}
 			created[c.Object] = "wrapping key"
 		case "C_GenerateKey":
-			tm := c.Template
-			if c.Mechanism != pkcs11.CKM_AES_KEY_GEN || !bytes.Equal(tm[pkcs11.CKA_TOKEN], []byte{0}) || !bytes.Equal(tm[pkcs11.CKA_EXTRACTABLE], []byte{1}) ||
-				!bytes.Equal(tm[pkcs11.CKA_VALUE_LEN], pkcs11.NewAttribute(0, 32).Value) {
-				t.Errorf("%s: the ephemeral key template %v is not an extractable 32-byte AES session key", alg, tm)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)}
+			if c.Mechanism != pkcs11.CKM_AES_KEY_GEN {
+				t.Errorf("%s: the ephemeral key is made with %#x; want CKM_AES_KEY_GEN", alg, c.Mechanism)
+			}
+			if diff := hsmtest.TemplateDiff(want, c.Template); diff != "" {
+				t.Errorf("%s: the ephemeral key is not an extractable 32-byte AES session key (-want +got):\n%s", alg, diff)
 			}
 			created[c.Object] = "ephemeral key"
 		case "C_DestroyObject":
@@ -436,5 +441,29 @@ func TestFakeUserPassword(t *testing.T) {
 	}
 	if n := len(f.CallsTo("C_Login")); n != 0 {
 		t.Errorf("the malformed PIN reached C_Login %d times", n)
+	}
+}
+
+// TestFakeKeepLoaded: a profile with KeepLoaded leaves the library
+// initialised when its last user closes (no C_Finalize, here on the path
+// where the key is not found); others finalise each time.
+func TestFakeKeepLoaded(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		f := &hsmtest.Fake{TokenLabel: "fake", PIN: []byte("1234"), Mechanisms: fakeMechanisms, OAEPHashes: []uint{pkcs11.CKM_SHA256}}
+		prof := &hsm.Profile{Name: "fake", KeepLoaded: keep}
+		for range 2 {
+			_, err := hsm.Open(context.Background(), hsm.Config{API: f, Key: "label=absent", PIN: hsmtest.PIN("1234"), Profile: prof})
+			if !errors.Is(err, hsm.ErrKeyNotFound) {
+				t.Fatalf("got %v; want ErrKeyNotFound", err)
+			}
+		}
+		inits, finals := len(f.CallsTo("C_Initialize")), len(f.CallsTo("C_Finalize"))
+		want := 2 // each failed Open finalises what it initialised
+		if keep {
+			want = 0
+		}
+		if inits != 2 || finals != want {
+			t.Errorf("KeepLoaded %v: %d C_Initialize and %d C_Finalize calls after two opens; want 2 and %d", keep, inits, finals, want)
+		}
 	}
 }

@@ -26,6 +26,9 @@ type Module struct {
 	finalize bool
 
 	refs int // under modulesMu
+	// kept is true once keepLoaded has taken the reference that is never
+	// dropped (Profile.KeepLoaded); under modulesMu.
+	kept bool
 
 	probeMu sync.Mutex
 	probes  map[string]*probeState // per token, see probe.go
@@ -102,6 +105,18 @@ func initModule(name string, api PKCS11) (*Module, error) {
 		m.finalize = false
 	}
 	return m, nil
+}
+
+// keepLoaded takes one reference that is never dropped, once per Module,
+// so that closing the last user does not finalise the library
+// (Profile.KeepLoaded).
+func (m *Module) keepLoaded() {
+	modulesMu.Lock()
+	defer modulesMu.Unlock()
+	if !m.kept && m.refs > 0 {
+		m.kept = true
+		m.refs++
+	}
 }
 
 // Name returns the module's path (or the name given to NewModule).

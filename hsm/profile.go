@@ -27,6 +27,13 @@ type Profile struct {
 	// public key byok imports (CKA_WRAP=true always): Thales's Luna
 	// procedure sets both.
 	WrappingKeyEncrypt bool
+	// KeepLoaded keeps the library initialised for the rest of the process
+	// once a source of this profile has loaded it: closing the last Source
+	// does not call C_Finalize, so a program that opens and closes sources
+	// one after another (byok migrate does) initialises the library once.
+	// For modules that do not survive C_Initialize after C_Finalize in one
+	// process (opencryptoki 3.8.1 crashed so, in C_Initialize).
+	KeepLoaded bool
 	// NoProbe turns off the trial wraps of throwaway keys; the capabilities
 	// are then Documented, unverified. Probing is on by default because
 	// mechanism lists lie by omission.

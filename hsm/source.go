@@ -12,7 +12,11 @@ import (
 	"github.com/byok-go/byok"
 )
 
-// Config says which key to migrate and how to reach it; see Open.
+// Config says which key to migrate and how to reach it; see Open. It is
+// the one configuration type of a PKCS#11 source: the drivers pkcs11,
+// softhsm, cloudhsm, luna and opencryptoki take it as their Config (an
+// alias), and driver/pkcs11 translates the registry's string-keyed
+// driver.Config into it. The zero value of each field means its default.
 type Config struct {
 	// Module is the PKCS#11 library path. Empty: the URI's module-path,
 	// then the profile's ModulePaths.
@@ -44,6 +48,10 @@ type Config struct {
 	MaterialLen int
 	// MaxSessions bounds the token's session pool; zero: DefaultMaxSessions.
 	MaxSessions int
+	// NoProbe trusts the profile's Documented capabilities instead of
+	// probing the module with trial wraps of throwaway keys (as
+	// Profile.NoProbe does for every key of a profile).
+	NoProbe bool
 	// Logger receives the probe's findings and warnings; nil: none.
 	Logger *slog.Logger
 }
@@ -87,6 +95,11 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if prof == nil {
 		prof = &Generic
 	}
+	if cfg.NoProbe && !prof.NoProbe {
+		p := *prof
+		p.NoProbe = true
+		prof = &p
+	}
 	ref, uri, err := ParseKeyRef(cfg.Key)
 	if err != nil {
 		return nil, err
@@ -117,6 +130,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if prof.KeepLoaded {
+		mod.keepLoaded()
 	}
 	tok, err := mod.OpenToken(ctx, sel, TokenOptions{PIN: cfg.PIN, Profile: prof, MaxSessions: cfg.MaxSessions})
 	if err != nil {

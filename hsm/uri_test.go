@@ -1,11 +1,12 @@
 package hsm_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/byok-go/byok/hsm"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParseURI(t *testing.T) {
@@ -13,18 +14,22 @@ func TestParseURI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Token != "My Token" || u.Manufacturer != "SoftHSM project" || u.Serial != "abc" || !u.HasSlotID || u.SlotID != 3 ||
-		u.Object != "key;1" || !bytes.Equal(u.ID, []byte{1, 2, 0xff}) || u.Type != "private" || u.Vendor["x-vendor"] != "v" ||
-		u.ModulePath != "/usr/lib/softhsm/libsofthsm2.so" || u.PINSource != "file:/run/pin" {
-		t.Fatalf("parsed %+v", u)
+	want := &hsm.URI{Token: "My Token", Manufacturer: "SoftHSM project", Serial: "abc", SlotID: 3, HasSlotID: true,
+		Object: "key;1", ID: []byte{1, 2, 0xff}, Type: "private", Vendor: map[string]string{"x-vendor": "v"},
+		ModulePath: "/usr/lib/softhsm/libsofthsm2.so", PINSource: "file:/run/pin"}
+	if diff := cmp.Diff(want, u, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("ParseURI (-want +got):\n%s", diff)
 	}
 	again, err := hsm.ParseURI(u.String())
-	if err != nil || again.String() != u.String() {
-		t.Fatalf("round trip: %q → %v, %v", u.String(), again, err)
+	if err != nil {
+		t.Fatalf("round trip of %q: %v", u.String(), err)
 	}
-	sel := u.TokenSelector()
-	if sel.Label != "My Token" || sel.Serial != "abc" || !sel.HasSlot || sel.Slot != 3 {
-		t.Errorf("selector %+v", sel)
+	if diff := cmp.Diff(u, again, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("round trip of %q (-first +second):\n%s", u.String(), diff)
+	}
+	wantSel := hsm.TokenSelector{Label: "My Token", Manufacturer: "SoftHSM project", Serial: "abc", Slot: 3, HasSlot: true}
+	if diff := cmp.Diff(wantSel, u.TokenSelector()); diff != "" {
+		t.Errorf("TokenSelector (-want +got):\n%s", diff)
 	}
 	for _, bad := range []string{
 		"pkcs11:object=a;object=b",
@@ -61,9 +66,10 @@ func TestParseKeyRef(t *testing.T) {
 		{"PKCS11:object=k", hsm.KeyRef{Label: "k"}},
 	} {
 		got, _, err := hsm.ParseKeyRef(c.in)
-		if err != nil || got.Label != c.want.Label || !bytes.Equal(got.ID, c.want.ID) || got.Handle != c.want.Handle ||
-			got.HasHandle != c.want.HasHandle || got.Class != c.want.Class {
-			t.Errorf("ParseKeyRef(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		if err != nil {
+			t.Errorf("ParseKeyRef(%q): %v", c.in, err)
+		} else if diff := cmp.Diff(c.want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("ParseKeyRef(%q) (-want +got):\n%s", c.in, diff)
 		}
 	}
 	for _, bad := range []string{"", "my-key", "id=zz", "handle=-1", "type=cert", "colour=red", "pkcs11:token=t", "pkcs11:object=k;type=cert"} {

@@ -64,20 +64,15 @@ var Profile = hsm.Profile{
 	},
 }
 
-// Config configures the cloudhsm driver; Profile defaults to Profile.
+// drv is the cloudhsm driver: the profile under its registered name.
+var drv = pkcs11.Driver{Name: "cloudhsm", Profile: &Profile}
+
+// Config configures the cloudhsm driver: it is hsm.Config, and its Profile
+// defaults to Profile.
 type Config = pkcs11.Config
 
-// Source is a key in CloudHSM.
-type Source = hsm.Source
+// Open opens the key cfg names in CloudHSM, without the registry. Close the
+// source when done.
+func Open(ctx context.Context, cfg Config) (*pkcs11.Source, error) { return drv.OpenConfig(ctx, cfg) }
 
-var _ driver.Source = (*Source)(nil)
-
-// Open opens the key cfg names in CloudHSM.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
-	if cfg.Profile == nil {
-		cfg.Profile = &Profile
-	}
-	return pkcs11.Open(ctx, cfg)
-}
-
-func init() { driver.Register("cloudhsm", pkcs11.Driver{Name: "cloudhsm", Profile: &Profile}) }
+func init() { driver.Register(drv.Name, drv) }

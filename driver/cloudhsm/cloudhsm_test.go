@@ -1,7 +1,6 @@
 package cloudhsm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/byok-go/byok/hsm"
 	"github.com/byok-go/byok/hsm/hsmtest"
 	"github.com/byok-go/byok/kmstest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/miekg/pkcs11"
 )
 
@@ -95,15 +96,14 @@ func TestMigrate(t *testing.T) {
 
 func checkCloudHSMCalls(t *testing.T, calls []hsmtest.Call, alg byok.WrappingAlgorithm) {
 	t.Helper()
-	oaepOK := func(p *pkcs11.OAEPParams) bool {
-		return p != nil && p.HashAlg == pkcs11.CKM_SHA256 && p.MGF == pkcs11.CKG_MGF1_SHA256 && p.SourceType == pkcs11.CKZ_DATA_SPECIFIED && len(p.SourceData) == 0
-	}
+	oaep := pkcs11.NewOAEPParams(pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256, pkcs11.CKZ_DATA_SPECIFIED, nil)
 	var wraps int
 	for _, c := range calls {
 		switch c.Func {
 		case "C_CreateObject":
-			if !bytes.Equal(c.Template[pkcs11.CKA_TOKEN], []byte{0}) || !bytes.Equal(c.Template[pkcs11.CKA_WRAP], []byte{1}) {
-				t.Errorf("the KMS wrapping key was imported with %v; want a session object (CKA_TOKEN=false) with CKA_WRAP=true", c.Template)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, true)}
+			if diff := hsmtest.TemplateDiff(want, c.Template); diff != "" {
+				t.Errorf("the KMS wrapping key is not a session object with CKA_WRAP=true (-want +got):\n%s", diff)
 			}
 		case "C_GenerateKey":
 			t.Errorf("a key was generated (%#x): CloudHSM has CKM_RSA_AES_KEY_WRAP, no two-step path is needed", c.Mechanism)
@@ -111,12 +111,12 @@ func checkCloudHSMCalls(t *testing.T, calls []hsmtest.Call, alg byok.WrappingAlg
 			wraps++
 			switch {
 			case alg == byok.RSAAESKeyWrapSHA256 && c.Mechanism == pkcs11.CKM_RSA_AES_KEY_WRAP:
-				if c.RSAAES == nil || c.RSAAES.AESKeyBits != 256 || !oaepOK(&c.RSAAES.OAEPParams) {
-					t.Errorf("CK_RSA_AES_KEY_WRAP_PARAMS %+v; want 256 bits and OAEP SHA-256/MGF1-SHA-256, no label", c.RSAAES)
+				if diff := cmp.Diff(&pkcs11.RSAAESKeyWrapParams{AESKeyBits: 256, OAEPParams: *oaep}, c.RSAAES, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("CK_RSA_AES_KEY_WRAP_PARAMS: want 256 bits and OAEP SHA-256/MGF1-SHA-256, no label (-want +got):\n%s", diff)
 				}
 			case alg == byok.RSAESOAEPSHA256 && c.Mechanism == pkcs11.CKM_RSA_PKCS_OAEP:
-				if !oaepOK(c.OAEP) {
-					t.Errorf("CK_RSA_PKCS_OAEP_PARAMS %+v; want SHA-256/MGF1-SHA-256, no label", c.OAEP)
+				if diff := hsmtest.OAEPDiff(oaep, c.OAEP); diff != "" {
+					t.Errorf("CK_RSA_PKCS_OAEP_PARAMS: want SHA-256/MGF1-SHA-256, no label (-want +got):\n%s", diff)
 				}
 			default:
 				t.Errorf("C_WrapKey with mechanism %#x for %s", c.Mechanism, alg)

@@ -1,7 +1,6 @@
 package luna_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -83,7 +82,7 @@ func migrate(t *testing.T, kwp bool) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src, err := luna.Open(ctx, luna.Config{API: f, Token: "partition1", Key: "label=" + k.Name, PIN: partitionPIN})
+			src, err := luna.Open(ctx, luna.Config{API: f, Token: hsm.TokenSelector{Label: "partition1"}, Key: "label=" + k.Name, PIN: partitionPIN})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,9 +122,10 @@ func checkLunaCalls(t *testing.T, calls []hsmtest.Call, alg byok.WrappingAlgorit
 	for _, c := range calls {
 		switch c.Func {
 		case "C_CreateObject":
-			if !bytes.Equal(c.Template[pkcs11.CKA_WRAP], []byte{1}) || !bytes.Equal(c.Template[pkcs11.CKA_ENCRYPT], []byte{1}) ||
-				!bytes.Equal(c.Template[pkcs11.CKA_TOKEN], []byte{0}) {
-				t.Errorf("the KMS wrapping key template %v; Luna wants CKA_WRAP and CKA_ENCRYPT true (a session object)", c.Template)
+			want := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+				pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true)}
+			if diff := hsmtest.TemplateDiff(want, c.Template); diff != "" {
+				t.Errorf("the KMS wrapping key: Luna wants CKA_WRAP and CKA_ENCRYPT true, a session object (-want +got):\n%s", diff)
 			}
 		case "C_GenerateKey":
 			eph = c.Object
@@ -135,8 +135,9 @@ func checkLunaCalls(t *testing.T, calls []hsmtest.Call, alg byok.WrappingAlgorit
 			switch c.Mechanism {
 			case pkcs11.CKM_RSA_PKCS_OAEP:
 				oaep++
-				if c.OAEP == nil || c.OAEP.HashAlg != pkcs11.CKM_SHA256 || c.OAEP.MGF != pkcs11.CKG_MGF1_SHA256 {
-					t.Errorf("OAEP parameters %+v; want the hash set to CKM_SHA256 (Luna's default is SHA-1) and MGF1-SHA-256", c.OAEP)
+				want := pkcs11.NewOAEPParams(pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256, pkcs11.CKZ_DATA_SPECIFIED, nil)
+				if diff := hsmtest.OAEPDiff(want, c.OAEP); diff != "" {
+					t.Errorf("OAEP parameters: want the hash set to CKM_SHA256 (Luna's default is SHA-1) and MGF1-SHA-256 (-want +got):\n%s", diff)
 				}
 			case hsm.CKM_AES_KEY_WRAP_KWP:
 				kwps++

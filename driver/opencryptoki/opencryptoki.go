@@ -37,6 +37,9 @@ import (
 //     no EC keys.
 //   - After C_InitPIN the user PIN must be changed (pkcsconf -p, or
 //     C_SetPIN in a public session); the daemon pkcsslotd must run.
+//   - It crashed once (SIGSEGV inside C_Initialize) when a process
+//     initialised the library again after finalising it, so the library
+//     stays initialised for the process once loaded (KeepLoaded).
 var Profile = hsm.Profile{
 	Name: "opencryptoki",
 	ModulePaths: []string{
@@ -47,29 +50,26 @@ var Profile = hsm.Profile{
 		"/usr/lib/opencryptoki/libopencryptoki.so",
 	},
 	InstallHint: "apt-get install opencryptoki, then start pkcsslotd",
+	KeepLoaded:  true,
 	Documented:  hsm.Capabilities{OAEP: []crypto.Hash{crypto.SHA256, crypto.SHA1}},
 	Quirks: []string{
 		"the slot daemon pkcsslotd must run, and the token be initialised with pkcsconf",
 		"the 3.8 software token has no AES key wrap and no CKM_RSA_AES_KEY_WRAP: RSA keys cannot be migrated from it",
 		"the 3.8 software token lists no EC mechanisms",
 		"a new user PIN must be changed before use (CKF_USER_PIN_TO_BE_CHANGED)",
+		"C_Initialize after C_Finalize in one process crashed once: the library stays initialised until the process exits",
 	},
 }
 
-// Config configures the opencryptoki driver; Profile defaults to Profile.
+// drv is the opencryptoki driver: the profile under its registered name.
+var drv = pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}
+
+// Config configures the opencryptoki driver: it is hsm.Config, and its Profile
+// defaults to Profile.
 type Config = pkcs11.Config
 
-// Source is a key in opencryptoki.
-type Source = hsm.Source
+// Open opens the key cfg names in opencryptoki, without the registry. Close the
+// source when done.
+func Open(ctx context.Context, cfg Config) (*pkcs11.Source, error) { return drv.OpenConfig(ctx, cfg) }
 
-var _ driver.Source = (*Source)(nil)
-
-// Open opens the key cfg names in opencryptoki.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
-	if cfg.Profile == nil {
-		cfg.Profile = &Profile
-	}
-	return pkcs11.Open(ctx, cfg)
-}
-
-func init() { driver.Register("opencryptoki", pkcs11.Driver{Name: "opencryptoki", Profile: &Profile}) }
+func init() { driver.Register(drv.Name, drv) }

@@ -3,6 +3,9 @@ package opencryptoki_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"slices"
 	"strings"
@@ -44,8 +47,10 @@ func TestMigrate(t *testing.T) {
 	for _, f := range caps.Findings {
 		t.Logf("probe: %s", f)
 	}
-	if len(caps.OAEP) != 2 || caps.AESKeyWrap != 0 || len(caps.RSAAESKeyWrap) != 0 {
-		t.Errorf("capabilities %+v; opencryptoki 3.8's soft token does OAEP with SHA-256 and SHA-1, nothing else", caps)
+	// The profile documents what the probe finds: OAEP with SHA-256 and
+	// SHA-1, nothing else.
+	if diff := hsmtest.CapabilitiesDiff(opencryptoki.Profile.Documented, *caps); diff != "" {
+		t.Errorf("the probe and opencryptoki.Profile.Documented disagree (-profile +probe):\n%s", diff)
 	}
 	keys, err := hsmtest.Keys()
 	if err != nil {
@@ -80,7 +85,7 @@ func TestMigrate(t *testing.T) {
 			if k.Value != nil {
 				spec = k.Spec
 			}
-			src, err := opencryptoki.Open(ctx, opencryptoki.Config{Token: tokInfo.Label, Key: "label=" + label, PIN: hsmtest.OpenCryptokiUserPIN,
+			src, err := opencryptoki.Open(ctx, opencryptoki.Config{Token: hsm.TokenSelector{Label: tokInfo.Label}, Key: "label=" + label, PIN: hsmtest.OpenCryptokiUserPIN,
 				KeySpec: spec, MaterialLen: k.MaterialLen})
 			if err != nil {
 				t.Fatal(err)
@@ -174,5 +179,73 @@ func TestDriverOpen(t *testing.T) {
 	t.Logf("described: %+v", info)
 	if !slices.Contains(driver.Drivers(), "opencryptoki") {
 		t.Errorf("registered drivers %v", driver.Drivers())
+	}
+}
+
+// TestSigner signs inside opencryptoki with an RSA key (the proof's
+// HSM-side signer; the key cannot migrate from this token, but its
+// signatures are checked the same way) and verifies the signatures with
+// crypto/rsa: RSASSA-PKCS1-v1_5 with SHA-256, SHA-384 and SHA-512, and PSS.
+func TestSigner(t *testing.T) {
+	tokInfo := hsmtest.OpenCryptoki(t)
+	ctx := context.Background()
+	m, err := hsm.OpenModule(hsmtest.OpenCryptokiPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tok, err := m.OpenToken(ctx, hsm.TokenSelector{Label: tokInfo.Label}, hsm.TokenOptions{PIN: hsmtest.OpenCryptokiUserPIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	key, err := hsmtest.RSAKey("rsa2048-len8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tok.WithSession(ctx, func(sh pkcs11.SessionHandle) error {
+		_, err := hsmtest.ImportPrivate(m.API(), sh, key, hsmtest.KeyOptions{Label: "byok-test-signer", ID: []byte("signer")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := opencryptoki.Open(ctx, opencryptoki.Config{Token: hsm.TokenSelector{Label: tokInfo.Label}, Key: "label=byok-test-signer",
+		PIN: hsmtest.OpenCryptokiUserPIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	s, err := src.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !key.PublicKey.Equal(s.Public()) {
+		t.Fatalf("the signer's public key %T is not the key's", s.Public())
+	}
+	msg := []byte("byok: signed inside opencryptoki")
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		hh := h.New()
+		hh.Write(msg)
+		digest := hh.Sum(nil)
+		sig, err := s.Sign(rand.Reader, digest, h)
+		if err != nil {
+			t.Fatalf("PKCS#1 v1.5 %v: %v", h, err)
+		}
+		if err := rsa.VerifyPKCS1v15(&key.PublicKey, h, digest, sig); err != nil {
+			t.Errorf("PKCS#1 v1.5 %v: %v", h, err)
+		}
+		// PKCS#1 v1.5 is deterministic: the module's signature is Go's.
+		if goSig, _ := rsa.SignPKCS1v15(nil, key, h, digest); !bytes.Equal(sig, goSig) {
+			t.Errorf("PKCS#1 v1.5 %v: the module's signature differs from crypto/rsa's", h)
+		}
+		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+		sig, err = s.Sign(rand.Reader, digest, pss)
+		if err != nil {
+			t.Fatalf("PSS %v: %v", h, err)
+		}
+		if err := rsa.VerifyPSS(&key.PublicKey, h, digest, sig, pss); err != nil {
+			t.Errorf("PSS %v: %v", h, err)
+		}
 	}
 }

@@ -23,14 +23,13 @@
 package softhsm
 
 import (
-	"crypto"
-
 	"context"
-	gopkcs11 "github.com/miekg/pkcs11"
+	"crypto"
 
 	"github.com/byok-go/byok/driver"
 	"github.com/byok-go/byok/driver/pkcs11"
 	"github.com/byok-go/byok/hsm"
+	gopkcs11 "github.com/miekg/pkcs11"
 )
 
 // Profile is SoftHSM 2 as byok found version 2.6.1 (Debian 12's softhsm2
@@ -79,20 +78,15 @@ var Profile = hsm.Profile{
 	},
 }
 
-// Config configures the softhsm driver; Profile defaults to Profile.
+// drv is the softhsm driver: the profile under its registered name.
+var drv = pkcs11.Driver{Name: "softhsm", Profile: &Profile}
+
+// Config configures the softhsm driver: it is hsm.Config, and its Profile
+// defaults to Profile.
 type Config = pkcs11.Config
 
-// Source is a key in SoftHSM.
-type Source = hsm.Source
+// Open opens the key cfg names in SoftHSM, without the registry. Close the
+// source when done.
+func Open(ctx context.Context, cfg Config) (*pkcs11.Source, error) { return drv.OpenConfig(ctx, cfg) }
 
-var _ driver.Source = (*Source)(nil)
-
-// Open opens the key cfg names in SoftHSM.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
-	if cfg.Profile == nil {
-		cfg.Profile = &Profile
-	}
-	return pkcs11.Open(ctx, cfg)
-}
-
-func init() { driver.Register("softhsm", pkcs11.Driver{Name: "softhsm", Profile: &Profile}) }
+func init() { driver.Register(drv.Name, drv) }

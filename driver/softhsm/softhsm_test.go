@@ -61,7 +61,7 @@ func TestMaterialLength(t *testing.T) {
 // TestDirect builds the source from the package's config struct, without
 // the registry.
 func TestDirect(t *testing.T) {
-	src, err := softhsm.Open(context.Background(), softhsm.Config{Token: exampleToken, Key: "label=example-aes", PIN: examplePIN})
+	src, err := softhsm.Open(context.Background(), softhsm.Config{Token: hsm.TokenSelector{Label: exampleToken}, Key: "label=example-aes", PIN: examplePIN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,5 +75,23 @@ func TestDirect(t *testing.T) {
 	if _, err := driver.Open(context.Background(), "softhsm", driver.Config{Key: "label=example-aes", PIN: examplePIN,
 		Options: map[string]string{"colour": "red"}}); err == nil || !strings.Contains(err.Error(), "unknown driver option") {
 		t.Errorf("an unknown option: %v", err)
+	}
+}
+
+// TestProfile: what Profile documents is what the probe finds in the
+// SoftHSM installed here (2.6.1 on Debian 12), so that probe=off gives the
+// same choices as probing.
+func TestProfile(t *testing.T) {
+	src, err := softhsm.Open(context.Background(), softhsm.Config{Token: hsm.TokenSelector{Label: exampleToken}, Key: "label=example-aes", PIN: examplePIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	caps, err := src.Token().Capabilities(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := hsmtest.CapabilitiesDiff(softhsm.Profile.Documented, *caps); diff != "" {
+		t.Errorf("the probe and softhsm.Profile.Documented disagree (-profile +probe):\n%s", diff)
 	}
 }

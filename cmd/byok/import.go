@@ -179,7 +179,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if res.KeyARN != "" && *keyID == "" {
 			out.Created = true
 		}
-		out.Source = sourceOut{Source: sf.source, Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
+		out.Source = sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
 		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = res.Algorithm, res.WrappingKeySpec, res.Reason, res.Fallback
 		out.KeyMaterialID = res.KeyMaterialID
 		out.Verification = toVerificationOut(res.Verification)
@@ -192,7 +192,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			err = fmt.Errorf("%w\n  note: the KMS key %s was created and holds no key material (PendingImport): import into it with --key-id %s, or delete it: aws kms schedule-key-deletion --key-id %s --pending-window-in-days 7", err, res.KeyARN, res.KeyARN, res.KeyARN)
 		}
 		if errors.Is(err, byok.ErrVerification) && res != nil {
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.source)
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
 			printImportResult(stdout, &out, sf.label())
@@ -205,7 +205,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	printImportResult(stdout, &out, sf.label())
 	if *noVerify {
-		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.source)
+		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.shown())
 	}
 	return nil
 }

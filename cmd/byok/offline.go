@@ -458,14 +458,14 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	p.say("wrapping the key material with %s under the %s wrapping key…", set.Meta.Algorithm, set.Meta.WrappingKeySpec)
 	wrapped, err := src.Wrap(ctx, set.ImportParameters())
 	if err != nil {
-		return fail(fmt.Errorf("wrapping %s: %w", sf.source, err))
+		return fail(fmt.Errorf("wrapping %s: %w", sf.shown(), err))
 	}
 	if writeSet {
 		if err := params.Write(dir, set, *force); err != nil {
 			return fail(err)
 		}
 	}
-	rec := params.Source{Label: sf.source, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
+	rec := params.Source{Label: sf.shown(), KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
 	if err := params.WriteWrapped(dir, set, wrapped, rec, now); err != nil {
 		return fail(err)
 	}
@@ -629,7 +629,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		so := newSourceOut(&sf, info)
 		res.Source = &so
 		if w := set.Meta.Wrapped; w != nil && w.Source.Fingerprint != "" && info.Fingerprint != "" && w.Source.Fingerprint != info.Fingerprint {
-			return fail(fmt.Errorf("--source %s is not the key byok wrap wrapped (%s, fingerprint %s; this one is %s): give that key to prove the import", sf.source, w.Source.Label, w.Source.Fingerprint, info.Fingerprint))
+			return fail(fmt.Errorf("--source %s is not the key byok wrap wrapped (%s, fingerprint %s; this one is %s): give that key to prove the import", sf.shown(), w.Source.Label, w.Source.Fingerprint, info.Fingerprint))
 		}
 	}
 

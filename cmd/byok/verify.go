@@ -197,7 +197,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
 	}
-	res := inspectOutput{Source: sf.source, Driver: sf.driverName()}
+	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName()}
 	fail := func(err error) error {
 		res.Error = err.Error()
 		if *asJSON {
@@ -253,7 +253,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return writeJSON(stdout, res)
 	}
 	s := newSummary(stdout)
-	s.row("source", "%s (%s driver)", sf.source, res.Driver)
+	s.row("source", "%s (%s driver)", sf.shown(), res.Driver)
 	if res.Label != "" && res.Label != sf.source {
 		s.row("label", "%s", res.Label)
 	}

@@ -93,10 +93,11 @@ Examples:
 
 // paramsOutput is what `byok params --json` prints.
 type paramsOutput struct {
-	OK    bool             `json:"ok"`
-	Dir   string           `json:"dir"`
-	Meta  *params.Metadata `json:"parameters,omitempty"`
-	Error string           `json:"error,omitempty"`
+	OK      bool             `json:"ok"`
+	Dir     string           `json:"dir"`
+	Meta    *params.Metadata `json:"parameters,omitempty"`
+	LeftKey *leftKey         `json:"left_key,omitempty"`
+	Error   string           `json:"error,omitempty"`
 }
 
 func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,6 +115,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keyID := fs.String("key-id", "", "use this existing KMS key (`ID`, ARN or alias/NAME) instead of creating one")
 	nk.register(fs)
 	force := fs.Bool("force", false, "replace parameters already in --out")
+	cleanup := fs.Bool("cleanup-on-failure", false, "if byok params fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -148,14 +150,11 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if !*force {
-		if _, err := os.Stat(filepath.Join(*out, params.MetadataFile)); err == nil {
-			return fmt.Errorf("%s already holds import parameters; use another directory, or --force to replace them", *out)
-		}
-	}
 	p := progress{stderr, *asJSON}
 	res := paramsOutput{Dir: *out}
+	undoDir := func() {}
 	fail := func(err error) error {
+		undoDir()
 		res.Error = err.Error()
 		if *asJSON {
 			writeJSON(stdout, res)
@@ -200,7 +199,16 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
+	if *zipFile == "" && info.Spec == "" && *keyID == "" {
+		return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
+	}
+	// Check, then create: the directory must take the files before a KMS
+	// key is made for them.
+	if undoDir, err = probeOutDir(*out, *force); err != nil {
+		return fail(err)
+	}
 	var set *params.Set
+	writeFailed := func(err error) error { return err }
 	if *zipFile != "" {
 		set, err = readZip(*zipFile, im.Algorithm)
 		if err != nil {
@@ -218,9 +226,6 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		set.Meta.Source = known
 		set.Meta.Written = time.Now().UTC().Truncate(time.Second)
 	} else {
-		if info.Spec == "" && *keyID == "" {
-			return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
-		}
 		client, region, err := af.client(ctx, *keyID)
 		if err != nil {
 			return fail(err)
@@ -246,35 +251,57 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return fail(err)
 		}
+		if err := hsmExtractable(src); err != nil {
+			return fail(err)
+		}
 		if choice.Fallback {
 			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
 		}
 		target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
-		if *keyID == "" {
+		created, reused := *keyID == "", false
+		if created && nk.alias != "" {
+			p.say("checking alias %s…", byok.AliasName(nk.alias))
+			arn, err := target.CheckAlias(ctx, info)
+			if err != nil {
+				return fail(withHint(err))
+			}
+			if arn != "" {
+				fmt.Fprintf(stderr, "byok params: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): fetching parameters for it; no new key is created\n",
+					byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
+				target.KeyID, target.Alias, created, reused = arn, "", false, true
+			}
+		}
+		// left names the key this run created (or reused) when a later step
+		// fails, and with --cleanup-on-failure schedules its deletion.
+		left := func(err error, arn string) error {
+			if arn == "" || (!created && !reused) {
+				return err
+			}
+			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			return err
+		}
+		if created {
 			p.say("creating a KMS key (%s, %s, Origin EXTERNAL) in %s…", info.Spec, effectiveUsage(info), region)
 		}
 		p.say("getting import parameters (%s, an %s wrapping key)…", choice.Algorithm, choice.WrappingKeySpec)
 		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
 		if err != nil {
-			err = withHint(err)
-			if ip.KeyID != "" && *keyID == "" {
-				err = fmt.Errorf("%w\n  note: the KMS key %s was created; reuse it with --key-id %s", err, ip.KeyID, ip.KeyID)
-			}
-			return fail(err)
+			return fail(left(withHint(err), ip.KeyID))
 		}
 		der, err := x509.MarshalPKIXPublicKey(ip.WrappingKey)
 		if err != nil {
-			return fail(err)
+			return fail(left(err, ip.KeyID))
 		}
 		set = params.New(ip, der, info.Spec, effectiveUsage(info), time.Now())
-		set.Meta.CreatedKey = *keyID == ""
+		set.Meta.CreatedKey = created
+		writeFailed = func(err error) error { return left(err, ip.KeyID) }
 		set.Meta.Source = known
 		if set.Meta.Region == "" {
 			set.Meta.Region = region
 		}
 	}
 	if err := params.Write(*out, set, *force); err != nil {
-		return fail(err)
+		return fail(writeFailed(err))
 	}
 	res.OK, res.Meta = true, &set.Meta
 	if *asJSON {

@@ -4,6 +4,8 @@ package main
 // CLI's language"), each failing without its fix.
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,5 +52,96 @@ func TestPINInURIRefusedNeverEchoed(t *testing.T) {
 				t.Errorf("byok %v: the refusal does not name pin-value and the fix: %s", redactSource(strings.Join(args, " ")), stderr)
 			}
 		}
+	}
+}
+
+// shellWords splits a command line as a POSIX shell would for the quoting
+// byok prints (single quotes, backslash-free words); a # starts a comment.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	in, inWord := false, false
+	for _, r := range line {
+		switch {
+		case in && r == '\'':
+			in = false
+		case in:
+			cur.WriteRune(r)
+		case r == '\'':
+			in, inWord = true, true
+		case r == '#' && !inWord:
+			return words
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '\\' || r == '"' || r == '$' || r == '`':
+			t.Fatalf("shellWords: %q needs a real shell", line)
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if in {
+		t.Fatalf("unterminated quote in %q", line)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// TestKeySpecInferred: a raw AES or HMAC key needs --key-spec once, for
+// byok params; wrap takes it from the parameters file, upload --source from
+// the parameters or DescribeKey, verify from DescribeKey. The upload
+// command wrap prints runs as printed and proves the import.
+func TestKeySpecInferred(t *testing.T) {
+	f := newFaultyKMS(t)
+	for _, k := range []struct{ file, spec string }{{"aes256.hex", "SYMMETRIC_DEFAULT"}, {"hmac384.b64", "HMAC_384"}} {
+		dir := filepath.Join(t.TempDir(), "p q") // a space: the hint must quote it
+		if code, _, stderr := runCLI(t, "params", "--out", dir, "--key-spec", k.spec); code != 0 {
+			t.Fatalf("params: %s", stderr)
+		}
+		code, stdout, stderr := runCLI(t, "wrap", "--params", dir, keyFile(k.file))
+		if code != 0 {
+			t.Fatalf("wrap %s without --key-spec: exit %d\n%s%s", k.file, code, stdout, stderr)
+		}
+		var hint string
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "byok upload ") {
+				hint = strings.TrimSpace(l)
+			}
+		}
+		if hint == "" || strings.Contains(hint, "SOURCE") {
+			t.Fatalf("wrap prints no runnable upload command:\n%s", stdout)
+		}
+		args := shellWords(t, hint)[1:]
+		code, stdout, stderr = runCLI(t, append(args, "--json")...)
+		if code != 0 || !strings.Contains(stdout, `"verified": true`) {
+			t.Fatalf("the printed hint %q: exit %d\n%s%s", hint, code, stdout, stderr)
+		}
+		var out struct {
+			KeyARN string `json:"key_arn"`
+		}
+		json.Unmarshal([]byte(stdout), &out)
+		code, stdout, stderr = runCLI(t, "verify", "--key-id", out.KeyARN, keyFile(k.file))
+		if code != 0 || !strings.Contains(stdout, "PASSED") {
+			t.Errorf("verify %s without --key-spec: exit %d\n%s%s", k.file, code, stdout, stderr)
+		}
+	}
+	// upload --source with a console zip's parameters: the key spec comes
+	// from DescribeKey (the zip does not record it).
+	zipFile, _ := consoleZip(t, f.srv.URL, "SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256", "Wrapping algorithm: RSAES_OAEP_SHA_256\n")
+	out := filepath.Join(t.TempDir(), "p")
+	if code, stdout, stderr := runCLI(t, "wrap", "--params", zipFile, "--out", out, keyFile("aes256.hex"), "--key-spec", "SYMMETRIC_DEFAULT"); code != 0 {
+		t.Fatalf("wrap from a zip: %s%s", stdout, stderr)
+	}
+	describes := f.count("DescribeKey")
+	code, stdout, stderr := runCLI(t, "upload", "--params", out, "--source", keyFile("aes256.b64"))
+	if code != 0 || !strings.Contains(stdout, "PASSED") || f.count("DescribeKey") != describes+1 {
+		t.Errorf("upload --source of a raw key, spec from DescribeKey: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

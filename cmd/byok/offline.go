@@ -464,6 +464,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fail(fmt.Errorf("%s already holds %s%s; pass --force to wrap again and replace it", dir, params.EncryptedKeyMaterialFile, from))
 	}
 
+	sf.inferKeySpec(set.Meta.KeySpec)
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
 	if err != nil {
@@ -509,7 +510,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		s.row("upload before", "%s", fmtTime(*set.Meta.ValidTo))
 	}
 	s.flush()
-	fmt.Fprintf(stdout, "\nNext, on a host with AWS access, carry %s there and run:\n  byok upload --params %s --source SOURCE   # --source: prove the import (or later: byok verify)\n", dir, dir)
+	fmt.Fprintf(stdout, "\nNext, on a host with AWS access, carry %s there and run (--source proves the import;\nwithout it, prove it later with byok verify):\n  byok upload --params %s %s\n", dir, shellQuote(dir), sf.sourceArgs())
 	fmt.Fprintf(stdout, "or with the AWS CLI:\n  aws kms import-key-material --key-id %s \\\n    --encrypted-key-material fileb://%s \\\n    --import-token fileb://%s \\\n    --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE\n",
 		set.Meta.KeyARN, filepath.Join(dir, params.EncryptedKeyMaterialFile), filepath.Join(dir, params.ImportTokenFile))
 	return nil
@@ -637,9 +638,25 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(fmt.Errorf("%s is %d bytes, which %s under an %s wrapping key cannot produce: it was not wrapped with these parameters; run byok wrap again", params.EncryptedKeyMaterialFile, n, set.Meta.Algorithm, set.Meta.WrappingKeySpec))
 	}
 
+	client, region, err := af.client(ctx, set.Meta.KeyARN)
+	if err != nil {
+		return fail(err)
+	}
+	res.Region = region
 	var src byok.KeySource
 	var info byok.KeyInfo
 	if sf.source != "" {
+		spec := set.Meta.KeySpec
+		if spec == "" && sf.keySpec == "" {
+			// A console zip does not record the key spec: KMS knows it.
+			p.say("describing KMS key %s…", set.Meta.KeyARN)
+			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(set.Meta.KeyARN)})
+			if err != nil {
+				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", set.Meta.KeyARN, err)))
+			}
+			spec = byok.KeySpec(d.KeyMetadata.KeySpec)
+		}
+		sf.inferKeySpec(spec)
 		p.say("opening %s…", sf.label())
 		s, err := sf.open(ctx, stderr)
 		if err != nil {
@@ -660,11 +677,6 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	client, region, err := af.client(ctx, set.Meta.KeyARN)
-	if err != nil {
-		return fail(err)
-	}
-	res.Region = region
 	target := &byok.KMS{Client: client, KeyID: set.Meta.KeyARN, ValidTo: validTo, ImportType: *importType}
 	p.say("importing %d bytes of wrapped key material into %s (ImportKeyMaterial)…", len(set.Encrypted), set.Meta.KeyARN)
 	imp, err := target.Import(ctx, set.ImportParameters(), set.Encrypted)

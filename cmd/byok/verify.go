@@ -91,6 +91,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	md := d.KeyMetadata
 	res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = aws.ToString(md.Arn), byok.KeySpec(md.KeySpec), byok.KeyUsage(md.KeyUsage), string(md.KeyState)
+	sf.inferKeySpec(res.KeySpec) // a raw AES or HMAC key file: KMS says which
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -96,6 +97,20 @@ func withHint(err error) error {
 		return err
 	}
 	return &hintedError{err, hint}
+}
+
+// withImportHint is withHint for ImportKeyMaterial: when KMS refuses
+// material that differs from what a SYMMETRIC_DEFAULT key holds, it points
+// to --import-type NEW_KEY_MATERIAL, as KMS's own message does. Only
+// single-Region symmetric encryption keys take new material (on-demand
+// rotation); see
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html
+func withImportHint(err error, spec byok.KeySpec, importType, keyARN string) error {
+	var wrongMat *types.IncorrectKeyMaterialException
+	if err == nil || spec != byok.SymmetricDefault || importType == "NEW_KEY_MATERIAL" || !errors.As(err, &wrongMat) {
+		return withHint(err)
+	}
+	return &hintedError{err, fmt.Sprintf("the KMS key holds other key material. To add this material to it as new key material (single-Region symmetric keys only), run again with --import-type NEW_KEY_MATERIAL, then make it the current material with: aws kms rotate-key-on-demand --key-id %s. To import it into a key of its own, leave out --key-id", keyARN)}
 }
 
 func awsHint(err error) string {

@@ -212,7 +212,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out.VerificationSkipped = *noVerify
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		err = withHint(err)
+		if res != nil {
+			err = withImportHint(err, res.KeySpec, *importType, res.KeyARN)
+		} else {
+			err = withHint(err)
+		}
 		verr := errors.Is(err, byok.ErrVerification)
 		if verr && res != nil {
 			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,5 +144,44 @@ func TestKeySpecInferred(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "upload", "--params", out, "--source", keyFile("aes256.b64"))
 	if code != 0 || !strings.Contains(stdout, "PASSED") || f.count("DescribeKey") != describes+1 {
 		t.Errorf("upload --source of a raw key, spec from DescribeKey: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestReimportDifferentAESSuggestsImportType: importing other AES material
+// into a key that holds material points to --import-type NEW_KEY_MATERIAL,
+// as KMS's own message does (before, the hint said material can never
+// change); the suggested command works. HMAC keys never change material,
+// and are not told otherwise.
+func TestReimportDifferentAESSuggestsImportType(t *testing.T) {
+	newFaultyKMS(t)
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.hex")
+	os.WriteFile(other, []byte(strings.Repeat("5a", 32)+"\n"), 0o600)
+	code, stdout, stderr := runCLI(t, "import", "--json", keyFile("aes256.hex"), "--key-spec", "SYMMETRIC_DEFAULT")
+	if code != 0 {
+		t.Fatalf("import: %s%s", stdout, stderr)
+	}
+	var out struct {
+		KeyARN string `json:"key_arn"`
+	}
+	json.Unmarshal([]byte(stdout), &out)
+	code, stdout, stderr = runCLI(t, "import", "--key-id", out.KeyARN, other, "--key-spec", "SYMMETRIC_DEFAULT")
+	if code != 1 || !strings.Contains(stderr, "run again with --import-type NEW_KEY_MATERIAL") || !strings.Contains(stderr, "aws kms rotate-key-on-demand --key-id "+out.KeyARN) {
+		t.Fatalf("re-import of other AES material: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr = runCLI(t, "import", "--key-id", out.KeyARN, other, "--key-spec", "SYMMETRIC_DEFAULT", "--import-type", "NEW_KEY_MATERIAL"); code != 0 {
+		t.Errorf("the suggested --import-type NEW_KEY_MATERIAL: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	otherHMAC := filepath.Join(dir, "other-hmac.hex")
+	os.WriteFile(otherHMAC, []byte(strings.Repeat("5a", 32)+"\n"), 0o600)
+	code, stdout, stderr = runCLI(t, "import", "--json", keyFile("hmac256.hex"), "--key-spec", "HMAC_256")
+	if code != 0 {
+		t.Fatalf("import: %s%s", stdout, stderr)
+	}
+	json.Unmarshal([]byte(stdout), &out)
+	code, _, stderr = runCLI(t, "import", "--key-id", out.KeyARN, otherHMAC, "--key-spec", "HMAC_256")
+	if code != 1 || strings.Contains(stderr, "NEW_KEY_MATERIAL") && strings.Contains(stderr, "run again") {
+		t.Errorf("HMAC re-import: exit %d, %s", code, stderr)
 	}
 }

@@ -681,7 +681,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p.say("importing %d bytes of wrapped key material into %s (ImportKeyMaterial)…", len(set.Encrypted), set.Meta.KeyARN)
 	imp, err := target.Import(ctx, set.ImportParameters(), set.Encrypted)
 	if err != nil {
-		return fail(withHint(err))
+		return fail(withImportHint(err, set.Meta.KeySpec, *importType, set.Meta.KeyARN))
 	}
 	res.KeyMaterialID = imp.KeyMaterialID
 	verifyCmd := fmt.Sprintf("byok verify --key-id %s SOURCE", set.Meta.KeyARN)

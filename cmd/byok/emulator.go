@@ -18,10 +18,10 @@ import (
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8555", "address to listen on (loopback unless --allow-remote)")
-	state := fs.String("state", "", "directory to keep keys in across restarts (TEST material, written unencrypted with mode 0600)")
-	region := fs.String("region", kmstest.DefaultRegion, "default Region (requests are served for the Region they are signed for)")
-	account := fs.String("account", kmstest.DefaultAccount, "12-digit AWS account ID in ARNs")
+	listen := fs.String("listen", "127.0.0.1:8555", "listen on `ADDR`, host:port (loopback unless --allow-remote)")
+	state := fs.String("state", "", "keep keys in the directory `DIR` across restarts (TEST material, written unencrypted with mode 0600)")
+	region := fs.String("region", kmstest.DefaultRegion, "default `REGION` (requests are served for the Region they are signed for)")
+	account := fs.String("account", kmstest.DefaultAccount, "12-digit AWS account `ID` in ARNs")
 	quotas := fs.Bool("quotas", false, "enforce AWS's default request quotas (GetParametersForImport 1/s, CreateKey 5/s, …): over them, ThrottlingException")
 	cache := fs.Bool("fast-wrapping-keys", false, "reuse pre-generated wrapping key pairs instead of a fresh one per GetParametersForImport (AWS gives a fresh one)")
 	remote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address")
@@ -43,7 +43,7 @@ Examples:
     aws --endpoint-url http://127.0.0.1:8555 kms create-key --origin EXTERNAL
 
 Flags:`)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

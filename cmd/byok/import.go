@@ -78,7 +78,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef.register(fs)
 	keyID := fs.String("key-id", "", "import into this existing KMS key (`ID`, ARN or alias/NAME): Origin EXTERNAL, same key spec and usage, PendingImport")
 	nk.register(fs)
-	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
+	importType := fs.String("import-type", "", "the import `TYPE` for SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (other material, for on-demand rotation) or EXISTING_KEY_MATERIAL (the same material again)")
 	dryRun := fs.Bool("dry-run", false, "print the plan (key spec, usage, algorithm, wrapping key spec and why) and stop: no AWS call, no change")
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
 	cleanup := fs.Bool("cleanup-on-failure", false, "if the import fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
@@ -176,7 +176,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	out.Region = region
-	target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,
+	target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,
 		Policy: policy, MultiRegion: nk.multiRegion, ValidTo: validTo, ImportType: *importType}
 	created := *keyID == ""
 	if created && nk.alias != "" {
@@ -383,12 +383,11 @@ var (
 )
 
 func (pt *progressTarget) Prepare(ctx context.Context, info byok.KeyInfo, alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) (byok.ImportParameters, error) {
-	if pt.created {
-		pt.p.say("creating a KMS key (%s, %s, Origin EXTERNAL)…", info.Spec, effectiveUsage(info))
-	} else {
+	// The target's client (a progressClient) announces CreateKey,
+	// CreateAlias and GetParametersForImport as each starts.
+	if !pt.created {
 		pt.p.say("checking KMS key %s…", pt.t.KeyID)
 	}
-	pt.p.say("getting import parameters (%s, an %s wrapping key)…", alg, wks)
 	params, err := pt.t.Prepare(ctx, info, alg, wks)
 	if err == nil {
 		pt.p.say("KMS key %s; parameters valid until %s", params.KeyID, fmtTime(params.ValidTo))

@@ -4,10 +4,14 @@ package main
 // CLI's language"), each failing without its fix.
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -183,5 +187,121 @@ func TestReimportDifferentAESSuggestsImportType(t *testing.T) {
 	code, _, stderr = runCLI(t, "import", "--key-id", out.KeyARN, otherHMAC, "--key-spec", "HMAC_256")
 	if code != 1 || strings.Contains(stderr, "NEW_KEY_MATERIAL") && strings.Contains(stderr, "run again") {
 		t.Errorf("HMAC re-import: exit %d, %s", code, stderr)
+	}
+}
+
+// TestHelpAgrees: byok help CMD and byok CMD --help print the same text on
+// stdout; flags show as --name with a metavar (never a Go type name) and
+// the default; no line is wider than 100 columns except examples.
+func TestHelpAgrees(t *testing.T) {
+	for _, c := range commands() {
+		code1, out1, err1 := runCLI(t, "help", c.name)
+		code2, out2, err2 := runCLI(t, c.name, "--help")
+		code3, out3, _ := runCLI(t, c.name, "-h")
+		if code1 != 0 || code2 != 0 || code3 != 0 || out1 == "" || out1 != out2 || out2 != out3 || err1 != "" || err2 != "" {
+			t.Errorf("%s: byok help %s (exit %d, %d bytes, stderr %q) and byok %s --help (exit %d, %d bytes, stderr %q) differ",
+				c.name, c.name, code1, len(out1), err1, c.name, code2, len(out2), err2)
+			continue
+		}
+		if !strings.Contains(out1, "Usage: byok "+c.name) {
+			t.Errorf("%s: the help has no synopsis:\n%s", c.name, out1)
+		}
+		_, flagsPart, ok := strings.Cut(out1, "\nFlags:\n")
+		if !ok {
+			continue // a command without flags
+		}
+		for _, l := range strings.Split(flagsPart, "\n") {
+			if len(l) > 100 {
+				t.Errorf("%s: a flags line is %d columns: %q", c.name, len(l), l)
+			}
+			if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "        ") && !strings.HasPrefix(l, "  --") {
+				t.Errorf("%s: a flag without --: %q", c.name, l)
+			}
+			for _, goType := range []string{" string", " value", " int", " float", " duration", " uint"} {
+				if strings.HasPrefix(l, "  --") && strings.HasSuffix(l, goType) {
+					t.Errorf("%s: a flag whose metavar is a Go type: %q", c.name, l)
+				}
+			}
+		}
+	}
+	// A flag with a non-zero default shows it.
+	_, out, _ := runCLI(t, "help", "emulator")
+	if !strings.Contains(out, "(default ") {
+		t.Errorf("emulator --help shows no default:\n%s", out)
+	}
+}
+
+// TestVersion: byok version and byok --version print the module version
+// from the build information, "(devel)" for an unstamped build.
+func TestVersion(t *testing.T) {
+	code1, out1, _ := runCLI(t, "version")
+	code2, out2, _ := runCLI(t, "--version")
+	if code1 != 0 || code2 != 0 || out1 != out2 {
+		t.Fatalf("version %q (exit %d) and --version %q (exit %d) differ", out1, code1, out2, code2)
+	}
+	want := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		want = bi.Main.Version
+	}
+	if !strings.HasPrefix(out1, "byok "+want) {
+		t.Errorf("version %q; want byok %s…", out1, want)
+	}
+	// The binary built from this source tree says (devel), not a made-up
+	// version.
+	r := mustByok(t, 0, cleanEnv(t), "--version")
+	if !strings.HasPrefix(r.stdout, "byok (devel)") {
+		t.Errorf("go build binary: %q", r.stdout)
+	}
+}
+
+// TestProgressWhenStepStarts: each progress line appears when its step
+// starts: when KMS serves CreateKey, stderr does not yet announce the
+// import parameters, and so on (before, every line was printed up front).
+func TestProgressWhenStepStarts(t *testing.T) {
+	f := newFaultyKMS(t)
+	var errb syncBuffer
+	seen := map[string]string{}
+	var mu sync.Mutex
+	f.mu.Lock()
+	f.hook = func(op string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := seen[op]; !ok {
+			seen[op] = errb.String()
+		}
+	}
+	f.mu.Unlock()
+	for _, args := range [][]string{
+		{"import", keyFile("p256.pkcs8.pem"), "--alias", "progress"},
+		{"params", "--out", t.TempDir(), "--key-spec", "HMAC_256", "--alias", "progress-params"},
+	} {
+		mu.Lock()
+		clear(seen)
+		mu.Unlock()
+		var out bytes.Buffer
+		errb = syncBuffer{}
+		if code := run(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errb.String())
+		}
+		mu.Lock()
+		for _, tc := range []struct{ op, said, notYet string }{
+			{"CreateKey", "creating a KMS key", "creating alias"},
+			{"CreateAlias", "creating alias", "getting import parameters"},
+			{"GetParametersForImport", "getting import parameters", "parameters valid until"},
+			{"ImportKeyMaterial", "importing", "verifying"},
+		} {
+			got, ok := seen[tc.op]
+			if !ok {
+				if args[0] == "params" && tc.op == "ImportKeyMaterial" {
+					continue
+				}
+				t.Errorf("%s: no %s request", args[0], tc.op)
+				continue
+			}
+			if !strings.Contains(got, tc.said) || strings.Contains(got, tc.notYet) {
+				t.Errorf("%s: when %s was served, stderr was:\n%s\nwant %q said and %q not yet", args[0], tc.op, got, tc.said, tc.notYet)
+			}
+		}
+		mu.Unlock()
 	}
 }

@@ -257,7 +257,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if choice.Fallback {
 			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
 		}
-		target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
+		target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
 		created, reused := *keyID == "", false
 		if created && nk.alias != "" {
 			p.say("checking alias %s…", byok.AliasName(nk.alias))
@@ -280,10 +280,6 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
 			return err
 		}
-		if created {
-			p.say("creating a KMS key (%s, %s, Origin EXTERNAL) in %s…", info.Spec, effectiveUsage(info), region)
-		}
-		p.say("getting import parameters (%s, an %s wrapping key)…", choice.Algorithm, choice.WrappingKeySpec)
 		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
 		if err != nil {
 			return fail(left(withHint(err), ip.KeyID))
@@ -581,7 +577,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	af.register(fs)
 	ef.register(fs)
 	paramsDir := fs.String("params", "", "the parameters `DIR`, after byok wrap")
-	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
+	importType := fs.String("import-type", "", "the import `TYPE` for SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (other material, for on-demand rotation) or EXISTING_KEY_MATERIAL (the same material again)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

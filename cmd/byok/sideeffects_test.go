@@ -29,6 +29,7 @@ type faultyKMS struct {
 	mu    sync.Mutex
 	calls map[string]int
 	fail  map[string]int
+	hook  func(op string) // called as each request arrives, if set
 }
 
 func newFaultyKMS(t *testing.T) *faultyKMS {
@@ -38,6 +39,9 @@ func newFaultyKMS(t *testing.T) *faultyKMS {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.calls[op]++
+		if f.hook != nil {
+			f.hook(op)
+		}
 		if n := f.fail[op]; n != 0 {
 			if n > 0 {
 				f.fail[op] = n - 1

@@ -26,7 +26,7 @@ type awsFlags struct {
 }
 
 func (a *awsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.region, "region", "", "AWS `REGION` (default: AWS_REGION, the profile's, or the key ARN's)")
+	fs.StringVar(&a.region, "region", "", "AWS `REGION` (default: AWS_REGION or AWS_DEFAULT_REGION, the profile's, or the key ARN's)")
 	fs.StringVar(&a.profile, "profile", "", "named profile `NAME` from ~/.aws/config (default: AWS_PROFILE)")
 	fs.StringVar(&a.endpoint, "endpoint-url", "", "KMS endpoint `URL`, e.g. a VPC endpoint, or byok emulator's (default: AWS_ENDPOINT_URL_KMS)")
 }
@@ -64,7 +64,7 @@ func (a *awsFlags) client(ctx context.Context, keyARN string) (*kms.Client, stri
 		return nil, "", fmt.Errorf("loading the AWS configuration: %w\n  what to do: check --profile / AWS_PROFILE and ~/.aws/config", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", fmt.Errorf("%w: no AWS Region: pass --region, set AWS_REGION, or set region in the profile (aws configure)", errUsage)
+		return nil, "", fmt.Errorf("%w: no AWS Region: pass --region, set AWS_REGION (and AWS_DEFAULT_REGION for the AWS CLI version 1), or set region in the profile (aws configure)", errUsage)
 	}
 	c := kms.NewFromConfig(cfg, func(o *kms.Options) {
 		if a.endpoint != "" {

@@ -39,8 +39,10 @@ it writes key material to disk unencrypted.
 
 Examples:
   byok emulator --listen 127.0.0.1:8555 --state /tmp/kms-state
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url http://127.0.0.1:8555 kms create-key --origin EXTERNAL
+  (AWS_DEFAULT_REGION: the AWS CLI version 1 ignores AWS_REGION)
 
 Flags:`)
 		printFlags(stderr, fs)

@@ -36,8 +36,10 @@ Examples:
   byok import --dry-run signing-key.pem
   byok import aes.hex --key-spec SYMMETRIC_DEFAULT --valid-to +365d --region eu-west-1
   byok import --key-id 1234abcd-12ab-34cd-56ef-1234567890ab rsa.pem --usage ENCRYPT_DECRYPT
-  byok import 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
-  byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1   # against byok emulator`
+  byok import 'pkcs11:token=prod;object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
+  byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1  # byok emulator
+  byok import key.pem --alias app-signing --cleanup-on-failure`
 
 // importOutput is what `byok import --json` prints.
 type importOutput struct {

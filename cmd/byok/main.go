@@ -116,7 +116,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"import", "import a key into AWS KMS in one go: create, wrap, import, verify", runImport},
-		{"params", "offline step 1 (online): create or find the KMS key, write wrapping key and import token to files", runParams},
+		{"params", "offline step 1 (online): create or find the KMS key, write its import parameters", runParams},
 		{"wrap", "offline step 2 (at the HSM, no AWS access): write EncryptedKeyMaterial.bin", runWrap},
 		{"upload", "offline step 3 (online): import EncryptedKeyMaterial.bin, then verify", runUpload},
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
@@ -208,11 +208,13 @@ Exit codes:
      prove that the KMS key is the source key; do not use the key
 
 AWS configuration is the AWS CLI's: --profile, --region and --endpoint-url,
-else AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS, ~/.aws/config and
+else AWS_PROFILE, AWS_REGION (or AWS_DEFAULT_REGION, which the AWS CLI
+version 1 needs: set both), AWS_ENDPOINT_URL_KMS, ~/.aws/config and
 ~/.aws/credentials. PINs and passphrases come from the environment
 (--pin-env NAME), a file (--pin-file PATH) or a prompt with echo off,
 never from the command line.
 
-Run 'byok <command> --help' for a command's flags and examples.
+Run 'byok help <command>' (or 'byok <command> --help') for a command's flags
+and examples; 'byok version' for the version.
 `)
 }

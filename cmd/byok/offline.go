@@ -47,7 +47,8 @@ Examples:
   byok params --out params/ --key-spec ECC_NIST_P256 --alias payments-signing
   byok params --out params/ --public-key signing-key.pub.pem --tag team=payments
   byok params --out params/ --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-…
-  byok params --out params/ --key-spec RSA_2048 --algorithm RSA_AES_KEY_WRAP_SHA_1   # for an HSM without SHA-256 OAEP
+  byok params --out params/ --key-spec RSA_2048 --algorithm RSA_AES_KEY_WRAP_SHA_1
+      # (for an HSM without SHA-256 OAEP)
   byok params --console-zip ~/Downloads/ImportParameters.zip --out params/`
 
 const wrapUsage = `Usage: byok wrap --params DIR|ZIP [flags] SOURCE
@@ -68,8 +69,11 @@ DIR is needed, and it receives the whole parameters directory).
 
 Examples:
   byok wrap --params params/ signing-key.pem
-  byok wrap --params params/ 'pkcs11:token=prod;object=signing-key' --module /opt/cloudhsm/lib/libcloudhsm_pkcs11.so --driver cloudhsm --pin-file /root/hsm-pin
-  byok wrap --params ~/Downloads/ImportParameters.zip --out params/ aes.hex --key-spec SYMMETRIC_DEFAULT`
+  byok wrap --params params/ aes.hex        # a raw key: the key spec comes from the parameters
+  byok wrap --params params/ 'pkcs11:token=prod;object=signing-key' --driver cloudhsm \
+    --module /opt/cloudhsm/lib/libcloudhsm_pkcs11.so --pin-file /root/hsm-pin
+  byok wrap --params ~/Downloads/ImportParameters.zip --out params/ aes.hex \
+    --key-spec SYMMETRIC_DEFAULT`
 
 const uploadUsage = `Usage: byok upload --params DIR [flags] [--source SOURCE]
 

@@ -33,7 +33,8 @@ source key does.
 
 Examples:
   byok verify --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-… signing-key.pem
-  byok verify --key-id alias/payments-signing 'pkcs11:object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN --json`
+  byok verify --key-id alias/payments-signing 'pkcs11:object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN --json`
 
 // verifyOutput is what `byok verify --json` prints.
 type verifyOutput struct {
@@ -154,7 +155,8 @@ whether the key is extractable. Secret bytes are never printed. No AWS call.
 Examples:
   byok inspect signing-key.pem
   byok inspect aes.hex --key-spec SYMMETRIC_DEFAULT --json
-  byok inspect 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN`
+  byok inspect 'pkcs11:token=prod;object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN`
 
 // hsmKeyReporter is implemented by the PKCS#11 drivers' sources: the key
 // object's attributes (CKA_EXTRACTABLE, CKA_SENSITIVE, …).

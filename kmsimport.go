@@ -221,7 +221,7 @@ func (t *KMS) checkExisting(ctx context.Context, info KeyInfo) (string, error) {
 	arn := aws.ToString(md.Arn)
 	switch {
 	case md.Origin != types.OriginTypeExternal:
-		return arn, fmt.Errorf("byok: %s has Origin %s; only keys created with Origin EXTERNAL take imported material — create one (leave KeyID empty)", arn, md.Origin)
+		return arn, fmt.Errorf("byok: %s has Origin %s; only keys created with Origin EXTERNAL take imported material: import into a new key instead (byok creates one, with Origin EXTERNAL, when no existing key is named)", arn, md.Origin)
 	case KeySpec(md.KeySpec) != info.Spec:
 		return arn, fmt.Errorf("byok: %s is a %s key; the source is %s — use a KMS key of the same spec", arn, md.KeySpec, info.Spec)
 	case KeyUsage(md.KeyUsage) != info.usage():

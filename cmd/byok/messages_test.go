@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
 // TestPINInURIRefusedNeverEchoed: a PKCS#11 URI with pin-value= is refused
@@ -303,5 +305,25 @@ func TestProgressWhenStepStarts(t *testing.T) {
 			}
 		}
 		mu.Unlock()
+	}
+}
+
+// TestExistingKeyMessagesInCLIWords: refusing an existing key with another
+// origin names the fix in the CLI's words, not the library's field name
+// (it said "leave KeyID empty").
+func TestExistingKeyMessagesInCLIWords(t *testing.T) {
+	f := newFaultyKMS(t)
+	out, err := f.srv.Client().CreateKey(context.Background(), &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "import", "--key-id", *out.KeyMetadata.Arn, keyFile("aes256.hex"), "--key-spec", "SYMMETRIC_DEFAULT")
+	if code != 1 || !strings.Contains(stderr, "Origin AWS_KMS") || !strings.Contains(stderr, "import into a new key") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, goName := range []string{"KeyID", "SkipVerify", "LoadOptions", "byok.KMS", "Importer"} {
+		if strings.Contains(stderr, goName) {
+			t.Errorf("the error names the Go identifier %s:\n%s", goName, stderr)
+		}
 	}
 }

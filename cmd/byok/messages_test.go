@@ -139,6 +139,19 @@ func TestKeySpecInferred(t *testing.T) {
 			t.Errorf("verify %s without --key-spec: exit %d\n%s%s", k.file, code, stdout, stderr)
 		}
 	}
+	// byok params with the source prints a wrap command that runs as
+	// printed.
+	dir := filepath.Join(t.TempDir(), "p")
+	code, stdout, stderr := runCLI(t, "params", "--out", dir, keyFile("hmac256.hex"), "--key-spec", "HMAC_256")
+	_, hint, _ := strings.Cut(stdout, "\n  byok wrap ")
+	hint, _, _ = strings.Cut(hint, "\n")
+	if code != 0 || hint == "" || strings.Contains(hint, "SOURCE") {
+		t.Fatalf("params prints no runnable wrap command: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, append([]string{"wrap"}, shellWords(t, hint)...)...); code != 0 {
+		t.Errorf("the printed %q: exit %d\n%s%s", "byok wrap "+hint, code, stdout, stderr)
+	}
+
 	// upload --source with a console zip's parameters: the key spec comes
 	// from DescribeKey (the zip does not record it).
 	zipFile, _ := consoleZip(t, f.srv.URL, "SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256", "Wrapping algorithm: RSAES_OAEP_SHA_256\n")
@@ -147,7 +160,7 @@ func TestKeySpecInferred(t *testing.T) {
 		t.Fatalf("wrap from a zip: %s%s", stdout, stderr)
 	}
 	describes := f.count("DescribeKey")
-	code, stdout, stderr := runCLI(t, "upload", "--params", out, "--source", keyFile("aes256.b64"))
+	code, stdout, stderr = runCLI(t, "upload", "--params", out, "--source", keyFile("aes256.b64"))
 	if code != 0 || !strings.Contains(stdout, "PASSED") || f.count("DescribeKey") != describes+1 {
 		t.Errorf("upload --source of a raw key, spec from DescribeKey: exit %d\n%s%s", code, stdout, stderr)
 	}

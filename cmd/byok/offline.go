@@ -308,7 +308,11 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return writeJSON(stdout, res)
 	}
 	printParams(stdout, *out, &set.Meta)
-	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s SOURCE\n", *out)
+	next := "SOURCE"
+	if sf.source != "" {
+		next = sf.sourceArgs()
+	}
+	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s %s\n", shellQuote(*out), next)
 	return nil
 }
 

@@ -6,8 +6,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/hsm"
+	"github.com/byok-go/byok/internal/testenv"
 	"github.com/byok-go/byok/kmstest"
 )
 
@@ -285,5 +288,63 @@ func TestNonExtractableRefusedFirst(t *testing.T) {
 	err := hsmExtractable(hsmKeyStub{})
 	if err == nil || !strings.Contains(err.Error(), "CKA_EXTRACTABLE is false") || !strings.Contains(err.Error(), "nothing was created in KMS") {
 		t.Fatalf("non-extractable: %v", err)
+	}
+}
+
+// TestNonExtractableSoftHSM: a non-extractable AES key in a SoftHSM token
+// is refused by import and params before any KMS call (before, import
+// created the KMS key and failed at the wrap).
+func TestNonExtractableSoftHSM(t *testing.T) {
+	lib := "/usr/lib/softhsm/libsofthsm2.so"
+	if _, err := os.Stat(lib); err != nil {
+		if testenv.OnCI() {
+			t.Fatalf("SoftHSM is not installed (%s): apt-get install softhsm2", lib)
+		}
+		t.Skipf("SoftHSM is not installed (%s)", lib)
+	}
+	testenv.MustHaveExecPath(t, "softhsm2-util")
+	testenv.MustHaveExecPath(t, "pkcs11-tool")
+	f := newFaultyKMS(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tokens"), 0o700)
+	conf := filepath.Join(dir, "softhsm2.conf")
+	os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
+	keyPath := filepath.Join(dir, "aes.bin")
+	key := make([]byte, 32)
+	rand.Read(key)
+	os.WriteFile(keyPath, key, 0o600)
+	const pin = "ne-1234"
+	for _, args := range [][]string{
+		{"softhsm2-util", "--init-token", "--free", "--label", "ne", "--so-pin", "so-" + pin, "--pin", pin},
+		{"pkcs11-tool", "--module", lib, "--token-label", "ne", "--login", "--pin", pin,
+			"--write-object", keyPath, "--type", "secrkey", "--key-type", "AES:32", "--label", "locked", "--sensitive"},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	t.Setenv("SOFTHSM2_CONF", conf)
+	t.Setenv("BYOK_NE_PIN", pin)
+	uri := "pkcs11:token=ne;object=locked;type=secret-key"
+	src := []string{uri, "--driver", "softhsm", "--pin-env", "BYOK_NE_PIN", "--key-spec", "SYMMETRIC_DEFAULT"}
+	code, stdout, _ := runCLI(t, append([]string{"inspect", "--json"}, src...)...)
+	if code != 0 || !strings.Contains(stdout, `"extractable": false`) {
+		t.Fatalf("the fixture key is not non-extractable: exit %d\n%s", code, stdout)
+	}
+	for _, args := range [][]string{
+		append([]string{"import", "--alias", "locked"}, src...),
+		append([]string{"params", "--out", filepath.Join(dir, "p")}, src...),
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 1 || !strings.Contains(stderr, "CKA_EXTRACTABLE is false") || !strings.Contains(stderr, "nothing was created in KMS") {
+			t.Errorf("byok %s of a non-extractable key: exit %d\n%s%s", args[0], code, stdout, stderr)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 0 {
+		t.Errorf("KMS calls for a non-extractable key: %v; want none", f.calls)
 	}
 }

@@ -189,11 +189,11 @@ func TestCleanupOnFailure(t *testing.T) {
 					t.Errorf("deletion date %s is not 7 days ahead", out.LeftKey.DeletionDate)
 				}
 			}
-			i := strings.Index(msg, "arn:aws:kms:")
+			i := strings.Index(msg, "cleanup: the KMS key arn:aws:kms:")
 			if i < 0 || !strings.Contains(msg, "scheduled its deletion") || !strings.Contains(msg, "(7 days)") || !strings.Contains(msg, "aws kms cancel-key-deletion") {
 				t.Fatalf("%v: the cleanup is not reported:\n%s", a, msg)
 			}
-			arn := strings.TrimRight(strings.Fields(msg[i:])[0], ";,.:")
+			arn := arnRE.FindString(msg[i:])
 			md := f.describe(t, arn)
 			if md.KeyState != types.KeyStatePendingDeletion || md.DeletionDate == nil || !strings.Contains(msg, fmtTime(*md.DeletionDate)) {
 				t.Errorf("%s: state %s, deletion %v; want PendingDeletion on the reported date:\n%s", arn, md.KeyState, md.DeletionDate, msg)

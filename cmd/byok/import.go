@@ -327,6 +327,9 @@ func printImportPlan(w io.Writer, o *importOutput, keyID string, ntags int, poli
 func printImportResult(w io.Writer, o *importOutput, label string) {
 	s := newSummary(w)
 	created := "existing key"
+	if o.ReusedAliasKey {
+		created = "created by an earlier, interrupted run; alias " + o.Alias
+	}
 	if o.Created {
 		created = "created by this import"
 		if o.Alias != "" {

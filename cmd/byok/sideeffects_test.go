@@ -242,6 +242,9 @@ func TestAliasRerun(t *testing.T) {
 		if !strings.Contains(stdout, *first.Arn) {
 			t.Errorf("rerun %s does not report the key %s:\n%s", cmd[0], *first.Arn, stdout)
 		}
+		if cmd[0] == "import" && !strings.Contains(stdout, "created by an earlier, interrupted run; alias "+alias) {
+			t.Errorf("rerun import does not say where the key came from:\n%s", stdout)
+		}
 	}
 	// alias/rerun-import now names an Enabled key: another import with that
 	// alias is refused before anything is created.

@@ -56,6 +56,10 @@ type ImportParameters struct {
 	ImportToken []byte
 	// ValidTo is when the wrapping key and token expire (24 h after issue).
 	ValidTo time.Time
+
+	// reused is set by KMS.Prepare for a key an alias named (left by an
+	// interrupted import), so that Import does not report it as created.
+	reused bool
 }
 
 // KeySource is where a key comes from: a key file, a Go key, an HSM object.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,27 +96,42 @@ func (t *KMS) Prepare(ctx context.Context, info KeyInfo, alg WrappingAlgorithm, 
 		return ImportParameters{}, err
 	}
 	keyID := t.KeyID
-	created := false
-	if keyID == "" {
-		id, err := t.create(ctx, info)
+	created, reused := false, false
+	if keyID == "" && t.Alias != "" {
+		// Check, then create: an alias left by an interrupted run either
+		// names the key to finish, or blocks the import before a second
+		// key is made (CreateAlias would fail after CreateKey).
+		id, err := t.CheckAlias(ctx, info)
 		if err != nil {
 			return ImportParameters{}, err
 		}
+		keyID, reused = id, id != ""
+	}
+	if keyID == "" {
+		id, err := t.create(ctx, info)
+		if err != nil {
+			// id is set when the key exists although a later step failed.
+			return ImportParameters{KeyID: id}, err
+		}
 		keyID, created = id, true
-	} else {
+	} else if !reused {
 		id, err := t.checkExisting(ctx, info)
 		if err != nil {
 			return ImportParameters{}, err
 		}
 		keyID = id
 	}
-	return t.params(ctx, keyID, alg, wks, created)
+	p, err := t.params(ctx, keyID, alg, wks, created)
+	p.reused = reused
+	return p, err
 }
 
 // Refresh gets new import parameters for the key p was issued for, with the
 // same algorithm and wrapping key spec.
 func (t *KMS) Refresh(ctx context.Context, p ImportParameters) (ImportParameters, error) {
-	return t.params(ctx, p.KeyID, p.Algorithm, p.WrappingKeySpec, false)
+	np, err := t.params(ctx, p.KeyID, p.Algorithm, p.WrappingKeySpec, false)
+	np.reused = p.reused
+	return np, err
 }
 
 // IsExpiredToken reports whether err is KMS's ExpiredImportTokenException.
@@ -184,10 +200,7 @@ func (t *KMS) create(ctx context.Context, info KeyInfo) (string, error) {
 		arn = aws.ToString(out.KeyMetadata.KeyId)
 	}
 	if t.Alias != "" {
-		name := t.Alias
-		if len(name) < 6 || name[:6] != "alias/" {
-			name = "alias/" + name
-		}
+		name := AliasName(t.Alias)
 		err := t.retryConsistency(ctx, true, func() error {
 			_, err := t.Client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: out.KeyMetadata.KeyId})
 			return err
@@ -208,7 +221,7 @@ func (t *KMS) checkExisting(ctx context.Context, info KeyInfo) (string, error) {
 	arn := aws.ToString(md.Arn)
 	switch {
 	case md.Origin != types.OriginTypeExternal:
-		return arn, fmt.Errorf("byok: %s has Origin %s; only keys created with Origin EXTERNAL take imported material — create one (leave KeyID empty)", arn, md.Origin)
+		return arn, fmt.Errorf("byok: %s has Origin %s; only keys created with Origin EXTERNAL take imported material: import into a new key instead (byok creates one, with Origin EXTERNAL, when no existing key is named)", arn, md.Origin)
 	case KeySpec(md.KeySpec) != info.Spec:
 		return arn, fmt.Errorf("byok: %s is a %s key; the source is %s — use a KMS key of the same spec", arn, md.KeySpec, info.Spec)
 	case KeyUsage(md.KeyUsage) != info.usage():
@@ -268,7 +281,7 @@ func (t *KMS) Import(ctx context.Context, p ImportParameters, wrapped []byte) (I
 	if t.KeyMaterialDescription != "" {
 		in.KeyMaterialDescription = aws.String(t.KeyMaterialDescription)
 	}
-	imp := Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Created: t.KeyID == "", ExpirationModel: string(in.ExpirationModel), ValidTo: t.ValidTo}
+	imp := Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Created: t.KeyID == "" && !p.reused, ExpirationModel: string(in.ExpirationModel), ValidTo: t.ValidTo}
 	out, err := t.Client.ImportKeyMaterial(ctx, in)
 	if err != nil {
 		return imp, fmt.Errorf("byok: ImportKeyMaterial into %s: %w", p.KeyID, err)
@@ -278,4 +291,114 @@ func (t *KMS) Import(ctx context.Context, p ImportParameters, wrapped []byte) (I
 	}
 	imp.KeyMaterialID = aws.ToString(out.KeyMaterialId)
 	return imp, nil
+}
+
+// AliasName returns name with the "alias/" prefix KMS requires, added if
+// missing.
+func AliasName(name string) string {
+	if strings.HasPrefix(name, "alias/") {
+		return name
+	}
+	return "alias/" + name
+}
+
+// ErrAliasInUse marks an alias that already names a KMS key an import
+// cannot use: creating a key and then failing on CreateAlias would leave a
+// key behind.
+var ErrAliasInUse = errors.New("byok: the alias is in use")
+
+// CheckAlias looks up t.Alias before any key is created. It returns "" when
+// the alias is free, and the key's ARN when the alias names a key an
+// interrupted import left behind that this import can finish: Origin
+// EXTERNAL, state PendingImport, the same key spec and usage. An alias
+// naming any other key is an error matching ErrAliasInUse that names the
+// alias, the key and the fix; so is a DescribeKey failure other than
+// NotFoundException.
+func (t *KMS) CheckAlias(ctx context.Context, info KeyInfo) (string, error) {
+	if t.Alias == "" {
+		return "", nil
+	}
+	name := AliasName(t.Alias)
+	out, err := t.Client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(name)})
+	var nf *types.NotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("byok: checking whether %s is free (DescribeKey %s): %w", name, name, err)
+	case out.KeyMetadata == nil:
+		return "", fmt.Errorf("byok: DescribeKey %s returned no key metadata", name)
+	}
+	md := out.KeyMetadata
+	arn := aws.ToString(md.Arn)
+	var why string
+	switch {
+	case md.Origin != types.OriginTypeExternal:
+		why = fmt.Sprintf("a key with Origin %s, which cannot take imported material", md.Origin)
+	case KeySpec(md.KeySpec) != info.Spec || KeyUsage(md.KeyUsage) != info.usage():
+		why = fmt.Sprintf("a key of spec %s and usage %s, but the source needs %s and %s", md.KeySpec, md.KeyUsage, info.Spec, info.usage())
+	case md.KeyState != types.KeyStatePendingImport:
+		why = fmt.Sprintf("a key in state %s, which already holds key material or is going away", md.KeyState)
+	default:
+		return arn, nil
+	}
+	return "", fmt.Errorf("%w: %s already names %s, %s; nothing was created. Use another alias, import into that key with its ID (if it is meant for this key), or move the alias: aws kms update-alias --alias-name %s --target-key-id KEY", ErrAliasInUse, name, arn, why, name)
+}
+
+// MinPendingWindowDays is the shortest waiting period KMS allows before it
+// deletes a key scheduled for deletion (7 days; 30 by default), during which
+// the deletion can be cancelled with CancelKeyDeletion. See
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html
+const MinPendingWindowDays = 7
+
+// keyDeleter is the optional part of a KMSAPI client that schedules key
+// deletion; *kms.Client implements it.
+type keyDeleter interface {
+	ScheduleKeyDeletion(ctx context.Context, in *kms.ScheduleKeyDeletionInput, optFns ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
+}
+
+// aliasDeleter is the optional part of a KMSAPI client that deletes aliases;
+// *kms.Client implements it.
+type aliasDeleter interface {
+	DeleteAlias(ctx context.Context, in *kms.DeleteAliasInput, optFns ...func(*kms.Options)) (*kms.DeleteAliasOutput, error)
+}
+
+// Deletion is what ScheduleDeletion did.
+type Deletion struct {
+	// Date is when KMS will delete the key.
+	Date time.Time
+	// AliasDeleted is the alias that named the key and was deleted, if any.
+	AliasDeleted string
+}
+
+// ScheduleDeletion undoes a key an import created and could not finish: it
+// schedules the key's deletion with the shortest waiting period KMS allows
+// (MinPendingWindowDays) and returns the date KMS will delete it. When
+// t.Alias names that key, the alias is deleted first, so that a new run can
+// use it at once. The client must implement ScheduleKeyDeletion (and
+// DeleteAlias for the alias), as *kms.Client does.
+func (t *KMS) ScheduleDeletion(ctx context.Context, keyID string) (Deletion, error) {
+	var del Deletion
+	d, ok := t.Client.(keyDeleter)
+	if !ok {
+		return del, fmt.Errorf("byok: the KMS client %T cannot schedule key deletion", t.Client)
+	}
+	if t.Alias != "" {
+		name := AliasName(t.Alias)
+		if out, err := t.Client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(name)}); err == nil && out.KeyMetadata != nil &&
+			(aws.ToString(out.KeyMetadata.Arn) == keyID || aws.ToString(out.KeyMetadata.KeyId) == keyID) {
+			if ad, ok := t.Client.(aliasDeleter); ok {
+				if _, err := ad.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String(name)}); err != nil {
+					return del, fmt.Errorf("byok: DeleteAlias %s: %w", name, err)
+				}
+				del.AliasDeleted = name
+			}
+		}
+	}
+	out, err := d.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(MinPendingWindowDays)})
+	if err != nil {
+		return del, fmt.Errorf("byok: ScheduleKeyDeletion %s: %w", keyID, err)
+	}
+	del.Date = aws.ToTime(out.DeletionDate)
+	return del, nil
 }

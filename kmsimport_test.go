@@ -5,11 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver/software"
@@ -140,4 +144,72 @@ func (s *staleTarget) Prepare(_ context.Context, info byok.KeyInfo, alg byok.Wra
 func (s *staleTarget) Import(context.Context, byok.ImportParameters, []byte) (byok.Imported, error) {
 	s.imports++
 	return byok.Imported{}, nil
+}
+
+// An import with an alias checks the alias before CreateKey: a rerun after
+// an interruption finishes the key the alias names (reported as not
+// created), and an alias naming another kind of key is refused with
+// ErrAliasInUse before anything is created. A failure after CreateKey
+// (here CreateAlias) still reports the key's ARN; ScheduleDeletion removes
+// the alias and schedules the key's deletion with the minimum waiting
+// period.
+func TestAliasCheckedBeforeCreateKey(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	failing := map[string]bool{}
+	_, client := newServer(t, kmstest.WithFault(func(op string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[op]++
+		if failing[op] {
+			return &kmstest.FaultError{Type: "AccessDeniedException", Message: "injected"}
+		}
+		return nil
+	}))
+	count := func(op string) int { mu.Lock(); defer mu.Unlock(); return calls[op] }
+	setFail := func(op string, on bool) { mu.Lock(); defer mu.Unlock(); failing[op] = on }
+	ctx := context.Background()
+	src := openSource(t, "p256.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+
+	setFail("GetParametersForImport", true)
+	res, err := new(byok.Importer).Import(ctx, src, &byok.KMS{Client: client, Alias: "rerun"})
+	setFail("GetParametersForImport", false)
+	if err == nil || res == nil || res.KeyARN == "" || count("CreateKey") != 1 {
+		t.Fatalf("interrupted import: %v %+v", err, res)
+	}
+	first := res.KeyARN
+	res, err = new(byok.Importer).Import(ctx, src, &byok.KMS{Client: client, Alias: "alias/rerun"})
+	if err != nil || res.KeyARN != first || res.Created || count("CreateKey") != 1 {
+		t.Fatalf("rerun: %v; key %s (want %s), created %v, %d CreateKey", err, res.KeyARN, first, res.Created, count("CreateKey"))
+	}
+	checkVerified(t, res)
+
+	// alias/rerun now names an Enabled key: refused, nothing created.
+	other := openSource(t, "p384.pkcs8.pem", byok.LoadOptions{}, software.Options{})
+	_, err = new(byok.Importer).Import(ctx, other, &byok.KMS{Client: client, Alias: "rerun"})
+	if !errors.Is(err, byok.ErrAliasInUse) || count("CreateKey") != 1 || !strings.Contains(err.Error(), first) {
+		t.Fatalf("alias in use: %v, %d CreateKey", err, count("CreateKey"))
+	}
+
+	// CreateAlias fails after CreateKey: the ARN is reported, and
+	// ScheduleDeletion undoes the key.
+	setFail("CreateAlias", true)
+	target := &byok.KMS{Client: client, Alias: "doomed"}
+	res, err = new(byok.Importer).Import(ctx, src, target)
+	setFail("CreateAlias", false)
+	if err == nil || res == nil || res.KeyARN == "" {
+		t.Fatalf("CreateAlias failing: %v %+v; want the created key's ARN", err, res)
+	}
+	start := time.Now()
+	del, err := target.ScheduleDeletion(ctx, res.KeyARN)
+	if err != nil || del.Date.Sub(start) < 7*24*time.Hour-time.Minute || del.Date.Sub(start) > 7*24*time.Hour+time.Hour {
+		t.Fatalf("ScheduleDeletion: %v %+v", err, del)
+	}
+	if del.AliasDeleted != "" {
+		t.Errorf("deleted alias %s, which never named the key", del.AliasDeleted)
+	}
+	out, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(res.KeyARN)})
+	if err != nil || out.KeyMetadata.KeyState != types.KeyStatePendingDeletion {
+		t.Errorf("after ScheduleDeletion: %v %+v", err, out)
+	}
 }

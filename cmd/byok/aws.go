@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -25,7 +26,7 @@ type awsFlags struct {
 }
 
 func (a *awsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.region, "region", "", "AWS `REGION` (default: AWS_REGION, the profile's, or the key ARN's)")
+	fs.StringVar(&a.region, "region", "", "AWS `REGION` (default: AWS_REGION or AWS_DEFAULT_REGION, the profile's, or the key ARN's)")
 	fs.StringVar(&a.profile, "profile", "", "named profile `NAME` from ~/.aws/config (default: AWS_PROFILE)")
 	fs.StringVar(&a.endpoint, "endpoint-url", "", "KMS endpoint `URL`, e.g. a VPC endpoint, or byok emulator's (default: AWS_ENDPOINT_URL_KMS)")
 }
@@ -63,7 +64,7 @@ func (a *awsFlags) client(ctx context.Context, keyARN string) (*kms.Client, stri
 		return nil, "", fmt.Errorf("loading the AWS configuration: %w\n  what to do: check --profile / AWS_PROFILE and ~/.aws/config", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", fmt.Errorf("%w: no AWS Region: pass --region, set AWS_REGION, or set region in the profile (aws configure)", errUsage)
+		return nil, "", fmt.Errorf("%w: no AWS Region: pass --region, set AWS_REGION (and AWS_DEFAULT_REGION for the AWS CLI version 1), or set region in the profile (aws configure)", errUsage)
 	}
 	c := kms.NewFromConfig(cfg, func(o *kms.Options) {
 		if a.endpoint != "" {
@@ -96,6 +97,20 @@ func withHint(err error) error {
 		return err
 	}
 	return &hintedError{err, hint}
+}
+
+// withImportHint is withHint for ImportKeyMaterial: when KMS refuses
+// material that differs from what a SYMMETRIC_DEFAULT key holds, it points
+// to --import-type NEW_KEY_MATERIAL, as KMS's own message does. Only
+// single-Region symmetric encryption keys take new material (on-demand
+// rotation); see
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html
+func withImportHint(err error, spec byok.KeySpec, importType, keyARN string) error {
+	var wrongMat *types.IncorrectKeyMaterialException
+	if err == nil || spec != byok.SymmetricDefault || importType == "NEW_KEY_MATERIAL" || !errors.As(err, &wrongMat) {
+		return withHint(err)
+	}
+	return &hintedError{err, fmt.Sprintf("the KMS key holds other key material. To add this material to it as new key material (single-Region symmetric keys only), run again with --import-type NEW_KEY_MATERIAL, then make it the current material with: aws kms rotate-key-on-demand --key-id %s. To import it into a key of its own, leave out --key-id", keyARN)}
 }
 
 func awsHint(err error) string {

@@ -21,10 +21,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	short := fs.Bool("short", false, "run each row a few times only, to check that everything works (CI); the figures mean nothing")
-	perRow := fs.Duration("time", 150*time.Millisecond, "time spent measuring each row (the compared groups get five times as much)")
-	rounds := fs.Int("rounds", 5, "interleaved rounds per group (the compared groups get 25 times as many)")
-	backends := fs.String("backend", "", "comma-separated backends to run: "+strings.Join(bench.Backends(), ", ")+"; empty: every one available")
-	match := fs.String("run", "", "measure only the rows whose name matches this regular expression, e.g. 'RSA_4096/RSA_4096' (names: OPERATION/ALGORITHM/WRAPPING_KEY/KEY_SPEC/BACKEND)")
+	perRow := fs.Duration("time", 150*time.Millisecond, "`DURATION` spent measuring each row (the compared groups get five times as much)")
+	rounds := fs.Int("rounds", 5, "`N` interleaved rounds per group (the compared groups get 25 times as many)")
+	backends := fs.String("backend", "", "`LIST` of comma-separated backends to run: "+strings.Join(bench.Backends(), ", ")+"; empty: every one available")
+	match := fs.String("run", "", "measure only the rows whose name matches the regular expression `REGEXP`, e.g. 'RSA_4096/RSA_4096' (names: OPERATION/ALGORITHM/WRAPPING_KEY/KEY_SPEC/BACKEND)")
 	var softTok, softPIN, softMod, ockTok, ockPIN, ockMod string
 	fs.StringVar(&softTok, "softhsm-token", "", "measure SoftHSM with the existing token `LABEL` instead of a throwaway one")
 	fs.StringVar(&softPIN, "softhsm-pin-env", "", "read the --softhsm-token's user PIN from the environment variable `NAME`")
@@ -65,7 +65,7 @@ Examples:
   OCK_PIN=… byok bench --opencryptoki-token mytoken --opencryptoki-pin-env OCK_PIN
 
 Flags:`)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

@@ -178,9 +178,9 @@ func TestBenchUsage(t *testing.T) {
 			t.Errorf("byok bench %v: exit %d, want 2; stderr:\n%s", args, code, errOut)
 		}
 	}
-	code, _, errOut := runBenchCLI(t, "--help")
-	if code != 0 || !strings.Contains(errOut, "Examples:") || !strings.Contains(errOut, "byok bench --json") {
-		t.Errorf("--help: exit %d, stderr:\n%s", code, errOut)
+	code, helpOut, _ := runBenchCLI(t, "--help") // help asked for goes to stdout
+	if code != 0 || !strings.Contains(helpOut, "Examples:") || !strings.Contains(helpOut, "byok bench --json") {
+		t.Errorf("--help: exit %d, stdout:\n%s", code, helpOut)
 	}
 	if code, _, _ := runBenchCLI(t, "--short", "--run", "^no such row$"); code != 1 {
 		t.Errorf("a --run matching nothing: exit %d, want 1", code)

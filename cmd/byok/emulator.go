@@ -18,10 +18,10 @@ import (
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8555", "address to listen on (loopback unless --allow-remote)")
-	state := fs.String("state", "", "directory to keep keys in across restarts (TEST material, written unencrypted with mode 0600)")
-	region := fs.String("region", kmstest.DefaultRegion, "default Region (requests are served for the Region they are signed for)")
-	account := fs.String("account", kmstest.DefaultAccount, "12-digit AWS account ID in ARNs")
+	listen := fs.String("listen", "127.0.0.1:8555", "listen on `ADDR`, host:port (loopback unless --allow-remote)")
+	state := fs.String("state", "", "keep keys in the directory `DIR` across restarts (TEST material, written unencrypted with mode 0600)")
+	region := fs.String("region", kmstest.DefaultRegion, "default `REGION` (requests are served for the Region they are signed for)")
+	account := fs.String("account", kmstest.DefaultAccount, "12-digit AWS account `ID` in ARNs")
 	quotas := fs.Bool("quotas", false, "enforce AWS's default request quotas (GetParametersForImport 1/s, CreateKey 5/s, …): over them, ThrottlingException")
 	cache := fs.Bool("fast-wrapping-keys", false, "reuse pre-generated wrapping key pairs instead of a fresh one per GetParametersForImport (AWS gives a fresh one)")
 	remote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address")
@@ -39,11 +39,13 @@ it writes key material to disk unencrypted.
 
 Examples:
   byok emulator --listen 127.0.0.1:8555 --state /tmp/kms-state
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url http://127.0.0.1:8555 kms create-key --origin EXTERNAL
+  (AWS_DEFAULT_REGION: the AWS CLI version 1 ignores AWS_REGION)
 
 Flags:`)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

@@ -29,16 +29,44 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// printFlags lists the flags as --name VALUE, the AWS CLI's spelling (the
-// flag package accepts one dash or two).
+// printFlags lists the flags as --name METAVAR, the AWS CLI's spelling (the
+// flag package accepts one dash or two), with the default when it is not
+// the zero value. A usage without a `METAVAR` gets one from the flag name
+// (--alias ALIAS), never a Go type name.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		if name != "" {
+		switch name {
+		case "":
+		case "string", "value", "int", "uint", "int64", "uint64", "float", "duration":
+			name = " " + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		default:
 			name = " " + name
 		}
-		fmt.Fprintf(w, "  --%s%s\n        %s\n", f.Name, name, usage)
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && !strings.Contains(usage, "default") {
+			usage += fmt.Sprintf(" (default %s)", d)
+		}
+		fmt.Fprintf(w, "  --%s%s\n%s", f.Name, name, wrapText(usage, "        ", 100))
 	})
+}
+
+// wrapText breaks s into lines of at most width columns (words longer than
+// that stay whole), each starting with indent and ending in a newline.
+func wrapText(s, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(s) {
+		if line != indent && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // parseArgs parses args with fs, allowing flags after positional arguments
@@ -238,8 +266,8 @@ type newKeyFlags struct {
 }
 
 func (k *newKeyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.alias, "alias", "", "new key: alias (alias/ is added if missing)")
-	fs.StringVar(&k.description, "description", "", "new key: description (default: \"imported by byok from SOURCE (FINGERPRINT)\")")
+	fs.StringVar(&k.alias, "alias", "", "new key: its alias `NAME` (alias/ is added if missing); an alias an interrupted run left on a PendingImport key of the same spec and usage is reused, any other is refused before anything is created")
+	fs.StringVar(&k.description, "description", "", "new key: its description `TEXT` (default: \"imported by byok from SOURCE (FINGERPRINT)\")")
 	fs.Var(&k.tags, "tag", "new key: a `KEY=VALUE` tag (repeatable)")
 	fs.StringVar(&k.policyFile, "policy", "", "new key: key policy JSON `FILE` (default: KMS's default key policy)")
 	fs.BoolVar(&k.multiRegion, "multi-region", false, "new key: a multi-Region primary key")

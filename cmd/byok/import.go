@@ -36,8 +36,10 @@ Examples:
   byok import --dry-run signing-key.pem
   byok import aes.hex --key-spec SYMMETRIC_DEFAULT --valid-to +365d --region eu-west-1
   byok import --key-id 1234abcd-12ab-34cd-56ef-1234567890ab rsa.pem --usage ENCRYPT_DECRYPT
-  byok import 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
-  byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1   # against byok emulator`
+  byok import 'pkcs11:token=prod;object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
+  byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1  # byok emulator
+  byok import key.pem --alias app-signing --cleanup-on-failure`
 
 // importOutput is what `byok import --json` prints.
 type importOutput struct {
@@ -58,6 +60,8 @@ type importOutput struct {
 	Verification        *verificationOut       `json:"verification"`
 	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
 	PlannedChecks       string                 `json:"planned_checks,omitempty"`
+	ReusedAliasKey      bool                   `json:"reused_alias_key,omitempty"`
+	LeftKey             *leftKey               `json:"left_key,omitempty"`
 	AWSCalls            []string               `json:"aws_calls,omitempty"`
 	Seconds             float64                `json:"seconds"`
 	Error               string                 `json:"error,omitempty"`
@@ -76,9 +80,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef.register(fs)
 	keyID := fs.String("key-id", "", "import into this existing KMS key (`ID`, ARN or alias/NAME): Origin EXTERNAL, same key spec and usage, PendingImport")
 	nk.register(fs)
-	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
+	importType := fs.String("import-type", "", "the import `TYPE` for SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (other material, for on-demand rotation) or EXISTING_KEY_MATERIAL (the same material again)")
 	dryRun := fs.Bool("dry-run", false, "print the plan (key spec, usage, algorithm, wrapping key spec and why) and stop: no AWS call, no change")
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
+	cleanup := fs.Bool("cleanup-on-failure", false, "if the import fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -136,14 +141,21 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer src.Close()
 
+	// Everything that can be checked is checked before the first AWS call:
+	// the source opens, its spec and usage are importable, it can be
+	// wrapped with an algorithm AWS allows (the HSM's capabilities are
+	// probed), and an HSM key is extractable.
 	if err := checkForcedWrapping(ctx, src, im); err != nil {
 		return fail(err)
 	}
+	info, choice, err := im.Plan(ctx, src)
+	if err != nil {
+		return fail(err)
+	}
+	if err := hsmExtractable(src); err != nil {
+		return fail(err)
+	}
 	if *dryRun {
-		info, choice, err := im.Plan(ctx, src)
-		if err != nil {
-			return fail(err)
-		}
 		out.DryRun, out.OK = true, true
 		out.Source = newSourceOut(&sf, info)
 		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
@@ -166,20 +178,35 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	out.Region = region
-	target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,
+	target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,
 		Policy: policy, MultiRegion: nk.multiRegion, ValidTo: validTo, ImportType: *importType}
+	created := *keyID == ""
+	if created && nk.alias != "" {
+		// An alias left by an interrupted run: finish that key, or refuse
+		// before creating a second one that would fail on CreateAlias.
+		p.say("checking alias %s…", byok.AliasName(nk.alias))
+		arn, err := target.CheckAlias(ctx, info)
+		if err != nil {
+			return fail(withHint(err))
+		}
+		if arn != "" {
+			fmt.Fprintf(stderr, "byok import: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): importing into it; no new key is created\n",
+				byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
+			target.KeyID, target.Alias, created, out.ReusedAliasKey = arn, "", false, true
+		}
+	}
 	im.SkipVerify = *noVerify
 	im.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if *noVerify {
 		fmt.Fprintln(stderr, "byok import: WARNING: --no-verify: the import will NOT be proven; nothing will show that KMS holds the source key")
 	}
-	res, err := im.Import(ctx, src, &progressTarget{t: target, p: p, created: *keyID == ""})
+	res, err := im.Import(ctx, src, &progressTarget{t: target, p: p, created: created})
 	if res != nil {
 		out.KeyARN, out.Created = res.KeyARN, res.Created
-		if res.KeyARN != "" && *keyID == "" {
+		if res.KeyARN != "" && created {
 			out.Created = true
 		}
-		out.Source = sourceOut{Source: sf.source, Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
+		out.Source = sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
 		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = res.Algorithm, res.WrappingKeySpec, res.Reason, res.Fallback
 		out.KeyMaterialID = res.KeyMaterialID
 		out.Verification = toVerificationOut(res.Verification)
@@ -187,14 +214,20 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out.VerificationSkipped = *noVerify
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		err = withHint(err)
-		if res != nil && res.KeyARN != "" && !errors.Is(err, byok.ErrVerification) && *keyID == "" {
-			err = fmt.Errorf("%w\n  note: the KMS key %s was created and holds no key material (PendingImport): import into it with --key-id %s, or delete it: aws kms schedule-key-deletion --key-id %s --pending-window-in-days 7", err, res.KeyARN, res.KeyARN, res.KeyARN)
+		if res != nil {
+			err = withImportHint(err, res.KeySpec, *importType, res.KeyARN)
+		} else {
+			err = withHint(err)
 		}
-		if errors.Is(err, byok.ErrVerification) && res != nil {
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.source)
+		verr := errors.Is(err, byok.ErrVerification)
+		if verr && res != nil {
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
+		}
+		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
+			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, verr, *cleanup, "byok import "+sf.shown())
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
+			out.Error = err.Error()
 			printImportResult(stdout, &out, sf.label())
 		}
 		return fail(err)
@@ -205,7 +238,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	printImportResult(stdout, &out, sf.label())
 	if *noVerify {
-		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.source)
+		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.shown())
 	}
 	return nil
 }
@@ -294,6 +327,9 @@ func printImportPlan(w io.Writer, o *importOutput, keyID string, ntags int, poli
 func printImportResult(w io.Writer, o *importOutput, label string) {
 	s := newSummary(w)
 	created := "existing key"
+	if o.ReusedAliasKey {
+		created = "created by an earlier, interrupted run; alias " + o.Alias
+	}
 	if o.Created {
 		created = "created by this import"
 		if o.Alias != "" {
@@ -320,8 +356,12 @@ func printImportResult(w io.Writer, o *importOutput, label string) {
 	if o.KeyMaterialID != "" {
 		s.row("key material ID", "%s", o.KeyMaterialID)
 	}
-	if o.Error == "" || o.Verification != nil || o.VerificationSkipped {
+	switch {
+	case o.Verification != nil || o.VerificationSkipped:
 		verificationRows(s, o.Verification)
+	case o.Error != "":
+		// A failed import is not a skipped proof: the proof never ran.
+		s.row("verification", "NOT RUN: the import failed before the proof (the error follows)")
 	}
 	s.row("time", "%s", fmtDuration(time.Duration(o.Seconds*float64(time.Second))))
 	s.flush()
@@ -348,12 +388,11 @@ var (
 )
 
 func (pt *progressTarget) Prepare(ctx context.Context, info byok.KeyInfo, alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) (byok.ImportParameters, error) {
-	if pt.created {
-		pt.p.say("creating a KMS key (%s, %s, Origin EXTERNAL)…", info.Spec, effectiveUsage(info))
-	} else {
+	// The target's client (a progressClient) announces CreateKey,
+	// CreateAlias and GetParametersForImport as each starts.
+	if !pt.created {
 		pt.p.say("checking KMS key %s…", pt.t.KeyID)
 	}
-	pt.p.say("getting import parameters (%s, an %s wrapping key)…", alg, wks)
 	params, err := pt.t.Prepare(ctx, info, alg, wks)
 	if err == nil {
 		pt.p.say("KMS key %s; parameters valid until %s", params.KeyID, fmtTime(params.ValidTo))

@@ -13,7 +13,7 @@
 //	byok demo [--all] [--fast] [--json]  the whole job against an in-process KMS emulator
 //	byok bench                        measure byok's wrapping speed
 //	byok emulator [--listen ADDR]     run the verifying KMS emulator
-//	byok version                      print the version
+//	byok version                      print the version (also byok --version)
 //
 // Exit codes: 0 success; 1 the job failed (the output says which key, why
 // and what to do); 2 the command line was wrong; 3 the key material was
@@ -31,12 +31,78 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 
 	"github.com/byok-go/byok"
 )
 
-// version is set at link time (-ldflags "-X main.version=…").
-var version = "devel"
+// version, when set at link time (-ldflags "-X main.version=…"), overrides
+// the module version from the build information.
+var version = ""
+
+// helpAsked reports whether the command's arguments ask for help (-h,
+// -help, --help before any "--").
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// buildVersion is byok's version: the module version go install stamps
+// (v1.2.3), or "(devel)" for a build from a source tree, as
+// runtime/debug.ReadBuildInfo reports it, with the VCS revision when the
+// build recorded one.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" && v == "(devel)" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " commit " + rev
+		if modified == "true" {
+			v += " with local changes"
+		}
+	}
+	return v + ", " + bi.GoVersion
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "Usage: byok version\n\nPrints byok's version: the module version from the build information,\nor (devel) for a build from a source tree.", stderr)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "byok %s\n", buildVersion())
+	return nil
+}
 
 // errUsage marks a command-line mistake (exit code 2).
 var errUsage = errors.New("usage")
@@ -50,7 +116,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"import", "import a key into AWS KMS in one go: create, wrap, import, verify", runImport},
-		{"params", "offline step 1 (online): create or find the KMS key, write wrapping key and import token to files", runParams},
+		{"params", "offline step 1 (online): create or find the KMS key, write its import parameters", runParams},
 		{"wrap", "offline step 2 (at the HSM, no AWS access): write EncryptedKeyMaterial.bin", runWrap},
 		{"upload", "offline step 3 (online): import EncryptedKeyMaterial.bin, then verify", runUpload},
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
@@ -59,10 +125,7 @@ func commands() []command {
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
-		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintf(stdout, "byok %s\n", version)
-			return nil
-		}},
+		{"version", "print the version (also: byok --version)", runVersion},
 	}
 }
 
@@ -74,7 +137,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
+	if len(args) == 2 && args[0] == "help" {
+		// byok help CMD is byok CMD --help: the same text, on stdout.
+		args = []string{args[1], "--help"}
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
@@ -85,7 +155,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], stdout, stderr)
+		errw := stderr
+		if helpAsked(args[1:]) {
+			// Help that was asked for is output, not an error: stdout.
+			errw = stdout
+		}
+		err := c.run(ctx, args[1:], stdout, errw)
 		switch {
 		case err == nil:
 			return 0
@@ -133,11 +208,13 @@ Exit codes:
      prove that the KMS key is the source key; do not use the key
 
 AWS configuration is the AWS CLI's: --profile, --region and --endpoint-url,
-else AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_KMS, ~/.aws/config and
+else AWS_PROFILE, AWS_REGION (or AWS_DEFAULT_REGION, which the AWS CLI
+version 1 needs: set both), AWS_ENDPOINT_URL_KMS, ~/.aws/config and
 ~/.aws/credentials. PINs and passphrases come from the environment
 (--pin-env NAME), a file (--pin-file PATH) or a prompt with echo off,
 never from the command line.
 
-Run 'byok <command> --help' for a command's flags and examples.
+Run 'byok help <command>' (or 'byok <command> --help') for a command's flags
+and examples; 'byok version' for the version.
 `)
 }

@@ -108,7 +108,7 @@ func TestHelp(t *testing.T) {
 		if c.name == "version" {
 			continue
 		}
-		code, _, errOut := runCLI(t, c.name, "--help")
+		code, errOut, _ := runCLI(t, c.name, "--help") // help asked for goes to stdout
 		if code != 0 {
 			t.Errorf("byok %s --help: exit %d", c.name, code)
 		}
@@ -132,7 +132,7 @@ func TestNoSecretFlags(t *testing.T) {
 				t.Errorf("byok %s %s 1234: exit %d, %q; want the flag refused as undefined", c.name, f, code, errOut)
 			}
 		}
-		_, _, help := runCLI(t, c.name, "--help")
+		_, help, _ := runCLI(t, c.name, "--help") // help asked for goes to stdout
 		for _, line := range strings.Split(help, "\n") {
 			line = strings.TrimSpace(line)
 			if !strings.HasPrefix(line, "--") {

@@ -102,7 +102,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	prog := fs.String("progress", "auto", "progress display on stderr: auto (a bar on a terminal, a line every 10 s otherwise), bar, lines or none")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON on stdout")
 	profile := fs.String("profile", "", "named profile from ~/.aws/config (default: AWS_PROFILE)")
-	endpoint := fs.String("endpoint-url", "", "KMS endpoint URL for every Region, e.g. `byok emulator` (default: AWS_ENDPOINT_URL_KMS, or each Region's endpoint)")
+	endpoint := fs.String("endpoint-url", "", "KMS endpoint `URL` for every Region, e.g. byok emulator's (default: AWS_ENDPOINT_URL_KMS, or each Region's endpoint)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err

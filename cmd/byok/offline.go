@@ -47,7 +47,8 @@ Examples:
   byok params --out params/ --key-spec ECC_NIST_P256 --alias payments-signing
   byok params --out params/ --public-key signing-key.pub.pem --tag team=payments
   byok params --out params/ --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-…
-  byok params --out params/ --key-spec RSA_2048 --algorithm RSA_AES_KEY_WRAP_SHA_1   # for an HSM without SHA-256 OAEP
+  byok params --out params/ --key-spec RSA_2048 --algorithm RSA_AES_KEY_WRAP_SHA_1
+      # (for an HSM without SHA-256 OAEP)
   byok params --console-zip ~/Downloads/ImportParameters.zip --out params/`
 
 const wrapUsage = `Usage: byok wrap --params DIR|ZIP [flags] SOURCE
@@ -68,8 +69,11 @@ DIR is needed, and it receives the whole parameters directory).
 
 Examples:
   byok wrap --params params/ signing-key.pem
-  byok wrap --params params/ 'pkcs11:token=prod;object=signing-key' --module /opt/cloudhsm/lib/libcloudhsm_pkcs11.so --driver cloudhsm --pin-file /root/hsm-pin
-  byok wrap --params ~/Downloads/ImportParameters.zip --out params/ aes.hex --key-spec SYMMETRIC_DEFAULT`
+  byok wrap --params params/ aes.hex        # a raw key: the key spec comes from the parameters
+  byok wrap --params params/ 'pkcs11:token=prod;object=signing-key' --driver cloudhsm \
+    --module /opt/cloudhsm/lib/libcloudhsm_pkcs11.so --pin-file /root/hsm-pin
+  byok wrap --params ~/Downloads/ImportParameters.zip --out params/ aes.hex \
+    --key-spec SYMMETRIC_DEFAULT`
 
 const uploadUsage = `Usage: byok upload --params DIR [flags] [--source SOURCE]
 
@@ -93,10 +97,11 @@ Examples:
 
 // paramsOutput is what `byok params --json` prints.
 type paramsOutput struct {
-	OK    bool             `json:"ok"`
-	Dir   string           `json:"dir"`
-	Meta  *params.Metadata `json:"parameters,omitempty"`
-	Error string           `json:"error,omitempty"`
+	OK      bool             `json:"ok"`
+	Dir     string           `json:"dir"`
+	Meta    *params.Metadata `json:"parameters,omitempty"`
+	LeftKey *leftKey         `json:"left_key,omitempty"`
+	Error   string           `json:"error,omitempty"`
 }
 
 func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,6 +119,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keyID := fs.String("key-id", "", "use this existing KMS key (`ID`, ARN or alias/NAME) instead of creating one")
 	nk.register(fs)
 	force := fs.Bool("force", false, "replace parameters already in --out")
+	cleanup := fs.Bool("cleanup-on-failure", false, "if byok params fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -148,14 +154,11 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if !*force {
-		if _, err := os.Stat(filepath.Join(*out, params.MetadataFile)); err == nil {
-			return fmt.Errorf("%s already holds import parameters; use another directory, or --force to replace them", *out)
-		}
-	}
 	p := progress{stderr, *asJSON}
 	res := paramsOutput{Dir: *out}
+	undoDir := func() {}
 	fail := func(err error) error {
+		undoDir()
 		res.Error = err.Error()
 		if *asJSON {
 			writeJSON(stdout, res)
@@ -200,7 +203,16 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
+	if *zipFile == "" && info.Spec == "" && *keyID == "" {
+		return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
+	}
+	// Check, then create: the directory must take the files before a KMS
+	// key is made for them.
+	if undoDir, err = probeOutDir(*out, *force); err != nil {
+		return fail(err)
+	}
 	var set *params.Set
+	writeFailed := func(err error) error { return err }
 	if *zipFile != "" {
 		set, err = readZip(*zipFile, im.Algorithm)
 		if err != nil {
@@ -218,9 +230,6 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		set.Meta.Source = known
 		set.Meta.Written = time.Now().UTC().Truncate(time.Second)
 	} else {
-		if info.Spec == "" && *keyID == "" {
-			return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
-		}
 		client, region, err := af.client(ctx, *keyID)
 		if err != nil {
 			return fail(err)
@@ -246,42 +255,64 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return fail(err)
 		}
+		if err := hsmExtractable(src); err != nil {
+			return fail(err)
+		}
 		if choice.Fallback {
 			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
 		}
-		target := &byok.KMS{Client: client, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
-		if *keyID == "" {
-			p.say("creating a KMS key (%s, %s, Origin EXTERNAL) in %s…", info.Spec, effectiveUsage(info), region)
+		target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
+		created, reused := *keyID == "", false
+		if created && nk.alias != "" {
+			p.say("checking alias %s…", byok.AliasName(nk.alias))
+			arn, err := target.CheckAlias(ctx, info)
+			if err != nil {
+				return fail(withHint(err))
+			}
+			if arn != "" {
+				fmt.Fprintf(stderr, "byok params: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): fetching parameters for it; no new key is created\n",
+					byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
+				target.KeyID, target.Alias, created, reused = arn, "", false, true
+			}
 		}
-		p.say("getting import parameters (%s, an %s wrapping key)…", choice.Algorithm, choice.WrappingKeySpec)
+		// left names the key this run created (or reused) when a later step
+		// fails, and with --cleanup-on-failure schedules its deletion.
+		left := func(err error, arn string) error {
+			if arn == "" || (!created && !reused) {
+				return err
+			}
+			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			return err
+		}
 		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
 		if err != nil {
-			err = withHint(err)
-			if ip.KeyID != "" && *keyID == "" {
-				err = fmt.Errorf("%w\n  note: the KMS key %s was created; reuse it with --key-id %s", err, ip.KeyID, ip.KeyID)
-			}
-			return fail(err)
+			return fail(left(withHint(err), ip.KeyID))
 		}
 		der, err := x509.MarshalPKIXPublicKey(ip.WrappingKey)
 		if err != nil {
-			return fail(err)
+			return fail(left(err, ip.KeyID))
 		}
 		set = params.New(ip, der, info.Spec, effectiveUsage(info), time.Now())
-		set.Meta.CreatedKey = *keyID == ""
+		set.Meta.CreatedKey = created
+		writeFailed = func(err error) error { return left(err, ip.KeyID) }
 		set.Meta.Source = known
 		if set.Meta.Region == "" {
 			set.Meta.Region = region
 		}
 	}
 	if err := params.Write(*out, set, *force); err != nil {
-		return fail(err)
+		return fail(writeFailed(err))
 	}
 	res.OK, res.Meta = true, &set.Meta
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
 	printParams(stdout, *out, &set.Meta)
-	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s SOURCE\n", *out)
+	next := "SOURCE"
+	if sf.source != "" {
+		next = sf.sourceArgs()
+	}
+	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s %s\n", shellQuote(*out), next)
 	return nil
 }
 
@@ -437,6 +468,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fail(fmt.Errorf("%s already holds %s%s; pass --force to wrap again and replace it", dir, params.EncryptedKeyMaterialFile, from))
 	}
 
+	sf.inferKeySpec(set.Meta.KeySpec)
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
 	if err != nil {
@@ -458,14 +490,14 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	p.say("wrapping the key material with %s under the %s wrapping key…", set.Meta.Algorithm, set.Meta.WrappingKeySpec)
 	wrapped, err := src.Wrap(ctx, set.ImportParameters())
 	if err != nil {
-		return fail(fmt.Errorf("wrapping %s: %w", sf.source, err))
+		return fail(fmt.Errorf("wrapping %s: %w", sf.shown(), err))
 	}
 	if writeSet {
 		if err := params.Write(dir, set, *force); err != nil {
 			return fail(err)
 		}
 	}
-	rec := params.Source{Label: sf.source, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
+	rec := params.Source{Label: sf.shown(), KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
 	if err := params.WriteWrapped(dir, set, wrapped, rec, now); err != nil {
 		return fail(err)
 	}
@@ -482,7 +514,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		s.row("upload before", "%s", fmtTime(*set.Meta.ValidTo))
 	}
 	s.flush()
-	fmt.Fprintf(stdout, "\nNext, on a host with AWS access, carry %s there and run:\n  byok upload --params %s --source SOURCE   # --source: prove the import (or later: byok verify)\n", dir, dir)
+	fmt.Fprintf(stdout, "\nNext, on a host with AWS access, carry %s there and run (--source proves the import;\nwithout it, prove it later with byok verify):\n  byok upload --params %s %s\n", dir, shellQuote(dir), sf.sourceArgs())
 	fmt.Fprintf(stdout, "or with the AWS CLI:\n  aws kms import-key-material --key-id %s \\\n    --encrypted-key-material fileb://%s \\\n    --import-token fileb://%s \\\n    --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE\n",
 		set.Meta.KeyARN, filepath.Join(dir, params.EncryptedKeyMaterialFile), filepath.Join(dir, params.ImportTokenFile))
 	return nil
@@ -553,7 +585,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	af.register(fs)
 	ef.register(fs)
 	paramsDir := fs.String("params", "", "the parameters `DIR`, after byok wrap")
-	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
+	importType := fs.String("import-type", "", "the import `TYPE` for SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (other material, for on-demand rotation) or EXISTING_KEY_MATERIAL (the same material again)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -610,9 +642,25 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(fmt.Errorf("%s is %d bytes, which %s under an %s wrapping key cannot produce: it was not wrapped with these parameters; run byok wrap again", params.EncryptedKeyMaterialFile, n, set.Meta.Algorithm, set.Meta.WrappingKeySpec))
 	}
 
+	client, region, err := af.client(ctx, set.Meta.KeyARN)
+	if err != nil {
+		return fail(err)
+	}
+	res.Region = region
 	var src byok.KeySource
 	var info byok.KeyInfo
 	if sf.source != "" {
+		spec := set.Meta.KeySpec
+		if spec == "" && sf.keySpec == "" {
+			// A console zip does not record the key spec: KMS knows it.
+			p.say("describing KMS key %s…", set.Meta.KeyARN)
+			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(set.Meta.KeyARN)})
+			if err != nil {
+				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", set.Meta.KeyARN, err)))
+			}
+			spec = byok.KeySpec(d.KeyMetadata.KeySpec)
+		}
+		sf.inferKeySpec(spec)
 		p.say("opening %s…", sf.label())
 		s, err := sf.open(ctx, stderr)
 		if err != nil {
@@ -629,20 +677,15 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		so := newSourceOut(&sf, info)
 		res.Source = &so
 		if w := set.Meta.Wrapped; w != nil && w.Source.Fingerprint != "" && info.Fingerprint != "" && w.Source.Fingerprint != info.Fingerprint {
-			return fail(fmt.Errorf("--source %s is not the key byok wrap wrapped (%s, fingerprint %s; this one is %s): give that key to prove the import", sf.source, w.Source.Label, w.Source.Fingerprint, info.Fingerprint))
+			return fail(fmt.Errorf("--source %s is not the key byok wrap wrapped (%s, fingerprint %s; this one is %s): give that key to prove the import", sf.shown(), w.Source.Label, w.Source.Fingerprint, info.Fingerprint))
 		}
 	}
 
-	client, region, err := af.client(ctx, set.Meta.KeyARN)
-	if err != nil {
-		return fail(err)
-	}
-	res.Region = region
 	target := &byok.KMS{Client: client, KeyID: set.Meta.KeyARN, ValidTo: validTo, ImportType: *importType}
 	p.say("importing %d bytes of wrapped key material into %s (ImportKeyMaterial)…", len(set.Encrypted), set.Meta.KeyARN)
 	imp, err := target.Import(ctx, set.ImportParameters(), set.Encrypted)
 	if err != nil {
-		return fail(withHint(err))
+		return fail(withImportHint(err, set.Meta.KeySpec, *importType, set.Meta.KeyARN))
 	}
 	res.KeyMaterialID = imp.KeyMaterialID
 	verifyCmd := fmt.Sprintf("byok verify --key-id %s SOURCE", set.Meta.KeyARN)

@@ -58,7 +58,7 @@ type sourceOut struct {
 }
 
 func newSourceOut(sf *sourceFlags, info byok.KeyInfo) sourceOut {
-	return sourceOut{Source: sf.source, Driver: sf.driverName(), KeySpec: info.Spec, KeyUsage: effectiveUsage(info),
+	return sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: info.Spec, KeyUsage: effectiveUsage(info),
 		Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
 }
 

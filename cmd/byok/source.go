@@ -69,18 +69,23 @@ byok asks on the terminal, with echo off.`
 
 // setPositional takes the source from the positional arguments.
 func (s *sourceFlags) setPositional(pos []string, required bool) error {
+	for _, p := range append([]string{s.source}, pos...) {
+		if err := refusePINInSource(p); err != nil {
+			return err
+		}
+	}
 	switch {
 	case len(pos) > 1:
 		return fmt.Errorf("%w: one source key at a time; unexpected argument %q", errUsage, pos[1])
 	case len(pos) == 1 && s.source != "" && s.source != pos[0]:
-		return fmt.Errorf("%w: the source is given twice (%q and --source %q)", errUsage, pos[0], s.source)
+		return fmt.Errorf("%w: the source is given twice (%q and --source %q)", errUsage, redactSource(pos[0]), redactSource(s.source))
 	case len(pos) == 1:
 		s.source = pos[0]
 	}
 	if required && s.source == "" {
 		return fmt.Errorf("%w: no source key: give a key file or pkcs11: URI", errUsage)
 	}
-	return nil
+	return refusePINInSource(s.source)
 }
 
 // isHSMSelector reports whether key names an HSM object rather than a file.
@@ -128,6 +133,9 @@ func (s *sourceFlags) validate() error {
 	if s.source == "" {
 		return nil
 	}
+	if err := refusePINInSource(s.source); err != nil {
+		return err
+	}
 	name := s.driverName()
 	if !slices.Contains(driver.Drivers(), name) {
 		if slices.Contains(hsmDrivers, name) {
@@ -136,7 +144,7 @@ func (s *sourceFlags) validate() error {
 		return fmt.Errorf("%w: --driver %q: unknown driver; this build has: %s", errUsage, name, strings.Join(driver.Drivers(), ", "))
 	}
 	if name == "software" && (s.module != "" || s.token != "" || s.pinEnv != "" || s.pinFile != "") {
-		return fmt.Errorf("%w: --module, --token, --pin-env and --pin-file are for HSM sources; %s is opened as a key file (pass --driver to use an HSM)", errUsage, s.source)
+		return fmt.Errorf("%w: --module, --token, --pin-env and --pin-file are for HSM sources; %s is opened as a key file (pass --driver to use an HSM)", errUsage, s.shown())
 	}
 	return nil
 }
@@ -156,7 +164,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 		case s.pinFile != "":
 			cfg.PIN = driver.PINFromFile(s.pinFile)
 		default:
-			cfg.PIN = terminalSecret("PIN for "+s.source+": ", "the HSM PIN", "--pin-env NAME or --pin-file PATH", stderr)
+			cfg.PIN = terminalSecret("PIN for "+s.shown()+": ", "the HSM PIN", "--pin-env NAME or --pin-file PATH", stderr)
 		}
 	}
 	switch {
@@ -170,7 +178,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 		if !stdinIsTerminal() {
 			return nil, fmt.Errorf("%w\n  what to do: the key file is encrypted: pass --passphrase-env NAME or --passphrase-file PATH (or run byok on a terminal to be asked)", err)
 		}
-		cfg.Passphrase = terminalSecret("Passphrase for "+s.source+": ", "the passphrase", "--passphrase-env NAME or --passphrase-file PATH", stderr)
+		cfg.Passphrase = terminalSecret("Passphrase for "+s.shown()+": ", "the passphrase", "--passphrase-env NAME or --passphrase-file PATH", stderr)
 		src, err = driver.Open(ctx, name, cfg)
 	}
 	if err != nil {
@@ -184,7 +192,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 
 // label describes the source for output: "key.pem (software)".
 func (s *sourceFlags) label() string {
-	return fmt.Sprintf("%s (%s driver)", s.source, s.driverName())
+	return fmt.Sprintf("%s (%s driver)", s.shown(), s.driverName())
 }
 
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }

@@ -33,7 +33,8 @@ source key does.
 
 Examples:
   byok verify --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-… signing-key.pem
-  byok verify --key-id alias/payments-signing 'pkcs11:object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN --json`
+  byok verify --key-id alias/payments-signing 'pkcs11:object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN --json`
 
 // verifyOutput is what `byok verify --json` prints.
 type verifyOutput struct {
@@ -91,6 +92,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	md := d.KeyMetadata
 	res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = aws.ToString(md.Arn), byok.KeySpec(md.KeySpec), byok.KeyUsage(md.KeyUsage), string(md.KeyState)
+	sf.inferKeySpec(res.KeySpec) // a raw AES or HMAC key file: KMS says which
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
 	if err != nil {
@@ -153,7 +155,8 @@ whether the key is extractable. Secret bytes are never printed. No AWS call.
 Examples:
   byok inspect signing-key.pem
   byok inspect aes.hex --key-spec SYMMETRIC_DEFAULT --json
-  byok inspect 'pkcs11:token=prod;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN`
+  byok inspect 'pkcs11:token=prod;object=signing-key' \
+    --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN`
 
 // hsmKeyReporter is implemented by the PKCS#11 drivers' sources: the key
 // object's attributes (CKA_EXTRACTABLE, CKA_SENSITIVE, …).
@@ -197,7 +200,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
 	}
-	res := inspectOutput{Source: sf.source, Driver: sf.driverName()}
+	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName()}
 	fail := func(err error) error {
 		res.Error = err.Error()
 		if *asJSON {
@@ -253,7 +256,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return writeJSON(stdout, res)
 	}
 	s := newSummary(stdout)
-	s.row("source", "%s (%s driver)", sf.source, res.Driver)
+	s.row("source", "%s (%s driver)", sf.shown(), res.Driver)
 	if res.Label != "" && res.Label != sf.source {
 		s.row("label", "%s", res.Label)
 	}

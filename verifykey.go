@@ -17,6 +17,12 @@ type VerifyOptions struct {
 	// keys, and HMAC keys whose source cannot compute an HMAC, then have no
 	// identity check: their verdict is UNPROVEN.
 	NoReimport bool
+	// KeyMaterialID names the key material of a SYMMETRIC_DEFAULT key to
+	// prove; empty means the key's current one (CurrentKeyMaterialId). The
+	// re-import keeps the current material's expiration, so it runs only
+	// for the current material: another one (new material pending
+	// rotation) leaves the verdict UNPROVEN until it is rotated in.
+	KeyMaterialID string
 }
 
 // KeyProof is what VerifyKey found: the KMS key as DescribeKey reported it,
@@ -121,6 +127,11 @@ func (t *KMS) VerifyKey(ctx context.Context, keyID string, src KeySource, opts V
 		v.Skip("the re-import proof was declined (--no-reimport), and no other check proves that KMS holds the source key")
 		return kp, nil
 	}
+	if cur := aws.ToString(md.CurrentKeyMaterialId); opts.KeyMaterialID != "" && opts.KeyMaterialID != cur {
+		v.Skip(fmt.Sprintf("re-import not tried: key material %s is not the key's current one (%s), for example new material pending rotation; "+
+			"byok re-imports only the current material, whose expiration DescribeKey reports; verify again after RotateKeyOnDemand", opts.KeyMaterialID, cur))
+		return kp, nil
+	}
 	if err := t.reimport(ctx, v, md, info, src); err != nil {
 		v.interrupt(err)
 		return kp, t.unproven(v, kp.KeyARN, err)
@@ -204,7 +215,7 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 	switch {
 	case errors.As(err, &incorrect):
 		v.Add(Check{Name: checkReimport, OK: false, Identity: true,
-			Detail: fmt.Sprintf("%s refused the source's material with IncorrectKeyMaterialException (%s): KMS holds different key material; %s",
+			Detail: fmt.Sprintf("%s: KMS refused the source's material (IncorrectKeyMaterialException: %s), so it holds different key material; %s",
 				how, incorrect.ErrorMessage(), cost)})
 		return nil
 	case err != nil:
@@ -214,7 +225,7 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 		return fmt.Errorf("ImportKeyMaterial (re-import): %w", err)
 	}
 	v.Add(Check{Name: checkReimport, OK: true, Identity: true,
-		Detail: fmt.Sprintf("%s accepted the source's material, which KMS accepts only when it is the material it already holds; %s", how, cost)})
+		Detail: fmt.Sprintf("%s: KMS accepted the source's material, as it does only for the material it already holds; %s", how, cost)})
 	if got := aws.ToString(out.KeyMaterialId); in.KeyMaterialId != nil && got != "" && got != current {
 		v.Add(Check{Name: checkReimportMatID, OK: false, Identity: true,
 			Detail: fmt.Sprintf("KMS answered key material %s; the key's current key material is %s", got, current)})

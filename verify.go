@@ -82,7 +82,7 @@ func randomMessage() []byte {
 // can look for them; details vary.
 const (
 	checkGetPublicKey  = "GetPublicKey equals the source public key"
-	checkRoundTrip     = "usability only: a KMS Encrypt/Decrypt round trip works (any key passes; not identity)"
+	checkRoundTrip     = "usability only: a KMS Encrypt/Decrypt round trip works (any key would)"
 	checkDescribe      = "DescribeKey: Origin EXTERNAL and the source's key spec"
 	checkReimport      = "re-import: KMS accepts the source's key material again as this key's material"
 	checkReimportMatID = "re-import: KMS accepted it as the key's current key material ID"

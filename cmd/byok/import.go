@@ -188,11 +188,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		err = withHint(err)
-		if res != nil && res.KeyARN != "" && !errors.Is(err, byok.ErrVerification) && *keyID == "" {
+		proofErr := errors.Is(err, byok.ErrVerification) || errors.Is(err, byok.ErrUnproven)
+		if res != nil && res.KeyARN != "" && !proofErr && *keyID == "" {
 			err = fmt.Errorf("%w\n  note: the KMS key %s was created and holds no key material (PendingImport): import into it with --key-id %s, or delete it: aws kms schedule-key-deletion --key-id %s --pending-window-in-days 7", err, res.KeyARN, res.KeyARN, res.KeyARN)
 		}
-		if errors.Is(err, byok.ErrVerification) && res != nil {
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.source)
+		switch {
+		case errors.Is(err, byok.ErrVerification) && res != nil:
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
+		case errors.Is(err, byok.ErrUnproven) && res != nil:
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.source)
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
 			printImportResult(stdout, &out, sf.label())

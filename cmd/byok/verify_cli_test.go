@@ -188,3 +188,33 @@ func TestCLIVerifyUnproven(t *testing.T) {
 	deny.Store(false)
 	mustByok(t, 0, env, append([]string{"verify", "--key-id", o.KeyARN}, src...)...)
 }
+
+// TestCLIUploadSymmetric: byok upload --source of a SYMMETRIC_DEFAULT key
+// proves the source by re-import (the blob was wrapped by another process),
+// and --no-reimport leaves it UNPROVEN, exit 4, until byok verify passes.
+func TestCLIUploadSymmetric(t *testing.T) {
+	t.Parallel()
+	url, _ := startEmulator(t)
+	env := emulatorEnv(t, url)
+	src := []string{keyFile("aes256.bin"), "--key-spec", "SYMMETRIC_DEFAULT"}
+	for _, decline := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "params")
+		p := decode[paramsOut](t, mustByok(t, 0, env, "params", "--json", "--out", dir, "--key-spec", "SYMMETRIC_DEFAULT"))
+		mustByok(t, 0, env, append([]string{"wrap", "--params", dir}, src...)...)
+		args := append([]string{"upload", "--json", "--params", dir, "--source"}, src...)
+		if decline {
+			args = append(args, "--no-reimport")
+			u := decode[uploadOut](t, mustByok(t, 4, env, args...))
+			if u.OK || u.Verification == nil || u.Verification.Verdict != byok.VerdictUnproven || !strings.Contains(u.Error, "not proven") {
+				t.Errorf("upload --no-reimport: %+v", u)
+			}
+			mustByok(t, 0, env, append([]string{"verify", "--key-id", p.Meta.KeyARN}, src...)...)
+			continue
+		}
+		u := decode[uploadOut](t, mustByok(t, 0, env, args...))
+		if !u.OK || u.Verification == nil || u.Verification.Verdict != byok.VerdictPassed || len(u.Verification.Checks) != 2 ||
+			!strings.HasPrefix(u.Verification.Checks[1].Name, "re-import: KMS accepts the source's key material again") || !u.Verification.Checks[1].Identity {
+			t.Errorf("upload: %+v", u.Verification)
+		}
+	}
+}

@@ -558,7 +558,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef.register(fs)
 	paramsDir := fs.String("params", "", "the parameters `DIR`, after byok wrap")
 	importType := fs.String("import-type", "", "SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (rotation) or EXISTING_KEY_MATERIAL")
-	noReimport := fs.Bool("no-reimport", false, "with --source: do not prove a SYMMETRIC_DEFAULT key (or an HMAC key whose source cannot MAC) by re-importing its material; the verdict is then UNPROVEN (exit 4)")
+	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

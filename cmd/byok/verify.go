@@ -69,7 +69,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sf.register(fs)
 	af.register(fs)
 	keyID := fs.String("key-id", "", "the KMS key to check (`ID`, ARN or alias/NAME)")
-	noReimport := fs.Bool("no-reimport", false, "do not re-import the key material to prove a SYMMETRIC_DEFAULT key (or an HMAC key whose source cannot MAC): the verdict is then UNPROVEN (exit 4)")
+	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
 	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: the key material to prove (`ID`; default: the key's current one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)

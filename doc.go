@@ -46,6 +46,21 @@
 // algorithm and wrapping key spec for a key spec among those a source can
 // perform, and says why.
 //
+// # Verification
+//
+// Importer.Import proves each import (KMS.VerifyImport) and KMS.VerifyKey
+// proves a KMS key at any later time. A Verification lists every Check by
+// name and ends in a Verdict: VerdictPassed needs at least one identity
+// check (Check.Identity: one only the source key passes, such as GetPublicKey
+// equality, a signature, a MAC, or KMS accepting the source's material
+// again) and no failed check; VerdictFailed means a check failed
+// (ErrVerification); VerdictUnproven means nothing could prove identity — a
+// denied call, a disabled key, a declined re-import — and is never PASSED
+// (ErrUnproven). SYMMETRIC_DEFAULT keys, whose KMS ciphertexts are opaque,
+// are proven by VerifyKey's re-import: KMS accepts the same material again
+// (ImportType EXISTING_KEY_MATERIAL with the key's KeyMaterialId) and refuses
+// any other with IncorrectKeyMaterialException.
+//
 // # Secrets
 //
 // KeyMaterial cannot print itself: every fmt verb and slog show only the key

@@ -107,11 +107,14 @@ func ExampleImporter_Import() {
 		log.Fatal(err)
 	}
 	fmt.Println(res.KeySpec, res.KeyUsage, res.Algorithm, res.WrappingKeySpec)
+	fmt.Println(res.Verification.Verdict)
 	for _, c := range res.Verification.Checks {
 		fmt.Println(c.OK, c.Name)
 	}
 	// Output:
 	// ECC_NIST_P256 SIGN_VERIFY RSAES_OAEP_SHA_256 RSA_4096
+	// PASSED
+	// true KMS unwrapped and accepted exactly the material the source wrapped (RSAES_OAEP_SHA_256: OAEP integrity)
 	// true GetPublicKey equals the source public key
 	// true a KMS ECDSA_SHA_256 signature over a fresh message verifies under the source public key
 	// true KMS verifies a ECDSA_SHA_256 signature made by the source

@@ -104,6 +104,9 @@ type Imported struct {
 	// ValidTo is set for the former.
 	ExpirationModel string
 	ValidTo         time.Time
+	// Algorithm is the wrapping algorithm of the accepted import, so that
+	// the proof can name the integrity it rests on; empty if unknown.
+	Algorithm WrappingAlgorithm
 }
 
 // KMSTarget is where the key goes: AWS KMS (see KMS) or a stand-in for it.
@@ -126,50 +129,13 @@ type ParameterRefresher interface {
 }
 
 // ImportVerifier is implemented by targets that can prove an import: that
-// the KMS key now holds the source's key, by using it.
+// the KMS key now holds the source's key, by using it. The importer settles
+// the verdict from the returned checks itself: only checks with Identity set
+// can make it PASSED. An error means the proof did not complete (UNPROVEN
+// unless a check already failed).
 type ImportVerifier interface {
 	VerifyImport(ctx context.Context, imp Imported, info KeyInfo, src KeySource) (Verification, error)
 }
-
-// Check is one step of a verification.
-type Check struct {
-	// Name says what was checked, e.g. "GetPublicKey equals the source public key".
-	Name string
-	// OK is the outcome; Detail says why when it is not, or what was skipped.
-	OK     bool
-	Detail string `json:",omitempty"`
-}
-
-// Verification is the outcome of proving an import. Verified is true only
-// when at least one check ran and every check passed.
-type Verification struct {
-	Verified bool
-	Checks   []Check
-	// Skipped lists what could not be checked, and why (for example, a
-	// source that cannot sign cannot have its signature verified by KMS).
-	Skipped []string `json:",omitempty"`
-}
-
-func (v *Verification) add(name string, err error) {
-	c := Check{Name: name, OK: err == nil}
-	if err != nil {
-		c.Detail = err.Error()
-	}
-	v.Checks = append(v.Checks, c)
-}
-
-func (v *Verification) finish() {
-	v.Verified = len(v.Checks) > 0
-	for _, c := range v.Checks {
-		if !c.OK {
-			v.Verified = false
-		}
-	}
-}
-
-// ErrVerification marks an import KMS accepted but byok could not prove:
-// the KMS key does not behave as the source key does.
-var ErrVerification = errors.New("byok: verification failed")
 
 // Importer runs the whole import of one key. The zero value is ready to
 // use: the algorithm is negotiated and the import is verified.
@@ -282,7 +248,10 @@ func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, e
 // import when dst implements ImportVerifier.
 //
 // An error after the KMS key was created still returns a Result with the key
-// ID filled in, so that nothing half-done goes unreported.
+// ID filled in, so that nothing half-done goes unreported. After a successful
+// ImportKeyMaterial, a FAILED proof returns an error wrapping ErrVerification
+// and an UNPROVEN one an error wrapping ErrUnproven; Result.Verification
+// holds the verdict and every check either way.
 func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*Result, error) {
 	if src == nil || dst == nil {
 		return nil, errors.New("byok: Import needs a source and a target")
@@ -328,18 +297,22 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 	}
 	v, ok := dst.(ImportVerifier)
 	if !ok {
-		res.Verification = &Verification{Skipped: []string{fmt.Sprintf("the target %T cannot verify imports", dst)}}
-		return res, fmt.Errorf("%w: the target %T cannot use the key to prove the import; set SkipVerify to import without proof", ErrVerification, dst)
+		res.Verification = &Verification{}
+		res.Verification.Skip(fmt.Sprintf("the target %T cannot use the key to prove the import", dst))
+		return res, fmt.Errorf("%w: %s: the target %T cannot use the key to prove the import; set SkipVerify to import without proof", ErrUnproven, res.KeyARN, dst)
 	}
 	ver, err := v.VerifyImport(ctx, imp, info, src)
-	res.Verification = &ver
 	if err != nil {
-		return res, fmt.Errorf("%w: %s: %w", ErrVerification, res.KeyARN, err)
+		ver.interrupt(err)
 	}
-	if !ver.Verified {
-		return res, fmt.Errorf("%w: %s: %s", ErrVerification, res.KeyARN, failedChecks(ver))
+	// Settled here, not trusted from the verifier: only identity checks
+	// make a verdict PASSED.
+	ver.settle()
+	res.Verification = &ver
+	if ver.Verdict == VerdictFailed || err == nil {
+		return res, ver.Err(res.KeyARN)
 	}
-	return res, nil
+	return res, fmt.Errorf("%w: %s: %w", ErrUnproven, res.KeyARN, err)
 }
 
 // wrapAndImport has the source wrap its material under p, refusing expired
@@ -358,19 +331,3 @@ func (im *Importer) wrapAndImport(ctx context.Context, src KeySource, dst KMSTar
 // ErrExpiredParameters marks import parameters (wrapping key and token)
 // past their ValidTo: get new ones with GetParametersForImport.
 var ErrExpiredParameters = errors.New("byok: import parameters expired")
-
-func failedChecks(v Verification) string {
-	var s string
-	for _, c := range v.Checks {
-		if !c.OK {
-			if s != "" {
-				s += "; "
-			}
-			s += c.Name + ": " + c.Detail
-		}
-	}
-	if s == "" {
-		s = "no check could run"
-	}
-	return s
-}

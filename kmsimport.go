@@ -281,7 +281,8 @@ func (t *KMS) Import(ctx context.Context, p ImportParameters, wrapped []byte) (I
 	if t.KeyMaterialDescription != "" {
 		in.KeyMaterialDescription = aws.String(t.KeyMaterialDescription)
 	}
-	imp := Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Created: t.KeyID == "" && !p.reused, ExpirationModel: string(in.ExpirationModel), ValidTo: t.ValidTo}
+	imp := Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Created: t.KeyID == "" && !p.reused, ExpirationModel: string(in.ExpirationModel), ValidTo: t.ValidTo,
+		Algorithm: p.Algorithm}
 	out, err := t.Client.ImportKeyMaterial(ctx, in)
 	if err != nil {
 		return imp, fmt.Errorf("byok: ImportKeyMaterial into %s: %w", p.KeyID, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 )
@@ -77,103 +78,198 @@ func randomMessage() []byte {
 	return append([]byte("byok import proof "), m...)
 }
 
-// VerifyImport proves that the KMS key now holds the source key, by using
-// it. Asymmetric keys: GetPublicKey equals the source public key; for
-// SIGN_VERIFY, a KMS signature over a fresh message verifies under the
-// source public key and, when the source can sign (SignerSource), the
-// source's signature verifies in KMS (and RSASSA-PKCS1-v1_5 signatures,
-// being deterministic, are equal); for RSA ENCRYPT_DECRYPT, KMS decrypts
-// what the source public key encrypted. HMAC keys: KMS GenerateMac equals the
-// source's HMAC of a fresh message (the source must be a MACSource).
-// Symmetric keys: an Encrypt/Decrypt round trip — KMS ciphertexts are opaque,
-// so equality with the source key rests on KMS having unwrapped and accepted
-// exactly that material.
+// Names of the checks byok runs. They are stable, so that scripts and tests
+// can look for them; details vary.
+const (
+	checkGetPublicKey  = "GetPublicKey equals the source public key"
+	checkRoundTrip     = "usability only: a KMS Encrypt/Decrypt round trip works (any key would)"
+	checkDescribe      = "DescribeKey: Origin EXTERNAL and the source's key spec"
+	checkReimport      = "re-import: KMS accepts the source's key material again as this key's material"
+	checkReimportMatID = "re-import: KMS accepted it as the key's current key material ID"
+)
+
+// integrityCheck names what a successful ImportKeyMaterial proves: KMS
+// unwrapped, under its own private wrapping key, exactly the bytes the
+// source wrapped. RSAES-OAEP decryption fails on any ciphertext not made
+// for that key (RFC 8017, 7.1.2); RSA_AES_KEY_WRAP adds RFC 5649's integrity
+// check on the material itself (RFC 5649, 3).
+func integrityCheck(alg WrappingAlgorithm) Check {
+	how := "OAEP/RFC 5649 integrity"
+	switch {
+	case alg == "":
+	case alg.IsKeyWrap():
+		how = string(alg) + ": OAEP and RFC 5649 integrity"
+	default:
+		how = string(alg) + ": OAEP integrity"
+	}
+	return Check{
+		Name: "KMS unwrapped and accepted exactly the material the source wrapped (" + how + ")",
+		OK:   true,
+		Detail: "ImportKeyMaterial succeeded: KMS decrypted the EncryptedKeyMaterial with its private wrapping key, " +
+			"which fails for any altered or foreign ciphertext, and accepted the material for this key",
+		Identity: true,
+	}
+}
+
+// VerifyImport proves, right after ImportKeyMaterial, that the KMS key holds
+// the source key:
+//
+//   - Every spec: KMS unwrapped and accepted exactly the material the source
+//     wrapped (the integrity of RSAES-OAEP, and of RFC 5649 for
+//     RSA_AES_KEY_WRAP). This rests on the source having wrapped its own key.
+//   - RSA and EC: GetPublicKey equals the source public key (KMS derives it
+//     from the imported private key); for SIGN_VERIFY, a KMS signature over
+//     a fresh message verifies under the source public key and, when the
+//     source can sign (SignerSource), KMS verifies the source's signature
+//     (RSASSA-PKCS1-v1_5 signatures, being deterministic, are also equal);
+//     for RSA ENCRYPT_DECRYPT, KMS decrypts what the source public key
+//     encrypted.
+//   - HMAC: KMS GenerateMac equals the source's HMAC of a fresh message (the
+//     source must be a MACSource).
+//   - SYMMETRIC_DEFAULT: an Encrypt/Decrypt round trip, recorded as a
+//     usability check (any key passes it); KMS ciphertexts are opaque.
+//
+// A call refused with AccessDeniedException is recorded in Skipped and the
+// others still run. To prove later, or material wrapped elsewhere, use
+// VerifyKey.
 func (t *KMS) VerifyImport(ctx context.Context, imp Imported, info KeyInfo, src KeySource) (Verification, error) {
 	var v Verification
-	id := aws.String(imp.KeyARN)
+	v.Add(integrityCheck(imp.Algorithm))
+	arn := imp.KeyARN
+	if arn == "" {
+		arn = imp.KeyID
+	}
+	err := t.useChecks(ctx, &v, arn, info, src, true)
+	v.settle()
+	return v, err
+}
+
+// refused reports whether err is KMS refusing a call for a reason that
+// leaves the proof unable to run rather than wrong: no permission, the key's
+// state, an operation KMS does not support for this key.
+func refused(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDeniedException", "KMSInvalidStateException", "DisabledException", "UnsupportedOperationException":
+			return true
+		}
+	}
+	return false
+}
+
+// skipRefused records a refused call in v and reports whether it did.
+func skipRefused(v *Verification, op string, err error) bool {
+	if !refused(err) {
+		return false
+	}
+	v.Skip(fmt.Sprintf("%s was refused, so its check could not run: %v", op, err))
+	return true
+}
+
+// useChecks uses the KMS key and compares with the source: public key,
+// signatures or decryption (RSA, EC), HMAC (HMAC keys), and at import time a
+// round trip (SYMMETRIC_DEFAULT).
+func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info KeyInfo, src KeySource, importTime bool) error {
+	id := aws.String(arn)
 	switch info.Spec.Kind() {
 	case KindRSA, KindEC:
 		out, err := t.Client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: id})
-		if err != nil {
-			return v, fmt.Errorf("GetPublicKey: %w", err)
+		switch {
+		case skipRefused(v, "GetPublicKey", err):
+		case err != nil:
+			return fmt.Errorf("GetPublicKey: %w", err)
+		default:
+			var mismatch error
+			if !bytes.Equal(out.PublicKey, info.PublicKeyDER) {
+				mismatch = errors.New("KMS holds a different public key")
+			}
+			v.add(checkGetPublicKey, true, mismatch)
 		}
-		var mismatch error
-		if !bytes.Equal(out.PublicKey, info.PublicKeyDER) {
-			mismatch = errors.New("KMS holds a different public key")
-		}
-		v.add("GetPublicKey equals the source public key", mismatch)
 		pub, err := ParsePublicKeyDER(info.PublicKeyDER)
 		if err != nil {
-			return v, err
+			return err
 		}
 		switch info.usage() {
 		case SignVerify:
-			if err := t.verifySign(ctx, &v, id, info, pub, src); err != nil {
-				return v, err
-			}
+			return t.verifySign(ctx, v, id, info, pub, src)
 		case EncryptDecrypt:
 			rsaPub, ok := pub.(*rsa.PublicKey)
 			if !ok {
-				return v, fmt.Errorf("ENCRYPT_DECRYPT with a %T", pub)
+				return fmt.Errorf("ENCRYPT_DECRYPT with a %T", pub)
 			}
 			msg := randomMessage()
 			ct, err := rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, rsaPub, msg, nil)
 			if err != nil {
-				return v, err
+				return err
 			}
 			dec, err := t.Client.Decrypt(ctx, &kms.DecryptInput{KeyId: id, CiphertextBlob: ct, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
-			if err != nil {
-				return v, fmt.Errorf("Decrypt: %w", err)
+			switch {
+			case skipRefused(v, "Decrypt", err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("Decrypt: %w", err)
 			}
 			var e error
 			if !bytes.Equal(dec.Plaintext, msg) {
 				e = errors.New("KMS decrypted to something else")
 			}
-			v.add("KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key", e)
+			v.add("KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key", true, e)
 		default:
-			v.Skipped = append(v.Skipped, fmt.Sprintf("%s: only the public key is compared (byok does not run DeriveSharedSecret)", info.usage()))
+			v.Skip(fmt.Sprintf("%s: only the public key is compared (byok does not run DeriveSharedSecret)", info.usage()))
 		}
 	case KindHMAC:
 		ms, ok := src.(MACSource)
 		if !ok {
-			v.Skipped = append(v.Skipped, "the source cannot compute an HMAC, so KMS's HMAC cannot be compared with it")
-			break
+			v.Skip("the source cannot compute an HMAC, so KMS's HMAC cannot be compared with it")
+			return nil
 		}
 		msg := randomMessage()
 		alg := types.MacAlgorithmSpec("HMAC_SHA_" + string(info.Spec)[len("HMAC_"):])
 		out, err := t.Client.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: id, Message: msg, MacAlgorithm: alg})
-		if err != nil {
-			return v, fmt.Errorf("GenerateMac: %w", err)
+		switch {
+		case skipRefused(v, "GenerateMac", err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("GenerateMac: %w", err)
 		}
 		local, err := ms.MAC(ctx, msg)
 		if err != nil {
-			return v, fmt.Errorf("the source's HMAC: %w", err)
+			v.Skip(fmt.Sprintf("the source could not compute an HMAC: %v", err))
+			return nil
 		}
 		var e error
 		if !hmac.Equal(out.Mac, local) {
 			e = errors.New("KMS's HMAC differs from the source's")
 		}
-		v.add(fmt.Sprintf("KMS GenerateMac (%s) equals the source's HMAC of a fresh message", alg), e)
+		v.add(fmt.Sprintf("KMS GenerateMac (%s) equals the source's HMAC of a fresh message", alg), true, e)
 	case KindSymmetric:
+		if !importTime {
+			return nil
+		}
 		msg := randomMessage()
 		ctxMap := map[string]string{"byok": "verify"}
 		enc, err := t.Client.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: msg, EncryptionContext: ctxMap})
-		if err != nil {
-			return v, fmt.Errorf("Encrypt: %w", err)
+		switch {
+		case skipRefused(v, "Encrypt", err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("Encrypt: %w", err)
 		}
 		dec, err := t.Client.Decrypt(ctx, &kms.DecryptInput{KeyId: id, CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ctxMap})
-		if err != nil {
-			return v, fmt.Errorf("Decrypt: %w", err)
+		switch {
+		case skipRefused(v, "Decrypt", err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("Decrypt: %w", err)
 		}
 		var e error
 		if !bytes.Equal(dec.Plaintext, msg) {
 			e = errors.New("Decrypt did not return the plaintext")
 		}
-		v.add("KMS Encrypt/Decrypt round trip with the imported material", e)
-		v.Skipped = append(v.Skipped, "symmetric: KMS ciphertexts are opaque; that KMS holds the source key rests on KMS having unwrapped and accepted exactly that material")
+		v.add(checkRoundTrip, false, e)
 	}
-	v.finish()
-	return v, nil
+	return nil
 }
 
 func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info KeyInfo, pub crypto.PublicKey, src KeySource) error {
@@ -183,13 +279,16 @@ func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info 
 	hh.Write(msg)
 	digest := hh.Sum(nil)
 	out, err := t.Client.Sign(ctx, &kms.SignInput{KeyId: id, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: alg})
-	if err != nil {
+	switch {
+	case skipRefused(v, "Sign", err):
+	case err != nil:
 		return fmt.Errorf("Sign: %w", err)
+	default:
+		v.add(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), true, verifySignature(pub, h, digest, out.Signature))
 	}
-	v.add(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), verifySignature(pub, h, digest, out.Signature))
 	ss, ok := src.(SignerSource)
 	if !ok {
-		v.Skipped = append(v.Skipped, "the source cannot sign, so KMS was not asked to verify a source signature")
+		v.Skip("the source cannot sign, so KMS was not asked to verify a source signature")
 		return nil
 	}
 	signer, err := ss.Signer(ctx)
@@ -206,18 +305,20 @@ func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info 
 	switch {
 	case errors.As(err, &invalid):
 		e = errors.New("KMS says the source's signature is invalid")
+	case skipRefused(v, "Verify", err):
+		return nil
 	case err != nil:
 		return fmt.Errorf("Verify: %w", err)
 	case !vo.SignatureValid:
 		e = errors.New("KMS says the source's signature is invalid")
 	}
-	v.add(fmt.Sprintf("KMS verifies a %s signature made by the source", alg), e)
-	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
+	v.add(fmt.Sprintf("KMS verifies a %s signature made by the source", alg), true, e)
+	if _, isRSA := pub.(*rsa.PublicKey); isRSA && out != nil {
 		var e error
 		if !bytes.Equal(sig, out.Signature) {
 			e = errors.New("the deterministic RSASSA-PKCS1-v1_5 signatures differ")
 		}
-		v.add("KMS's and the source's RSASSA-PKCS1-v1_5 signatures of the same message are byte-identical", e)
+		v.add("KMS's and the source's RSASSA-PKCS1-v1_5 signatures of the same message are byte-identical", true, e)
 	}
 	return nil
 }

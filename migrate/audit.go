@@ -37,11 +37,13 @@ type AuditRecord struct {
 	Rotated         bool                   `json:"rotated,omitempty"`
 	ExpirationModel string                 `json:"expiration_model,omitempty"`
 	ValidTo         *time.Time             `json:"valid_to,omitempty"`
-	// Verified is the outcome of the proof after import; Checks lists what
-	// was checked.
+	// Verdict is the outcome of the proof after import (PASSED, FAILED or
+	// UNPROVEN; empty when it did not run); Verified is Verdict == PASSED.
+	// Checks names every check that ran, Skipped what could not run.
+	Verdict  byok.Verdict `json:"verdict,omitempty"`
 	Verified bool         `json:"verified"`
-	Checks   []byok.Check `json:"checks,omitempty"`
-	Skipped  []string     `json:"skipped,omitempty"`
+	Checks   []byok.Check `json:"checks"`
+	Skipped  []string     `json:"skipped"`
 	// Outcome is "imported", "failed" or "dry-run".
 	Outcome  string    `json:"outcome"`
 	Error    string    `json:"error,omitempty"`

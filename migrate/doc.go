@@ -52,7 +52,9 @@
 //
 // The audit log has one JSON line (AuditRecord) per key and Region: the
 // source, the fingerprint, the KMS ARN, the algorithm, the KeyMaterialId,
-// the verification and the times. Neither it, nor the journal, nor any log
+// the verdict (PASSED, FAILED or UNPROVEN, where only PASSED completes
+// the key) with every check by name and what was skipped, and the times.
+// Neither it, nor the journal, nor any log
 // holds key material, PINs, wrapping keys or import tokens.
 //
 // # Drivers

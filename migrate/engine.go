@@ -131,6 +131,8 @@ type RegionResult struct {
 	Role          string
 	KeyMaterialID string
 	Verified      bool
+	// Verdict is the proof's outcome (empty when it did not run).
+	Verdict byok.Verdict
 }
 
 // Failure names a key that failed and why.
@@ -650,7 +652,7 @@ func (r *runner) record(j *job, region, arn, role string) *AuditRecord {
 	rec := &AuditRecord{Time: time.Now().UTC(), Migration: r.m.Manifest.ID, Run: r.runID, Key: j.k.Name,
 		Source: sourceLabel(j.k.Source), Fingerprint: j.info.Fingerprint, KeySpec: j.info.Spec, KeyUsage: usageOf(j.info),
 		Region: region, KeyARN: arn, Role: role, Algorithm: j.choice.Algorithm, WrappingKeySpec: j.choice.WrappingKeySpec,
-		Outcome: "imported", Started: j.started.UTC()}
+		Outcome: "imported", Started: j.started.UTC(), Checks: []byok.Check{}, Skipped: []string{}}
 	if !j.k.Target.ValidTo.IsZero() {
 		vt := j.k.Target.ValidTo
 		rec.ValidTo, rec.ExpirationModel = &vt, string(types.ExpirationModelTypeKeyMaterialExpires)
@@ -1205,7 +1207,8 @@ func (r *runner) verify(ctx context.Context, j *job, region, arn string, imp byo
 	}
 	if rs.verified {
 		rec.Verified, res.Verified = true, true
-		rec.Skipped = append(rec.Skipped, "verified by an earlier run")
+		rec.Verdict, res.Verdict = byok.VerdictPassed, byok.VerdictPassed
+		rec.Skipped = append(rec.Skipped, "verified by an earlier run (PASSED then; its checks are in that run's audit record)")
 		return nil
 	}
 	c, err := r.client(ctx, region)
@@ -1219,9 +1222,8 @@ func (r *runner) verify(ctx context.Context, j *job, region, arn string, imp byo
 		chk := byok.Check{Name: fmt.Sprintf("a ciphertext made in the primary (%s) decrypts in %s", primary.region, region), OK: cerr == nil}
 		if cerr != nil {
 			chk.Detail = cerr.Error()
-			v.Verified = false
 		}
-		v.Checks = append(v.Checks, chk)
+		v.Add(chk)
 	}
 	if err == nil && j.k.Target.Rotate && j.info.Spec == byok.SymmetricDefault {
 		d, derr := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(arn)})
@@ -1231,26 +1233,23 @@ func (r *runner) verify(ctx context.Context, j *job, region, arn string, imp byo
 			if derr != nil {
 				chk.Detail = derr.Error()
 			}
-			v.Verified = false
 		}
-		v.Checks = append(v.Checks, chk)
+		v.Add(chk)
 	}
-	rec.Checks, rec.Skipped = v.Checks, append(rec.Skipped, v.Skipped...)
-	if err == nil && !v.Verified {
-		var failed []string
-		for _, c := range v.Checks {
-			if !c.OK {
-				failed = append(failed, c.Name+": "+c.Detail)
-			}
-		}
-		if len(failed) == 0 {
-			failed = []string{"no check could run"}
-		}
-		err = errors.New(strings.Join(failed, "; "))
+	if err != nil {
+		v.Skip("the proof stopped: " + err.Error())
+	}
+	rec.Checks, rec.Skipped = append(rec.Checks, v.Checks...), append(rec.Skipped, v.Skipped...)
+	rec.Verdict, res.Verdict = v.Verdict, v.Verdict
+	if err == nil || v.Verdict == byok.VerdictFailed {
+		err = v.Err(arn)
+	} else {
+		rec.Verdict, res.Verdict = byok.VerdictUnproven, byok.VerdictUnproven
+		err = fmt.Errorf("%w: %s: %w", byok.ErrUnproven, arn, err)
 	}
 	if err != nil {
 		r.note(Entry{Key: j.k.Name, Region: region, Step: StepVerify, Phase: PhaseFailed, ARN: arn, Error: err.Error()})
-		return fmt.Errorf("%w: %s: %w", byok.ErrVerification, arn, err)
+		return err
 	}
 	rec.Verified, res.Verified = true, true
 	rs.verified = true

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
 	_ "github.com/byok-go/byok/driver/software"
 	"github.com/byok-go/byok/kmstest"
@@ -123,8 +124,12 @@ func TestMigrateFleet(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if !rec.Verified || rec.Outcome != "imported" || rec.KeyARN == "" || rec.Fingerprint == "" || rec.Algorithm == "" {
+		if !rec.Verified || rec.Verdict != byok.VerdictPassed || rec.Outcome != "imported" || rec.KeyARN == "" || rec.Fingerprint == "" || rec.Algorithm == "" {
 			t.Errorf("audit record %s", l)
+		}
+		if len(rec.Checks) == 0 || !strings.HasPrefix(rec.Checks[0].Name, "KMS unwrapped and accepted exactly") || !strings.Contains(l, `"skipped":[`) ||
+			!strings.Contains(l, `"checks":[{"name":`) {
+			t.Errorf("the audit record does not name its checks: %s", l)
 		}
 		for _, c := range rec.Checks {
 			if strings.Contains(c.Name, "decrypts in") && c.OK {

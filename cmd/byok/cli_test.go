@@ -98,7 +98,8 @@ func TestCLIImportHuman(t *testing.T) {
 	r := mustByok(t, 0, env, "import", keyFile("rsa2048.pkcs8.pem"), "--alias", "human-test")
 	for _, want := range []string{"KMS key", "arn:aws:kms:us-east-1:111122223333:key/", "created by this import, alias human-test",
 		"RSA_2048", "SIGN_VERIFY", "RSA_AES_KEY_WRAP_SHA_256 under an RSA_4096 wrapping key", "RSA private keys are too long",
-		"KEY_MATERIAL_DOES_NOT_EXPIRE", "PASSED: 4 of 4 checks passed", "byte-identical", "time"} {
+		"KEY_MATERIAL_DOES_NOT_EXPIRE", "PASSED: KMS holds the source key (5 checks, all passed)",
+		"ok    KMS unwrapped and accepted exactly the material the source wrapped", "byte-identical", "time"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
@@ -184,7 +185,7 @@ func TestCLIImportOptions(t *testing.T) {
 	id := aws.ToString(c.KeyMetadata.KeyId)
 	r = mustByok(t, 0, env, "import", "--json", "--key-id", id, keyFile("rsa3072.pkcs8.pem"), "--usage", "ENCRYPT_DECRYPT")
 	o = decode[importOut](t, r)
-	if o.Created || o.KeyARN != aws.ToString(c.KeyMetadata.Arn) || !o.Verification.Verified || !strings.Contains(o.Verification.Checks[1].Name, "decrypts") {
+	if o.Created || o.KeyARN != aws.ToString(c.KeyMetadata.Arn) || !o.Verification.Verified || !strings.Contains(o.Verification.Checks[2].Name, "decrypts") {
 		t.Errorf("import into an existing key: %+v", o)
 	}
 	// The wrong usage for that key is refused before any import.
@@ -318,7 +319,7 @@ func TestCLIVerify(t *testing.T) {
 	o := decode[importOut](t, mustByok(t, 0, env, "import", "--json", keyFile("p256.pkcs8.pem"), "--alias", "verify-me"))
 	for _, src := range []string{"p256.pkcs8.pem", "p256.sec1.der", "p256.pkcs8-nopub.pem"} {
 		v := decode[verifyOut](t, mustByok(t, 0, env, "verify", "--json", "--key-id", "alias/verify-me", keyFile(src)))
-		if !v.OK || v.KeyARN != o.KeyARN || v.KeyState != "Enabled" || !v.Verification.Verified || len(v.Verification.Checks) != 3 {
+		if !v.OK || v.KeyARN != o.KeyARN || v.KeyState != "Enabled" || !v.Verification.Verified || v.Verdict != byok.VerdictPassed || len(v.Verification.Checks) != 4 {
 			t.Errorf("%s: %+v", src, v)
 		}
 	}
@@ -332,12 +333,12 @@ func TestCLIVerify(t *testing.T) {
 		t.Errorf("JSON of a failed verification: %+v", v)
 	}
 	r = mustByok(t, 3, env, "verify", "--key-id", o.KeyARN, keyFile("p384.pkcs8.pem"))
-	if !strings.Contains(r.stderr, "is a ECC_NIST_P256 key; the source is ECC_NIST_P384") {
+	if !strings.Contains(r.stderr, "the KMS key is ECC_NIST_P256; the source is ECC_NIST_P384") || !strings.Contains(r.stdout, "FAIL  DescribeKey: Origin EXTERNAL and the source's key spec") {
 		t.Errorf("spec mismatch: %s", r)
 	}
-	// A key still waiting for its material.
+	// A key still waiting for its material: nothing can be compared.
 	c, _ := sdkClient(url).CreateKey(context.Background(), &kms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
-	r = mustByok(t, 1, env, "verify", "--key-id", aws.ToString(c.KeyMetadata.KeyId), keyFile("p256.pkcs8.pem"))
+	r = mustByok(t, 4, env, "verify", "--key-id", aws.ToString(c.KeyMetadata.KeyId), keyFile("p256.pkcs8.pem"))
 	if !strings.Contains(r.stderr, "is PendingImport, not Enabled") {
 		t.Errorf("pending key: %s", r)
 	}
@@ -768,7 +769,9 @@ func TestCLIDemoBinary(t *testing.T) {
 			t.Errorf("table lacks a row for %s:\n%s", spec, r.stdout)
 		}
 	}
-	for _, want := range []string{"KEY SPEC", "USAGE", "ALGORITHM", "WRAPPING KEY", "KMS KEY ARN", "CHECKS", "TIME", "arn:aws:kms:us-east-1:111122223333:key/", "4/4", fmt.Sprintf("%d imported and verified, 0 failed", n+hsmKeys)} {
+	for _, want := range []string{"KEY SPEC", "USAGE", "ALGORITHM", "WRAPPING", "TIME", "VERDICT", "PASSED", "  key   arn:aws:kms:us-east-1:111122223333:key/",
+		"  ok    GetPublicKey equals the source public key", "  ok    KMS GenerateMac (HMAC_SHA_256)", "  ok    KMS unwrapped and accepted exactly",
+		fmt.Sprintf("%d imported and verified, 0 failed", n+hsmKeys)} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

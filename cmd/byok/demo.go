@@ -11,8 +11,8 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/byok-go/byok"
@@ -31,8 +31,10 @@ RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1), and imports
 each exactly as byok import does: CreateKey with Origin EXTERNAL,
 GetParametersForImport, wrap, ImportKeyMaterial, then the proof (the KMS key
 is used and compared with the source key: GetPublicKey, Sign and Verify,
-GenerateMac, Encrypt and Decrypt). The emulator really unwraps what it gets
-and checks it as KMS does. Prints one row per import.
+GenerateMac, and for every key what ImportKeyMaterial's integrity shows).
+The emulator really unwraps what it gets and checks it as KMS does. Prints
+one row per import with its verdict (PASSED, FAILED, UNPROVEN), and under
+it the KMS key and every check by name.
 
 As AWS does, the emulator makes a fresh RSA wrapping key pair for every
 GetParametersForImport; --fast reuses pre-generated ones instead. --all
@@ -45,7 +47,7 @@ are imported too.
 Examples:
   byok demo
   byok demo --all --fast
-  byok demo --json | jq '.[] | {key_spec, key_arn, verified}'`
+  byok demo --json | jq '.[] | {key_spec, key_arn, verdict, checks: [.verification.checks[].name]}'`
 
 // softhsmModule is where Debian's softhsm2 package installs the module.
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
@@ -70,9 +72,13 @@ type demoRow struct {
 	ChecksPassed    int                    `json:"checks_passed"`
 	Checks          int                    `json:"checks"`
 	Verified        bool                   `json:"verified"`
-	Seconds         float64                `json:"seconds"`
-	OK              bool                   `json:"ok"`
-	Error           string                 `json:"error,omitempty"`
+	// Verdict is PASSED, FAILED or UNPROVEN; Verification lists every
+	// check by name.
+	Verdict      byok.Verdict     `json:"verdict"`
+	Verification *verificationOut `json:"verification"`
+	Seconds      float64          `json:"seconds"`
+	OK           bool             `json:"ok"`
+	Error        string           `json:"error,omitempty"`
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,26 +123,69 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+// printDemo prints one line per import (fitting 100 columns), then the
+// KMS key, every check by name and what was skipped on lines below it.
 func printDemo(w io.Writer, rows []demoRow) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY SPEC\tUSAGE\tALGORITHM\tWRAPPING KEY\tKMS KEY ARN\tCHECKS\tTIME\tRESULT")
-	for _, r := range rows {
-		result := "ok: imported, proven"
-		if !r.OK {
-			result = "FAILED: " + r.Error
+	head := []string{"KEY SPEC", "USAGE", "ALGORITHM", "WRAPPING", "TIME", "VERDICT"}
+	cells := make([][]string, len(rows))
+	width := make([]int, len(head))
+	for i, h := range head {
+		width[i] = len(h)
+	}
+	for i, r := range rows {
+		verdict := string(r.Verdict)
+		if verdict == "" {
+			verdict = "ERROR"
 		}
-		spec := string(r.KeySpec)
-		if r.Source != "generated" {
-			spec += " (" + r.Source + ")"
+		cells[i] = []string{string(r.KeySpec), string(r.KeyUsage), string(r.Algorithm), string(r.WrappingKeySpec),
+			fmtDuration(time.Duration(r.Seconds * float64(time.Second))), verdict}
+		for j, c := range cells[i] {
+			width[j] = max(width[j], len(c))
 		}
+	}
+	line := func(c []string) {
+		var b strings.Builder
+		for j, x := range c {
+			if j < len(c)-1 {
+				fmt.Fprintf(&b, "%-*s  ", width[j], x)
+			} else {
+				b.WriteString(x)
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(head)
+	for i, r := range rows {
+		line(cells[i])
+		var b strings.Builder
 		arn := r.KeyARN
 		if arn == "" {
-			arn = "-"
+			arn = "none"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", spec, r.KeyUsage, r.Algorithm, r.WrappingKeySpec, arn,
-			r.ChecksPassed, r.Checks, fmtDuration(time.Duration(r.Seconds*float64(time.Second))), result)
+		writeWrapped(&b, "  key   ", arn)
+		if r.Source != "generated" {
+			writeWrapped(&b, "  from  ", r.Source)
+		}
+		if v := r.Verification; v != nil {
+			for _, c := range v.Checks {
+				mark := "  ok    "
+				if !c.OK {
+					mark = "  FAIL  "
+				}
+				writeWrapped(&b, mark, c.Name)
+				if !c.OK && c.Detail != "" {
+					writeWrapped(&b, "        ", c.Detail)
+				}
+			}
+			for _, sk := range v.Skipped {
+				writeWrapped(&b, "  skip  ", sk)
+			}
+		}
+		if r.Error != "" {
+			writeWrapped(&b, "  error ", r.Error)
+		}
+		fmt.Fprint(w, strings.TrimPrefix(b.String(), "\n")+"\n")
 	}
-	tw.Flush()
 }
 
 // exampleKeys generates a key of every importable spec, in parallel (RSA
@@ -338,6 +387,8 @@ func importOne(ctx context.Context, j demoJob, client byok.KMSAPI) demoRow {
 			r.Reason = res.Reason
 		}
 		if v := res.Verification; v != nil {
+			r.Verification = toVerificationOut(v)
+			r.Verdict = r.Verification.Verdict
 			r.Verified, r.Checks = v.Verified, len(v.Checks)
 			for _, c := range v.Checks {
 				if c.OK {
@@ -350,9 +401,9 @@ func importOne(ctx context.Context, j demoJob, client byok.KMSAPI) demoRow {
 		r.Error = err.Error()
 		return r
 	}
-	r.OK = r.Verified
+	r.OK = r.Verdict == byok.VerdictPassed
 	if !r.OK {
-		r.Error = "not verified"
+		r.Error = "not proven: verdict " + string(r.Verdict)
 	}
 	return r
 }

@@ -219,12 +219,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else {
 			err = withHint(err)
 		}
-		verr := errors.Is(err, byok.ErrVerification)
-		if verr && res != nil {
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but byok could not prove that it is the source key; do not use the key until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
+		holds := errors.Is(err, byok.ErrVerification) || errors.Is(err, byok.ErrUnproven)
+		switch {
+		case errors.Is(err, byok.ErrVerification) && res != nil:
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
+		case errors.Is(err, byok.ErrUnproven) && res != nil:
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
 		}
 		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
-			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, verr, *cleanup, "byok import "+sf.shown())
+			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
 			out.Error = err.Error()

@@ -15,10 +15,11 @@
 //	byok emulator [--listen ADDR]     run the verifying KMS emulator
 //	byok version                      print the version (also byok --version)
 //
-// Exit codes: 0 success; 1 the job failed (the output says which key, why
-// and what to do); 2 the command line was wrong; 3 the key material was
-// imported (or is in KMS) but the proof that KMS holds the source key
-// failed.
+// Exit codes: 0 success (any proof PASSED); 1 the job failed (the output
+// says which key, why and what to do); 2 the command line was wrong; 3 the
+// proof FAILED: the KMS key does not hold the source key; 4 the proof is
+// UNPROVEN: nothing failed, but nothing could show that KMS holds the source
+// key (a call was denied, the key's state, --no-reimport).
 //
 // See docs/cli.md for a walkthrough.
 package main
@@ -173,6 +174,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, byok.ErrVerification):
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
 			return 3
+		case errors.Is(err, byok.ErrUnproven):
+			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+			return 4
 		default:
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
 			return 1
@@ -204,8 +208,11 @@ Exit codes:
   0  success
   1  the job failed; the message says which key, why, and what to do next
   2  the command line was wrong (unknown flag, missing argument, bad value)
-  3  verification failed: the key material is in KMS, but byok could not
-     prove that the KMS key is the source key; do not use the key
+  3  verification FAILED: a check shows the KMS key is not the source key;
+     do not use the key
+  4  verification UNPROVEN: nothing failed, but no check could prove that
+     KMS holds the source key (a call was denied, the key's state,
+     --no-reimport); do not rely on the key until byok verify passes
 
 AWS configuration is the AWS CLI's: --profile, --region and --endpoint-url,
 else AWS_PROFILE, AWS_REGION (or AWS_DEFAULT_REGION, which the AWS CLI

@@ -95,7 +95,7 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("byok help: exit %d", code)
 	}
-	for _, want := range []string{"Exit codes:", "0  success", "1  the job failed", "2  the command line was wrong", "3  verification failed",
+	for _, want := range []string{"Exit codes:", "0  success", "1  the job failed", "2  the command line was wrong", "3  verification FAILED", "4  verification UNPROVEN",
 		"AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL_KMS", "--pin-env"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("byok help lacks %q:\n%s", want, out)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/migrate"
 	"golang.org/x/term"
 )
@@ -190,6 +191,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *prog != "none" {
 		mig.Progress = stderr
 	}
+	// verdicts counts the proofs' outcomes, per key and Region.
+	verdicts := map[byok.Verdict]int{}
 	if *dryRun {
 		mig.Journal = *journal // read, if it exists, to plan only what is left
 		mig.OnResult = func(r migrate.Result) {
@@ -209,6 +212,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		mig.Audit = w
 		mig.OnResult = func(r migrate.Result) {
+			for _, rr := range r.Regions {
+				if rr.Verdict != "" {
+					verdicts[rr.Verdict]++
+				}
+			}
 			if r.Outcome == "failed" {
 				if tty {
 					fmt.Fprintln(stderr)
@@ -227,6 +235,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	} else {
 		printMigrateSummary(stdout, sum, *journal, *audit, *dryRun)
+		if !*dryRun {
+			fmt.Fprintf(stdout, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
+				verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven])
+		}
 	}
 	return runErr
 }

@@ -105,6 +105,9 @@ func TestMigrateCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "imported 12, already done 0, failed 0") || !strings.Contains(errOut, "12/12 keys") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
+	if !strings.Contains(out, "proofs: 15 PASSED, 0 FAILED, 0 UNPROVEN; every check, by name, is in the audit log") {
+		t.Errorf("no count of the proofs (3 multi-Region keys in 2 Regions, 9 single):\n%s", out)
+	}
 	audit, err := os.ReadFile(strings.TrimSuffix(manifest, ".yaml") + ".audit.jsonl")
 	if err != nil {
 		t.Fatal(err)

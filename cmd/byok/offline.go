@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -80,9 +79,14 @@ const uploadUsage = `Usage: byok upload --params DIR [flags] [--source SOURCE]
 Step 3 of the offline import, on a host with AWS access: imports
 EncryptedKeyMaterial.bin with ImportToken.bin into the KMS key the
 parameters name (ImportKeyMaterial), then, if the source is given, proves
-the import as byok import does. Without --source it compares the public key
-of an RSA or EC key with the one recorded by byok wrap and says how to run
-the full proof (byok verify).
+that KMS holds the source key as byok verify does (the material was wrapped
+elsewhere, so KMS accepting it proves only that it holds what
+EncryptedKeyMaterial.bin held): for SYMMETRIC_DEFAULT keys by importing the
+source's material again (one more GetParametersForImport and
+ImportKeyMaterial, expiration unchanged; --no-reimport declines, leaving the
+verdict UNPROVEN, exit 4). Without --source it compares the public key of an
+RSA or EC key with the one recorded by byok wrap and says how to run the full
+proof (byok verify).
 
 The AWS CLI can upload the same files instead:
   aws kms import-key-material --key-id ARN \
@@ -586,6 +590,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef.register(fs)
 	paramsDir := fs.String("params", "", "the parameters `DIR`, after byok wrap")
 	importType := fs.String("import-type", "", "the import `TYPE` for SYMMETRIC_DEFAULT keys: NEW_KEY_MATERIAL (other material, for on-demand rotation) or EXISTING_KEY_MATERIAL (the same material again)")
+	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -694,16 +699,20 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if set.Meta.KeySpec != "" && set.Meta.KeySpec != info.Spec {
 			return fail(fmt.Errorf("%w: the KMS key is %s, the source %s", byok.ErrVerification, set.Meta.KeySpec, info.Spec))
 		}
-		v, err := target.VerifyImport(ctx, imp, info, src)
+		// The material was wrapped elsewhere (byok wrap), so ImportKeyMaterial's
+		// success proves only that KMS holds what EncryptedKeyMaterial.bin held:
+		// prove the source itself, as byok verify does.
+		kp, err := target.VerifyKey(ctx, set.Meta.KeyARN, src, byok.VerifyOptions{NoReimport: *noReimport, KeyMaterialID: imp.KeyMaterialID})
+		v := kp.Verification
 		res.Verification = toVerificationOut(&v)
-		if err == nil && !v.Verified {
-			err = errors.New(failedChecks(v))
+		if err == nil || v.Verdict == byok.VerdictFailed {
+			err = v.Err(set.Meta.KeyARN)
 		}
 		if err != nil {
 			if !*asJSON {
 				printUpload(stdout, &res)
 			}
-			return fail(fmt.Errorf("%w: %s: %w\n  note: the key material WAS imported; do not use the key until byok verify passes", byok.ErrVerification, set.Meta.KeyARN, err))
+			return fail(fmt.Errorf("%w\n  note: the key material WAS imported; do not rely on the key until byok verify passes", err))
 		}
 	} else {
 		res.VerificationSkipped = true
@@ -765,17 +774,4 @@ func printUpload(w io.Writer, r *uploadOutput) {
 		s.row("verification", "%s", msg)
 	}
 	s.flush()
-}
-
-func failedChecks(v byok.Verification) string {
-	var s []string
-	for _, c := range v.Checks {
-		if !c.OK {
-			s = append(s, c.Name+": "+c.Detail)
-		}
-	}
-	if len(s) == 0 {
-		return "no check could run"
-	}
-	return strings.Join(s, "; ")
 }

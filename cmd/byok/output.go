@@ -75,61 +75,109 @@ func effectiveUsage(info byok.KeyInfo) byok.KeyUsage {
 
 // verificationOut is a byok.Verification in byok's JSON spelling.
 type verificationOut struct {
-	Verified bool       `json:"verified"`
-	Checks   []checkOut `json:"checks"`
-	Skipped  []string   `json:"skipped,omitempty"`
+	// Verdict is PASSED, FAILED or UNPROVEN; Verified is Verdict == PASSED.
+	Verdict  byok.Verdict `json:"verdict"`
+	Verified bool         `json:"verified"`
+	Checks   []checkOut   `json:"checks"`
+	Skipped  []string     `json:"skipped"`
 }
 
 type checkOut struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
+	// Identity: the check, passing, shows KMS holds the source key itself
+	// (not only a working key).
+	Identity bool `json:"identity"`
 }
 
 func toVerificationOut(v *byok.Verification) *verificationOut {
 	if v == nil {
 		return nil
 	}
-	o := &verificationOut{Verified: v.Verified, Checks: []checkOut{}, Skipped: v.Skipped}
+	o := &verificationOut{Verdict: v.Verdict, Verified: v.Verified, Checks: []checkOut{}, Skipped: []string{}}
+	if o.Verdict == "" {
+		o.Verdict = byok.VerdictUnproven
+	}
+	o.Skipped = append(o.Skipped, v.Skipped...)
 	for _, c := range v.Checks {
-		o.Checks = append(o.Checks, checkOut{c.Name, c.OK, c.Detail})
+		o.Checks = append(o.Checks, checkOut{c.Name, c.OK, c.Detail, c.Identity})
 	}
 	return o
 }
 
-// verificationRows prints a verification: the outcome, then one line per
-// check and per skipped step.
+// verdictLine says what a verdict means, in one line.
+func verdictLine(v *verificationOut) string {
+	failed := 0
+	for _, c := range v.Checks {
+		if !c.OK {
+			failed++
+		}
+	}
+	switch v.Verdict {
+	case byok.VerdictPassed:
+		return fmt.Sprintf("PASSED: KMS holds the source key (%s, all passed)", plural(len(v.Checks), "check"))
+	case byok.VerdictFailed:
+		return fmt.Sprintf("FAILED: %d of %s failed; KMS does not hold the source key; do not use it", failed, plural(len(v.Checks), "check"))
+	}
+	return fmt.Sprintf("UNPROVEN: %s ran, none failed, but none proves KMS holds the source key", plural(len(v.Checks), "check"))
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// checkWidth is how wide a check's text may be in the human table: the
+// table's name column, a 6-column mark and this fit in 100 columns.
+const checkWidth = 76
+
+// verificationRows prints a verification: the verdict, then every check on
+// its own lines (mark, name, detail) and every skipped step.
 func verificationRows(s *summary, v *verificationOut) {
 	if v == nil {
 		s.row("verification", "SKIPPED (--no-verify): nothing proves that KMS holds the source key")
 		return
 	}
-	passed := 0
-	for _, c := range v.Checks {
-		if c.OK {
-			passed++
-		}
-	}
-	outcome := "PASSED"
-	if !v.Verified {
-		outcome = "FAILED"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d of %d checks passed", outcome, passed, len(v.Checks))
+	b.WriteString(verdictLine(v))
 	for _, c := range v.Checks {
 		mark := "ok    "
 		if !c.OK {
 			mark = "FAIL  "
 		}
-		fmt.Fprintf(&b, "\n%s%s", mark, c.Name)
+		writeWrapped(&b, mark, c.Name)
 		if c.Detail != "" {
-			fmt.Fprintf(&b, ": %s", c.Detail)
+			writeWrapped(&b, "      ", c.Detail)
 		}
 	}
 	for _, sk := range v.Skipped {
-		fmt.Fprintf(&b, "\nnote  %s", sk)
+		writeWrapped(&b, "skip  ", sk)
 	}
 	s.row("verification", "%s", b.String())
+}
+
+// writeWrapped writes text on new lines of at most checkWidth columns,
+// the first after mark, the others indented as far.
+func writeWrapped(b *strings.Builder, mark, text string) {
+	indent := strings.Repeat(" ", len(mark))
+	line := ""
+	flush := func() {
+		b.WriteString("\n" + mark + line)
+		mark, line = indent, ""
+	}
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > checkWidth {
+			flush()
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	flush()
 }
 
 func fmtTime(t time.Time) string {
@@ -159,15 +207,15 @@ func plannedChecks(spec byok.KeySpec, usage byok.KeyUsage) string {
 	case byok.KindRSA, byok.KindEC:
 		switch usage {
 		case byok.SignVerify:
-			return "GetPublicKey equals the source public key; a KMS signature verifies under it; KMS verifies the source's signature"
+			return "ImportKeyMaterial's integrity; GetPublicKey equals the source public key; a KMS signature verifies under it; KMS verifies the source's signature"
 		case byok.EncryptDecrypt:
-			return "GetPublicKey equals the source public key; KMS decrypts what the source public key encrypted"
+			return "ImportKeyMaterial's integrity; GetPublicKey equals the source public key; KMS decrypts what the source public key encrypted"
 		}
-		return "GetPublicKey equals the source public key"
+		return "ImportKeyMaterial's integrity; GetPublicKey equals the source public key"
 	case byok.KindHMAC:
-		return "KMS GenerateMac equals the source's HMAC of a fresh message"
+		return "ImportKeyMaterial's integrity; KMS GenerateMac equals the source's HMAC of a fresh message"
 	case byok.KindSymmetric:
-		return "an Encrypt/Decrypt round trip with the imported material"
+		return "ImportKeyMaterial's OAEP/RFC 5649 integrity (KMS unwrapped exactly what the source wrapped); an Encrypt/Decrypt round trip (usability only)"
 	}
 	return ""
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver/software"
 	"github.com/byok-go/byok/hsm"
@@ -21,13 +20,28 @@ import (
 const verifyUsage = `Usage: byok verify --key-id ID [flags] SOURCE
 
 Proves, again, that a KMS key holds the source key, by using the KMS key and
-comparing with the source: for RSA and EC keys, GetPublicKey equals the
-source's public key and signatures (or decryption) agree both ways; for HMAC
-keys, KMS's HMAC of a fresh message equals the source's; for AES keys, an
-Encrypt/Decrypt round trip. Run it after byok upload, or any time later.
+comparing with the source:
 
-Exit status 3 means the proof failed: the KMS key does not behave as the
-source key does.
+  RSA, EC            GetPublicKey equals the source's public key (KMS derives
+                     it from the imported private key); signatures verify both
+                     ways (RSA: byte-identical), or KMS decrypts what the
+                     source's public key encrypted
+  HMAC               KMS GenerateMac equals the source's HMAC of a fresh message
+  SYMMETRIC_DEFAULT  re-import: the source wraps its material under fresh import
+                     parameters and byok imports it again with ImportType
+                     EXISTING_KEY_MATERIAL and the key's KeyMaterialId; KMS
+                     accepts only the material it already holds and refuses any
+                     other (IncorrectKeyMaterialException). It costs one
+                     GetParametersForImport and one ImportKeyMaterial, and keeps
+                     the key's ExpirationModel and ValidTo unchanged.
+
+HMAC keys whose source cannot compute an HMAC are proven by re-import too.
+Run it after byok upload, or any time later.
+
+Verdicts and exit status: 0 PASSED (KMS holds the source key); 3 FAILED (a
+check shows it does not: do not use the key); 4 UNPROVEN (nothing failed, but
+nothing could prove it: a call was denied, the key is not Enabled, the source
+cannot wrap, or --no-reimport).
 
 ` + sourceHelp + `
 
@@ -39,6 +53,7 @@ Examples:
 // verifyOutput is what `byok verify --json` prints.
 type verifyOutput struct {
 	OK           bool             `json:"ok"`
+	Verdict      byok.Verdict     `json:"verdict"`
 	KeyARN       string           `json:"key_arn,omitempty"`
 	KeySpec      byok.KeySpec     `json:"key_spec,omitempty"`
 	KeyUsage     byok.KeyUsage    `json:"key_usage,omitempty"`
@@ -56,6 +71,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sf.register(fs)
 	af.register(fs)
 	keyID := fs.String("key-id", "", "the KMS key to check (`ID`, ARN or alias/NAME)")
+	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
+	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: the key material to prove (`ID`; default: the key's current one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -71,7 +88,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	start := time.Now()
-	res := verifyOutput{KeyARN: *keyID}
+	res := verifyOutput{KeyARN: *keyID, Verdict: byok.VerdictUnproven}
 	fail := func(err error) error {
 		res.Error = err.Error()
 		res.Seconds = time.Since(start).Seconds()
@@ -99,41 +116,42 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	defer src.Close()
-	info, err := src.Describe(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	info.Usage = res.KeyUsage
-	so := newSourceOut(&sf, info)
-	res.Source = &so
-	switch {
-	case md.Origin != types.OriginTypeExternal:
-		return fail(fmt.Errorf("%w: %s has Origin %s: KMS generated its key material, so it cannot hold the source key", byok.ErrVerification, res.KeyARN, md.Origin))
-	case res.KeySpec != info.Spec:
-		return fail(fmt.Errorf("%w: %s is a %s key; the source is %s", byok.ErrVerification, res.KeyARN, res.KeySpec, info.Spec))
-	case md.KeyState != types.KeyStateEnabled:
-		return fail(fmt.Errorf("%s is %s, not Enabled: there is nothing to verify until its key material is imported (and the key enabled)", res.KeyARN, md.KeyState))
-	}
-	p.say("verifying: using the KMS key and comparing with the source…")
+	p.say("verifying %s: using the KMS key and comparing with the source…", *keyID)
 	target := &byok.KMS{Client: client}
-	v, err := target.VerifyImport(ctx, byok.Imported{KeyID: res.KeyARN, KeyARN: res.KeyARN}, info, src)
+	kp, err := target.VerifyKey(ctx, *keyID, src, byok.VerifyOptions{NoReimport: *noReimport, KeyMaterialID: *materialID})
+	res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = kp.KeyARN, kp.KeySpec, kp.KeyUsage, kp.KeyState
+	if kp.Source.Spec != "" {
+		so := newSourceOut(&sf, kp.Source)
+		res.Source = &so
+	}
+	v := kp.Verification
+	res.Verdict = v.Verdict
+	if err != nil && !errors.Is(err, byok.ErrUnproven) && !errors.Is(err, byok.ErrVerification) {
+		// VerifyKey could not start: DescribeKey or the source failed.
+		return fail(withHint(err))
+	}
 	res.Verification = toVerificationOut(&v)
 	res.Seconds = time.Since(start).Seconds()
-	if err == nil && !v.Verified {
-		err = errors.New(failedChecks(v))
-	}
 	if !*asJSON {
 		s := newSummary(stdout)
 		s.row("KMS key", "%s", res.KeyARN)
 		s.row("key spec", "%s", res.KeySpec)
 		s.row("key usage", "%s", res.KeyUsage)
-		s.row("source", "%s\n%s", sf.label(), info.Fingerprint)
+		s.row("key state", "%s", res.KeyState)
+		fp := ""
+		if res.Source != nil {
+			fp = "\n" + res.Source.Fingerprint
+		}
+		s.row("source", "%s%s", sf.label(), fp)
 		verificationRows(s, res.Verification)
 		s.row("time", "%s", fmtDuration(time.Since(start)))
 		s.flush()
 	}
+	if err == nil {
+		err = v.Err(res.KeyARN)
+	}
 	if err != nil {
-		return fail(fmt.Errorf("%w: %s: %w", byok.ErrVerification, res.KeyARN, withHint(err)))
+		return fail(withHint(err))
 	}
 	res.OK = true
 	if *asJSON {

@@ -171,16 +171,16 @@ func upload(ctx context.Context, dir, keyFile string, w io.Writer) error {
 		return err
 	}
 	defer src.Close()
-	info, err := src.Describe(ctx)
-	if err != nil {
-		return err
+	// The material was wrapped in another step, so ImportKeyMaterial's
+	// success says only that KMS holds what the blob held: prove the key
+	// file itself (for SYMMETRIC_DEFAULT, by importing its material again).
+	kp, err := target.VerifyKey(ctx, imp.KeyARN, src, byok.VerifyOptions{})
+	v := kp.Verification
+	if err == nil {
+		err = v.Err(imp.KeyARN)
 	}
-	v, err := target.VerifyImport(ctx, imp, info, src)
 	if err != nil {
-		return err
-	}
-	if !v.Verified {
-		return fmt.Errorf("verification failed: %+v", v.Checks)
+		return fmt.Errorf("%s: %w", v.Verdict, err)
 	}
 	for _, c := range v.Checks {
 		fmt.Fprintf(w, "verified: %s\n", c.Name)

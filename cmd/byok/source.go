@@ -18,6 +18,7 @@ import (
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/readfile"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"golang.org/x/term"
 )
@@ -154,7 +155,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 		case s.pinEnv != "":
 			cfg.PIN = driver.PINFromEnv(s.pinEnv)
 		case s.pinFile != "":
-			cfg.PIN = driver.PINFromFile(s.pinFile)
+			cfg.PIN = fileSecret("--pin-file", s.pinFile)
 		default:
 			cfg.PIN = terminalSecret("PIN for "+s.source+": ", "the HSM PIN", "--pin-env NAME or --pin-file PATH", stderr)
 		}
@@ -163,7 +164,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 	case s.passEnv != "":
 		cfg.Passphrase = driver.PINFromEnv(s.passEnv)
 	case s.passFile != "":
-		cfg.Passphrase = driver.PINFromFile(s.passFile)
+		cfg.Passphrase = fileSecret("--passphrase-file", s.passFile)
 	}
 	src, err := driver.Open(ctx, name, cfg)
 	if err != nil && errors.Is(err, byok.ErrEncrypted) && cfg.Passphrase == nil {
@@ -180,6 +181,20 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 		return nil, err
 	}
 	return src, nil
+}
+
+// fileSecret reads a PIN or passphrase from the file given to flagName,
+// naming the flag in errors (the file's size and type are checked by
+// driver.PINFromFile).
+func fileSecret(flagName, path string) driver.PINSource {
+	src := driver.PINFromFile(path)
+	return driver.PINFunc(func(ctx context.Context) ([]byte, error) {
+		b, err := src.PIN(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", errUsage, flagName, path, strings.TrimPrefix(err.Error(), "driver: "))
+		}
+		return b, nil
+	})
 }
 
 // label describes the source for output: "key.pem (software)".
@@ -242,7 +257,7 @@ func specOfPublicKey(der []byte) (byok.KeySpec, error) {
 // SubjectPublicKeyInfo, as `openssl pkey -pubout` writes it) and returns its
 // DER, key spec and fingerprint (as byok computes it for the private key).
 func readPublicKey(name string) ([]byte, byok.KeySpec, string, error) {
-	b, err := readSmallFile("--public-key", name)
+	b, err := readSmallFile("--public-key", name, "public key file", readfile.PublicKey)
 	if err != nil {
 		return nil, "", "", err
 	}

@@ -1,0 +1,218 @@
+package main
+
+// Bad input files through the CLI: every file byok reads refuses a device,
+// a FIFO (promptly, without blocking), a directory and an over-cap regular
+// file, naming the flag, the file and what to give instead.
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// badInputFiles returns the bad files for one kind: /dev/zero, a FIFO, a
+// directory and a regular file of limit+1 bytes.
+func badInputFiles(t *testing.T, limit int) []struct{ name, path, want string } {
+	t.Helper()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte{'{'}, limit+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "subdir")
+	os.Mkdir(sub, 0o700)
+	return []struct{ name, path, want string }{
+		{"/dev/zero", "/dev/zero", "/dev/zero is a character device, not a regular file"},
+		{"fifo", fifo, "is a FIFO (named pipe), not a regular file"},
+		{"directory", sub, "is a directory, not a regular file"},
+		{"over the cap", big, "is larger than "},
+	}
+}
+
+// runCLIPromptly is runCLI failing the test if byok blocks.
+func runCLIPromptly(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	type res struct {
+		code     int
+		out, err string
+	}
+	done := make(chan res, 1)
+	go func() {
+		c, o, e := runCLI(t, args...)
+		done <- res{c, o, e}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.out, r.err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("byok %s blocked", strings.Join(args, " "))
+		return 0, "", ""
+	}
+}
+
+func TestCLIBoundedInputFiles(t *testing.T) {
+	p256 := keyFile("p256.pkcs8.pem")
+	enc := keyFile("p256.enc.pem")
+	for _, kind := range []struct {
+		name  string
+		limit int
+		args  func(path string) []string
+		cap   string // the cap as the message says it
+		flag  string // the flag the message names, if any
+	}{
+		{"key file", 1 << 20, func(p string) []string { return []string{"inspect", p, "--key-spec", "SYMMETRIC_DEFAULT"} }, "1 MiB", ""},
+		{"key file, any spec", 1 << 20, func(p string) []string { return []string{"inspect", p} }, "1 MiB", ""},
+		{"passphrase file", 4 << 10, func(p string) []string { return []string{"inspect", enc, "--passphrase-file", p} }, "4 KiB", "--passphrase-file"},
+		{"policy", 32 << 10, func(p string) []string { return []string{"import", p256, "--policy", p} }, "32 KiB", "--policy"},
+		{"public key", 64 << 10, func(p string) []string { return []string{"params", "--out", t.TempDir(), "--public-key", p} }, "64 KiB", "--public-key"},
+	} {
+		for _, bad := range badInputFiles(t, kind.limit) {
+			t.Run(kind.name+"/"+bad.name, func(t *testing.T) {
+				t.Setenv("AWS_REGION", "us-east-1")
+				t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1") // never reached
+				code, _, errOut := runCLIPromptly(t, kind.args(bad.path)...)
+				want := bad.want
+				if bad.name == "over the cap" {
+					want += kind.cap
+				}
+				if code == 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut, bad.path) || !strings.Contains(errOut, kind.flag) {
+					t.Errorf("byok %v: exit %d\n%s\nwant %q naming %s %s", kind.args(bad.path), code, errOut, want, kind.flag, bad.path)
+				}
+			})
+		}
+	}
+}
+
+// migrateCLIPromptly is migrateCLI failing the test if byok blocks.
+func migrateCLIPromptly(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	type res struct {
+		code     int
+		out, err string
+	}
+	done := make(chan res, 1)
+	go func() {
+		c, o, e := migrateCLI(t, args...)
+		done <- res{c, o, e}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.out, r.err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("byok migrate %s blocked", strings.Join(args, " "))
+		return 0, "", ""
+	}
+}
+
+// TestMigrateBoundedInputFiles: the manifest, a manifest's key and
+// policy_file, and the journal refuse what is not a regular file of
+// bounded size, without blocking.
+func TestMigrateBoundedInputFiles(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1") // never reached
+	dir := t.TempDir()
+	key, err := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := func(name, key, extraTarget string) string {
+		p := filepath.Join(dir, name+".yaml")
+		doc := "version: 1\nid: x\nkeys:\n  - name: a\n    source: " + key + "\n    target:\n      region: us-east-1\n" + extraTarget
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A manifest of 300 MiB of zeros, sparse on disk: over the total cap
+	// (256 MiB) and without line breaks.
+	sparse := filepath.Join(dir, "sparse.yaml")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(300 << 20)
+	f.Close()
+	// A YAML manifest with one line over the line cap.
+	long := filepath.Join(dir, "long.yaml")
+	os.WriteFile(long, append([]byte("version: 1\nid: x\ndescription: "), bytes.Repeat([]byte{'a'}, 2<<20)...), 0o600)
+
+	for _, bad := range badInputFiles(t, 32<<10) {
+		t.Run("manifest/"+bad.name, func(t *testing.T) {
+			if bad.name == "over the cap" {
+				return // below: the manifest's cap is 256 MiB
+			}
+			code, _, errOut := migrateCLIPromptly(t, bad.path, "--dry-run")
+			if code == 0 || !strings.Contains(errOut, bad.want) || !strings.Contains(errOut, "manifest") {
+				t.Errorf("exit %d\n%s\nwant %q", code, errOut, bad.want)
+			}
+		})
+		t.Run("policy_file/"+bad.name, func(t *testing.T) {
+			m := manifest("policy", key, "      policy_file: "+bad.path+"\n")
+			want := bad.want
+			if bad.name == "over the cap" {
+				want += "32 KiB, the most byok reads from a key policy JSON file"
+			}
+			code, _, errOut := migrateCLIPromptly(t, m, "--dry-run")
+			if code == 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "policy_file") {
+				t.Errorf("exit %d\n%s\nwant %q", code, errOut, want)
+			}
+		})
+		t.Run("journal/"+bad.name, func(t *testing.T) {
+			if bad.name == "over the cap" {
+				return // the journal's cap is 1 GiB: see internal/readfile
+			}
+			m := manifest("journal", key, "")
+			for _, dry := range []string{"--dry-run", "--progress=none"} {
+				code, _, errOut := migrateCLIPromptly(t, m, dry, "--journal", bad.path)
+				if code == 0 || !strings.Contains(errOut, "journal") || !strings.Contains(errOut, bad.path) {
+					t.Errorf("%s: exit %d\n%s", dry, code, errOut)
+				}
+			}
+		})
+	}
+	for _, bad := range badInputFiles(t, 1<<20) {
+		t.Run("key/"+bad.name, func(t *testing.T) {
+			m := manifest("key", bad.path, "")
+			code, out, errOut := migrateCLIPromptly(t, m, "--progress=none", "--journal", filepath.Join(t.TempDir(), "j"))
+			want := bad.want
+			if bad.name == "over the cap" {
+				want += "1 MiB, the most byok reads from a key file"
+			}
+			if code == 0 || !strings.Contains(out+errOut, want) {
+				t.Errorf("exit %d\n%s\n%s\nwant %q", code, out, errOut, want)
+			}
+		})
+	}
+	t.Run("manifest/over the cap", func(t *testing.T) {
+		code, _, errOut := migrateCLIPromptly(t, sparse, "--dry-run")
+		if code == 0 || !strings.Contains(errOut, "has a line longer than 1 MiB") {
+			t.Errorf("exit %d\n%s", code, errOut)
+		}
+		code, _, errOut = migrateCLIPromptly(t, long, "--dry-run")
+		if code == 0 || !strings.Contains(errOut, "has a line longer than 1 MiB, the most byok reads in one line of a manifest") {
+			t.Errorf("exit %d\n%s", code, errOut)
+		}
+	})
+}
+
+// TestPINFileFlagBounded: --pin-file and --passphrase-file errors name the
+// flag and the file (the PIN is read only once an HSM module is open, so
+// this calls the PIN source the flag builds).
+func TestPINFileFlagBounded(t *testing.T) {
+	for _, bad := range badInputFiles(t, 4<<10) {
+		for _, flagName := range []string{"--pin-file", "--passphrase-file"} {
+			_, err := fileSecret(flagName, bad.path).PIN(t.Context())
+			if err == nil || !strings.Contains(err.Error(), flagName+" "+bad.path) || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("%s %s: %v", flagName, bad.name, err)
+			}
+		}
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"encoding/asn1"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -27,10 +25,18 @@ type LoadOptions struct {
 	KeySpec KeySpec
 
 	// Passphrase decrypts an encrypted PKCS#8 key ("ENCRYPTED PRIVATE
-	// KEY"). With a nil Passphrase, encrypted input is refused with an
-	// error wrapping ErrEncrypted. A non-nil empty Passphrase is the empty
-	// passphrase. LoadKeyFile does not modify or keep it.
+	// KEY") or a PKCS#12 file. With a nil Passphrase, encrypted input is
+	// refused with an error wrapping ErrEncrypted. A non-nil empty
+	// Passphrase is the empty passphrase. LoadKeyFile does not modify or
+	// keep it.
 	Passphrase []byte
+
+	// Format is the encoding of a secret key (SYMMETRIC_DEFAULT, HMAC_*):
+	// SecretRaw, SecretHex or SecretBase64. The zero value, SecretAuto,
+	// accepts input that can be read in one way only and refuses input of
+	// the raw key's length that is also hex or base64 text, with
+	// ErrAmbiguousEncoding. Format must be empty for RSA and EC keys.
+	Format SecretFormat
 }
 
 // LoadKeyFile reads a key file and returns its key material in the form KMS
@@ -56,13 +62,16 @@ type LoadOptions struct {
 // pkcs8 -topk8 -nocrypt -outform DER` writes for the same key.
 //
 // Secret keys need opts.KeySpec (SYMMETRIC_DEFAULT or HMAC_*) and are read
-// as exactly that many raw bytes, or as hex or base64 text of that many
-// bytes (whitespace, such as line breaks and a trailing newline, is
-// ignored; hex may start with 0x). Input of exactly the spec's length is
-// always taken as raw.
+// in opts.Format: exactly that many raw bytes, or hex or base64 text of that
+// many bytes. Without a Format, hex and base64 text are recognised
+// (whitespace, such as line breaks and a trailing newline, is ignored; hex
+// may start with 0x), and input of exactly the spec's length is taken as
+// raw unless it also reads as hex or base64 text: then the encoding is
+// ambiguous and the error (ErrAmbiguousEncoding) asks for the Format. The
+// encoding of a secret is never guessed.
 //
 // A PEM input must hold exactly one PEM block. Errors wrap ErrInvalidMaterial
-// or one of its refinements (ErrEncrypted, ErrWrongPassphrase,
+// or one of its refinements (ErrEncrypted, ErrWrongPassphrase, ErrAmbiguousEncoding,
 // ErrUnsupportedEncryption, ErrPublicKeyOnly, ErrUnsupportedKey,
 // ErrSpecMismatch), and say what to do; they never contain key bytes.
 //
@@ -77,15 +86,21 @@ func LoadKeyFile(data []byte, opts LoadOptions) (*KeyMaterial, error) {
 			return nil, err
 		}
 	}
+	if _, err := ParseSecretFormat(string(opts.Format)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidMaterial, err)
+	}
+	if kind := opts.KeySpec.Kind(); opts.Format != SecretAuto && kind != KindSymmetric && kind != KindHMAC {
+		return nil, fmt.Errorf("%w: a key format (%s) is for raw secret keys, which also need their key spec (SYMMETRIC_DEFAULT or HMAC_*); RSA and EC key files say their own format", ErrInvalidMaterial, opts.Format)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w: the key file is empty; pass the contents of a PEM, DER, raw, hex or base64 key file", ErrInvalidMaterial)
 	}
 	isPEM := bytes.Contains(data, []byte("-----BEGIN "))
 	if kind := opts.KeySpec.Kind(); kind == KindSymmetric || kind == KindHMAC {
 		if isPEM {
-			return nil, fmt.Errorf("%w: LoadOptions.KeySpec is %s, a raw secret key, but the input is PEM; leave KeySpec empty (or set it to the key's RSA_* or ECC_* spec) to load a private key file", ErrSpecMismatch, opts.KeySpec)
+			return nil, fmt.Errorf("%w: the key spec is %s, a raw secret key, but the input is PEM; leave the key spec out (or give the key's RSA_* or ECC_* spec) to load a private key file", ErrSpecMismatch, opts.KeySpec)
 		}
-		return loadSecret(opts.KeySpec, data)
+		return loadSecret(opts.KeySpec, data, opts.Format)
 	}
 
 	var k *privateKey
@@ -100,7 +115,7 @@ func LoadKeyFile(data []byte, opts LoadOptions) (*KeyMaterial, error) {
 	}
 	defer k.clear()
 	if opts.KeySpec != "" && k.spec() != opts.KeySpec {
-		return nil, fmt.Errorf("%w: LoadOptions.KeySpec is %s but the file holds an %s key; set KeySpec to %s (or leave it empty), or load the right file", ErrSpecMismatch, opts.KeySpec, k.spec(), k.spec())
+		return nil, fmt.Errorf("%w: the key spec given is %s but the file holds an %s key; give %s (or no key spec), or load the right file", ErrSpecMismatch, opts.KeySpec, k.spec(), k.spec())
 	}
 	return newAsymmetric(k)
 }
@@ -200,7 +215,7 @@ func loadDER(der []byte, opts LoadOptions, what string) (*privateKey, error) {
 	default:
 		fix := "pass a PEM or DER private key (PKCS#8, PKCS#1 or SEC 1), re-exported in full if it was cut short"
 		if opts.KeySpec == "" {
-			fix += "; for a raw, hex or base64 secret key, set LoadOptions.KeySpec to SYMMETRIC_DEFAULT or HMAC_*"
+			fix += "; for a raw, hex or base64 secret key, give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s is neither PEM nor valid DER (%v); %s", ErrInvalidMaterial, what, err, fix)
@@ -260,67 +275,6 @@ func classifyDER(der []byte) (string, error) {
 		return "certificate", nil
 	}
 	return "", nil
-}
-
-// loadSecret reads a secret key of spec as raw bytes, hex or base64.
-func loadSecret(spec KeySpec, data []byte) (*KeyMaterial, error) {
-	want := spec.MaterialLen()
-	if len(data) == want {
-		return NewSecretKeyMaterial(spec, data)
-	}
-	text := make([]byte, 0, len(data))
-	defer func() { clear(text[:cap(text)]) }()
-	binary := false
-	for _, c := range data {
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			continue
-		case c < 0x21 || c > 0x7e:
-			binary = true
-		}
-		text = append(text, c)
-	}
-	got := fmt.Sprintf("%d bytes of binary data", len(data))
-	if !binary {
-		if len(text) > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') && isHex(text[2:]) {
-			text = text[2:]
-		}
-		if isHex(text) && len(text) == 2*want {
-			buf := make([]byte, want)
-			defer clear(buf)
-			if _, err := hex.Decode(buf, text); err == nil {
-				return NewSecretKeyMaterial(spec, buf)
-			}
-		}
-		got = fmt.Sprintf("%d characters of text that are neither hex nor base64", len(text))
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			buf := make([]byte, enc.DecodedLen(len(text)))
-			n, err := enc.Strict().Decode(buf, text)
-			if err == nil && n == want {
-				defer clear(buf)
-				return NewSecretKeyMaterial(spec, buf[:n])
-			}
-			clear(buf)
-			if err == nil {
-				got = fmt.Sprintf("base64 of %d bytes", n)
-				break
-			}
-		}
-		if isHex(text) && len(text)%2 == 0 {
-			got = fmt.Sprintf("%d hex digits (%d bytes)", len(text), len(text)/2)
-		}
-	}
-	return nil, fmt.Errorf("%w: %s key material is %d bytes, given raw (%d bytes), as hex (%d digits) or as base64, but the input is %s; check LoadOptions.KeySpec and the file",
-		ErrInvalidMaterial, spec, want, want, 2*want, got)
-}
-
-func isHex(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // OIDs of private key algorithms.

@@ -591,6 +591,9 @@ func (r *runner) open(ctx context.Context, j *job) error {
 	}
 	if err != nil {
 		release()
+		if errors.Is(err, byok.ErrAmbiguousEncoding) {
+			return fmt.Errorf("opening the source (%s): %w; in the manifest, give the source options: {key_format: raw} (or hex, or base64)", sourceLabel(s), err)
+		}
 		return fmt.Errorf("opening the source (%s): %w", sourceLabel(s), err)
 	}
 	// The source itself, not a wrapper: VerifyImport looks for its

@@ -6,12 +6,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/byok-go/byok"
 )
 
 // badInputFiles returns the bad files for one kind: /dev/zero, a FIFO, a
@@ -214,5 +218,84 @@ func TestPINFileFlagBounded(t *testing.T) {
 				t.Errorf("%s %s: %v", flagName, bad.name, err)
 			}
 		}
+	}
+}
+
+// TestCLIKeyFormat: a raw-length secret key file that also reads as hex or
+// base64 is refused with a hint naming --key-format; with the flag, each
+// format reads what it names.
+func TestCLIKeyFormat(t *testing.T) {
+	dir := t.TempDir()
+	ambiguous := filepath.Join(dir, "k32")
+	os.WriteFile(ambiguous, []byte(strings.Repeat("0f", 16)), 0o600) // 32 bytes, or hex of 16
+	fp := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"inspect", "--json", "--key-spec", "SYMMETRIC_DEFAULT"}, args...)...)
+		if code != 0 {
+			t.Fatalf("byok inspect %v: exit %d\n%s", args, code, errOut)
+		}
+		var r struct{ Fingerprint string }
+		if err := json.Unmarshal([]byte(out), &r); err != nil || r.Fingerprint == "" {
+			t.Fatalf("byok inspect %v: %v\n%s", args, err, out)
+		}
+		return r.Fingerprint
+	}
+	code, _, errOut := runCLI(t, "inspect", ambiguous, "--key-spec", "SYMMETRIC_DEFAULT")
+	if code == 0 || !strings.Contains(errOut, "encoding is ambiguous") || !strings.Contains(errOut, "--key-format raw") || strings.Contains(errOut, "LoadOptions") {
+		t.Errorf("an ambiguous key file: exit %d\n%s", code, errOut)
+	}
+	asRaw, err := byok.NewSecretKeyMaterial(byok.SymmetricDefault, []byte(strings.Repeat("0f", 16)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fp(ambiguous, "--key-format", "raw"); got != asRaw.Fingerprint() {
+		t.Errorf("--key-format raw: fingerprint %s, want that of the 32 ASCII bytes", got)
+	}
+	hexFile := keyFile("aes256.hex")
+	if a, b := fp(hexFile), fp(hexFile, "--key-format", "hex"); a != b {
+		t.Errorf("hex: %s without --key-format, %s with", a, b)
+	}
+	if a, b := fp(keyFile("aes256.bin")), fp(keyFile("aes256.b64"), "--key-format", "base64"); a != b {
+		t.Errorf("the raw and base64 files differ: %s, %s", a, b)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"inspect", hexFile, "--key-spec", "SYMMETRIC_DEFAULT", "--key-format", "base64url"}, 2, "--key-format \"base64url\": want raw, hex or base64"},
+		{[]string{"inspect", hexFile, "--key-spec", "SYMMETRIC_DEFAULT", "--key-format", "base64"}, 1, "decodes to 48 bytes"},
+		{[]string{"inspect", hexFile, "--key-spec", "SYMMETRIC_DEFAULT", "--key-format", "raw"}, 1, "is the format hex or base64?"},
+		{[]string{"inspect", keyFile("p256.pkcs8.pem"), "--key-format", "hex"}, 1, "leave --key-format out"},
+		{[]string{"inspect", "label=x", "--driver", "softhsm", "--key-format", "hex"}, 2, "--key-format is for raw AES and HMAC key files"},
+		{[]string{"inspect", hexFile, "--key-format", "hex", "--driver-option", "key_format=raw"}, 2, "not both"},
+		{[]string{"inspect", keyFile("aes256.bin")}, 1, "--key-spec"},
+	} {
+		code, _, errOut := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.msg) || strings.Contains(errOut, "LoadOptions") {
+			t.Errorf("byok %v: exit %d\n%s\nwant %d and %q", tc.args, code, errOut, tc.code, tc.msg)
+		}
+	}
+}
+
+// TestMigrateKeyFormat: a manifest entry naming an ambiguous secret key
+// file fails with the manifest's way to say the format, and plans with it.
+func TestMigrateKeyFormat(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1") // never reached
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "k32"), []byte(strings.Repeat("0f", 16)), 0o600)
+	m := filepath.Join(dir, "m.yaml")
+	doc := "version: 1\nid: x\nkeys:\n  - name: a\n    source: {key: k32, key_spec: SYMMETRIC_DEFAULT%s}\n    target:\n      region: us-east-1\n"
+	os.WriteFile(m, []byte(fmt.Sprintf(doc, "")), 0o600)
+	code, out, errOut := migrateCLI(t, m, "--dry-run")
+	if code == 0 || !strings.Contains(out+errOut, "encoding is ambiguous") || !strings.Contains(out+errOut, "options: {key_format: raw}") {
+		t.Errorf("ambiguous: exit %d\n%s\n%s", code, out, errOut)
+	}
+	os.WriteFile(m, []byte(fmt.Sprintf(doc, ", options: {key_format: raw}")), 0o600)
+	if code, out, errOut := migrateCLI(t, m, "--dry-run"); code != 0 || !strings.Contains(out, "1 keys planned") {
+		t.Errorf("key_format raw: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

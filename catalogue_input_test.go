@@ -17,7 +17,7 @@ import (
 func inputCases(t *testing.T) []badCase {
 	raw := func(b []byte) func(*testing.T) []byte { return func(*testing.T) []byte { return b } }
 	aesHex := keyFile(t, "aes256.hex") // 64 hex digits and a newline
-	return []badCase{
+	return append(bundleCases(t), []badCase{
 		// Ambiguous secret encodings (STYLE 22): the bytes are the raw
 		// key's length and also hex or base64 text.
 		{name: "32 hex digits as SYMMETRIC_DEFAULT", run: loadBytes(raw([]byte(strings.Repeat("0f", 16))), byok.LoadOptions{KeySpec: byok.SymmetricDefault}),
@@ -48,7 +48,7 @@ func inputCases(t *testing.T) []badCase {
 			is: byok.ErrInvalidMaterial, msg: "is for raw secret keys"},
 		{name: "unknown key format", run: load("aes256.hex", byok.LoadOptions{KeySpec: byok.SymmetricDefault, Format: "b64"}),
 			is: byok.ErrInvalidMaterial, msg: "want raw, hex or base64"},
-	}
+	}...)
 }
 
 // TestSecretFormats: each explicit format reads what it names, and only

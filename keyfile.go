@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 )
 
 // LoadOptions tells LoadKeyFile what to expect.
@@ -55,7 +56,17 @@ type LoadOptions struct {
 //   - PKCS#1 ("RSA PRIVATE KEY");
 //   - SEC 1 ("EC PRIVATE KEY"), on P-256, P-384, P-521 or secp256k1, with or
 //     without the public key (it is computed when absent, and checked when
-//     present).
+//     present);
+//   - PKCS#12 (.p12, .pfx, DER) holding one private key and its
+//     certificate(s), opened with opts.Passphrase (a file without a
+//     password opens without one); not secp256k1 keys, which the PKCS#12
+//     reader (software.sslmate.com/src/go-pkcs12) does not parse.
+//
+// A PEM input holds one private key block, alone or with certificates (in
+// any order, e.g. a key and its chain); one certificate must be for the
+// key. Text before and between blocks is allowed (explanatory text, RFC
+// 7468 section 5.2); after the last block only whitespace is, and binary
+// bytes nowhere: appended data is refused, as for DER.
 //
 // The result is PKCS#8 DER: two-prime RSA of 2048, 3072 or 4096 bits, or an
 // EC key on a named curve with its public key, byte for byte what `openssl
@@ -70,7 +81,7 @@ type LoadOptions struct {
 // ambiguous and the error (ErrAmbiguousEncoding) asks for the Format. The
 // encoding of a secret is never guessed.
 //
-// A PEM input must hold exactly one PEM block. Errors wrap ErrInvalidMaterial
+// Errors wrap ErrInvalidMaterial
 // or one of its refinements (ErrEncrypted, ErrWrongPassphrase, ErrAmbiguousEncoding,
 // ErrUnsupportedEncryption, ErrPublicKeyOnly, ErrUnsupportedKey,
 // ErrSpecMismatch), and say what to do; they never contain key bytes.
@@ -120,7 +131,11 @@ func LoadKeyFile(data []byte, opts LoadOptions) (*KeyMaterial, error) {
 	return newAsymmetric(k)
 }
 
-// loadPEM decodes the single PEM block of data and parses the key in it.
+// loadPEM decodes the PEM blocks of data and parses the key in them: one
+// private key block, alone or with the certificates of that key. Text
+// before and between blocks is allowed (RFC 7468 section 5.2's explanatory
+// text, as `openssl pkcs12 -nodes` writes "Bag Attributes"), binary bytes
+// are not, and nothing but whitespace may follow the last block.
 func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 	var blocks []*pem.Block
 	defer func() {
@@ -128,31 +143,49 @@ func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 			clear(b.Bytes)
 		}
 	}()
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte("-----BEGIN "))
+		if i < 0 {
+			break
+		}
+		if !isText(rest[:i]) {
+			return nil, fmt.Errorf("%w: binary data before a PEM block; the file is corrupt or two files were joined: pass the key file as its source wrote it", ErrInvalidMaterial)
+		}
+		b, r := pem.Decode(rest)
 		if b == nil {
 			break
 		}
 		blocks = append(blocks, b)
+		rest = r
 	}
 	// pem.Decode silently skips a block it cannot decode; count the BEGIN
 	// lines to notice.
 	if n := bytes.Count(data, []byte("-----BEGIN ")); n != len(blocks) || n == 0 {
 		return nil, fmt.Errorf("%w: a PEM block is truncated or corrupt (a missing END line, or bad base64); re-export or re-copy the key file in full", ErrInvalidMaterial)
 	}
-	if len(blocks) > 1 {
-		types := make([]string, len(blocks))
-		for i, b := range blocks {
-			types[i] = fmt.Sprintf("%q", b.Type)
-		}
-		fix := "keep only the private key block in the file (e.g. `openssl pkey -in FILE -out key.pem`)"
-		if blocks[0].Type == "EC PARAMETERS" {
-			fix += "; `openssl ecparam -genkey` writes the parameters block unless given -noout"
-		}
-		return nil, fmt.Errorf("%w: the input has %d PEM blocks (%s), so which key to load is ambiguous; %s", ErrInvalidMaterial, len(blocks), strings.Join(types, ", "), fix)
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%w: unexpected data after the last PEM block (%d bytes that are not whitespace); the file has bytes appended or is corrupt: pass the key file as its source wrote it", ErrInvalidMaterial, len(bytes.TrimSpace(rest)))
 	}
-	b := blocks[0]
+	if len(blocks) == 1 {
+		return parsePEMBlock(blocks[0], opts)
+	}
+	return loadPEMBundle(blocks, opts)
+}
+
+// isText reports whether b is text: UTF-8 without control characters
+// other than tab, CR and LF.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+// parsePEMBlock parses the key in one PEM block.
+func parsePEMBlock(b *pem.Block, opts LoadOptions) (*privateKey, error) {
 	if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
 		return nil, fmt.Errorf("%w: the %q PEM block uses OpenSSL's legacy PEM encryption (Proc-Type: 4,ENCRYPTED, %s); convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem`", ErrUnsupportedEncryption, b.Type, pemCipher(b.Headers["DEK-Info"]))
 	}
@@ -176,7 +209,7 @@ func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 	case "EC PARAMETERS":
 		return nil, fmt.Errorf("%w: the PEM block is \"EC PARAMETERS\": curve parameters, no key; load the \"EC PRIVATE KEY\" or \"PRIVATE KEY\" file", ErrInvalidMaterial)
 	case "OPENSSH PRIVATE KEY":
-		return nil, fmt.Errorf("%w: the key is in OpenSSH's own format, which byok does not read; convert a copy to PKCS#8 with `ssh-keygen -p -m PKCS8 -f COPY` (it rewrites COPY in place)", ErrUnsupportedKey)
+		return nil, fmt.Errorf("%w: the key is in OpenSSH's own format, which byok does not read; convert a copy to PKCS#8 with `ssh-keygen -p -m PKCS8 -f COPY` (it rewrites COPY in place, keeping its passphrase)", ErrUnsupportedKey)
 	case "DSA PRIVATE KEY":
 		return nil, fmt.Errorf("%w: a DSA key; KMS imports RSA and EC keys only", ErrUnsupportedKey)
 	}
@@ -200,6 +233,8 @@ func loadDER(der []byte, opts LoadOptions, what string) (*privateKey, error) {
 		return parsePKCS8(der, opts.KeySpec, false)
 	case "encrypted":
 		return loadEncrypted(der, opts)
+	case "pkcs12":
+		return loadPKCS12(der, opts)
 	case "pkcs1":
 		return parsePKCS1(der, false)
 	case "sec1":
@@ -241,8 +276,8 @@ func loadEncrypted(der []byte, opts LoadOptions) (*privateKey, error) {
 }
 
 // classifyDER guesses which structure der is from the tags of its first two
-// elements: "pkcs8", "encrypted", "pkcs1", "pkcs1-public", "sec1", "spki",
-// "certificate", or "" (with the DER error, if any).
+// elements: "pkcs8", "encrypted", "pkcs12", "pkcs1", "pkcs1-public", "sec1",
+// "spki", "certificate", or "" (with the DER error, if any).
 func classifyDER(der []byte) (string, error) {
 	r := derReader{der}
 	seq, err := r.read(tagSequence)
@@ -259,6 +294,8 @@ func classifyDER(der []byte) (string, error) {
 		return "", err
 	}
 	switch {
+	case t1 == tagInteger && t2 == tagSequence && isPFX(der):
+		return "pkcs12", nil
 	case t1 == tagInteger && t2 == tagSequence:
 		return "pkcs8", nil
 	case t1 == tagInteger && t2 == tagInteger && s.empty():
@@ -338,7 +375,7 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 		return nil, derError("the PKCS#8 version", err)
 	}
 	if v != 0 && (strict || v != 1) {
-		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, v)
+		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, v)
 	}
 	alg, err := s.read(tagSequence)
 	if err != nil {
@@ -350,7 +387,7 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 	}
 	if t, ok := s.peek(); ok && t == tagContext0 {
 		if strict {
-			return nil, fmt.Errorf("%w: the PKCS#8 key has attributes; KMS wants a bare PrivateKeyInfo: re-encode the key with byok.LoadKeyFile", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the PKCS#8 key has attributes; KMS wants a bare PrivateKeyInfo: load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
 		}
 		s.next()
 	}
@@ -384,12 +421,12 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 	switch {
 	case oid.Equal(oidRSAEncryption):
 		if hasParams && (pTag != tagNull || len(pFull) != 2) || !hasParams && strict {
-			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
 		}
 		return parsePKCS1(priv, strict)
 	case oid.Equal(oidECPublicKey):
 		if !hasParams {
-			return nil, fmt.Errorf("%w: the PKCS#8 EC key does not name its curve; re-export it with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the PKCS#8 EC key does not name its curve; re-export it from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial)
 		}
 		c, err := curveFromParams(pTag, pFull)
 		if err != nil {

@@ -271,7 +271,7 @@ func ParseKeyMaterial(spec KeySpec, material []byte) (*KeyMaterial, error) {
 	}
 	if subtle.ConstantTimeCompare(m.k.b, material) != 1 {
 		m.Destroy()
-		return nil, fmt.Errorf("%w: the %s PKCS#8 DER is not in the canonical form KMS takes (an optional field, a non-minimal encoding or a parameter too many); re-encode it with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, spec)
+		return nil, fmt.Errorf("%w: the %s PKCS#8 DER is not in the canonical form KMS takes (an optional field, a non-minimal encoding or a parameter too many); load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, spec)
 	}
 	return m, nil
 }

@@ -17,7 +17,8 @@ import (
 func inputCases(t *testing.T) []badCase {
 	raw := func(b []byte) func(*testing.T) []byte { return func(*testing.T) []byte { return b } }
 	aesHex := keyFile(t, "aes256.hex") // 64 hex digits and a newline
-	return append(bundleCases(t), []badCase{
+	cases := append(bundleCases(t), edgeCases(t)...)
+	return append(cases, []badCase{
 		// Ambiguous secret encodings (STYLE 22): the bytes are the raw
 		// key's length and also hex or base64 text.
 		{name: "32 hex digits as SYMMETRIC_DEFAULT", run: loadBytes(raw([]byte(strings.Repeat("0f", 16))), byok.LoadOptions{KeySpec: byok.SymmetricDefault}),

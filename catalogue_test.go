@@ -248,7 +248,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		}, as: new(*types.IncorrectKeyMaterialException)},
 		{name: "expired parameters", run: func(t *testing.T) error {
 			src := openSource(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})
-			_, err := new(byok.Importer).Import(context.Background(), src, &staleTarget{})
+			_, err := (&byok.Importer{WrappingKeySpec: byok.WrappingRSA2048}).Import(context.Background(), src, &staleTarget{})
 			return err
 		}, is: byok.ErrExpiredParameters},
 		{name: "key usage the spec does not allow", run: func(t *testing.T) error {

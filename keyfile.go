@@ -375,7 +375,10 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 		return nil, derError("the PKCS#8 version", err)
 	}
 	if v != 0 && (strict || v != 1) {
-		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, v)
+		if strict && v == 1 {
+			return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, v)
+		}
+		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0 (or 1); the key is corrupt or not PKCS#8: re-export it from its source", ErrInvalidMaterial, v)
 	}
 	alg, err := s.read(tagSequence)
 	if err != nil {
@@ -421,7 +424,10 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 	switch {
 	case oid.Equal(oidRSAEncryption):
 		if hasParams && (pTag != tagNull || len(pFull) != 2) || !hasParams && strict {
-			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
+			if !hasParams {
+				return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
+			}
+			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; the key is corrupt: re-export it from its source", ErrInvalidMaterial)
 		}
 		return parsePKCS1(priv, strict)
 	case oid.Equal(oidECPublicKey):

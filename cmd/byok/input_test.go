@@ -6,8 +6,15 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +23,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // badInputFiles returns the bad files for one kind: /dev/zero, a FIFO, a
@@ -297,5 +305,55 @@ func TestMigrateKeyFormat(t *testing.T) {
 	os.WriteFile(m, []byte(fmt.Sprintf(doc, ", options: {key_format: raw}")), 0o600)
 	if code, out, errOut := migrateCLI(t, m, "--dry-run"); code != 0 || !strings.Contains(out, "1 keys planned") {
 		t.Errorf("key_format raw: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestCLIPKCS12 reads a .p12 with --passphrase-file, and a PEM key with its
+// certificate: both give the key's own fingerprint.
+func TestCLIPKCS12(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "p12"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(certDER)
+	pfx, err := pkcs12.Modern2023.Encode(key, cert, nil, "p12 pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12 := filepath.Join(dir, "key.p12")
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(p12, pfx, 0o600)
+	os.WriteFile(pass, []byte("p12 pass\n"), 0o600)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	bundle := filepath.Join(dir, "key-and-cert.pem")
+	os.WriteFile(bundle, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...), 0o600)
+	want, err := byok.NewKeyMaterial(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{p12, "--passphrase-file", pass}, {bundle}} {
+		code, out, errOut := runCLI(t, append([]string{"inspect", "--json"}, args...)...)
+		var r struct{ Fingerprint string }
+		if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Fingerprint != want.Fingerprint() {
+			t.Errorf("byok inspect %v: exit %d, fingerprint %q, want %q\n%s", args, code, r.Fingerprint, want.Fingerprint(), errOut)
+		}
+	}
+	if stdinIsTerminal() {
+		t.Skip("standard input is a terminal: byok would prompt")
+	}
+	code, _, errOut := runCLI(t, "inspect", p12)
+	if code == 0 || !strings.Contains(errOut, "PKCS#12") || !strings.Contains(errOut, "--passphrase-file") {
+		t.Errorf("without a passphrase: exit %d\n%s", code, errOut)
+	}
+	os.WriteFile(pass, []byte("wrong\n"), 0o600)
+	code, _, errOut = runCLI(t, "inspect", p12, "--passphrase-file", pass)
+	if code == 0 || !strings.Contains(errOut, "wrong passphrase") || strings.Contains(errOut, "wrong\n") {
+		t.Errorf("a wrong passphrase: exit %d\n%s", code, errOut)
 	}
 }

@@ -203,6 +203,20 @@ func TestMigrateBoundedInputFiles(t *testing.T) {
 			}
 		})
 	}
+	for _, bad := range badInputFiles(t, 4<<10) {
+		t.Run("passphrase_file/"+bad.name, func(t *testing.T) {
+			enc, _ := filepath.Abs(keyFile("p256.enc.pem"))
+			m := manifest("pass", "{key: "+enc+", passphrase_file: "+bad.path+"}", "")
+			code, out, errOut := migrateCLIPromptly(t, m, "--progress=none", "--journal", filepath.Join(t.TempDir(), "j"))
+			want := bad.want
+			if bad.name == "over the cap" {
+				want += "4 KiB, the most byok reads from a PIN or passphrase file"
+			}
+			if code == 0 || !strings.Contains(out+errOut, want) {
+				t.Errorf("exit %d\n%s\n%s\nwant %q", code, out, errOut, want)
+			}
+		})
+	}
 	t.Run("manifest/over the cap", func(t *testing.T) {
 		code, _, errOut := migrateCLIPromptly(t, sparse, "--dry-run")
 		if code == 0 || !strings.Contains(errOut, "has a line longer than 1 MiB") {

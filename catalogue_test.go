@@ -177,7 +177,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "certificate where a private key is needed", run: load("bad-p256.cert.pem", byok.LoadOptions{}), is: byok.ErrPublicKeyOnly},
 		{name: "PKCS#1 public key", run: load("bad-rsa2048.pkcs1-pub.pem", byok.LoadOptions{}), is: byok.ErrPublicKeyOnly},
 		{name: "file spec differs from the asked spec", run: load("p256.pkcs8.pem", byok.LoadOptions{KeySpec: byok.ECCNISTP384}), is: byok.ErrSpecMismatch},
-		{name: "raw secret key without a key spec", run: load("aes256.bin", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "KeySpec"},
+		{name: "raw secret key without a key spec", run: load("aes256.bin", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"},
 		{name: "AES key of 31 bytes", run: func(*testing.T) error {
 			_, err := byok.NewSecretKeyMaterial(byok.SymmetricDefault, make([]byte, 31))
 			return err
@@ -248,7 +248,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		}, as: new(*types.IncorrectKeyMaterialException)},
 		{name: "expired parameters", run: func(t *testing.T) error {
 			src := openSource(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})
-			_, err := new(byok.Importer).Import(context.Background(), src, &staleTarget{})
+			_, err := (&byok.Importer{WrappingKeySpec: byok.WrappingRSA2048}).Import(context.Background(), src, &staleTarget{})
 			return err
 		}, is: byok.ErrExpiredParameters},
 		{name: "key usage the spec does not allow", run: func(t *testing.T) error {
@@ -263,6 +263,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			return err
 		}, is: byok.ErrDestroyed},
 	}
+	cases = append(cases, inputCases(t)...) // issue 12: catalogue_input_test.go
 	if len(cases) < 40 {
 		t.Fatalf("the catalogue has %d cases; it promises at least 40", len(cases))
 	}

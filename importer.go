@@ -253,8 +253,8 @@ func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, e
 // and an UNPROVEN one an error wrapping ErrUnproven; Result.Verification
 // holds the verdict and every check either way.
 func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*Result, error) {
-	if src == nil || dst == nil {
-		return nil, errors.New("byok: Import needs a source and a target")
+	if err := checkNotNil(src, dst); err != nil {
+		return nil, err
 	}
 	log := im.logger()
 	info, choice, err := im.Plan(ctx, src)
@@ -266,19 +266,25 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 	if choice.Fallback {
 		log.Warn("byok: the source cannot perform a SHA-256 wrapping algorithm; using SHA-1", "key", info.Label, "algorithm", choice.Algorithm)
 	}
+	if err := stopped(ctx, "preparing the KMS key", ""); err != nil {
+		return res, err
+	}
 	params, err := dst.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
 	res.KeyARN = params.KeyID
 	if err != nil {
 		return res, err
 	}
-	if params.WrappingKey == nil || len(params.ImportToken) == 0 {
-		return res, fmt.Errorf("byok: the target returned no wrapping key or import token for %s", params.KeyID)
+	if err := checkParameters(params, choice.Algorithm, choice.WrappingKeySpec); err != nil {
+		return res, err
 	}
 	imp, err := im.wrapAndImport(ctx, src, dst, params)
 	if r, ok := dst.(ParameterRefresher); ok && err != nil && r.IsExpiredToken(err) {
 		log.Warn("byok: the import token expired; fetching new parameters for the same key", "key", params.KeyID)
 		params, err = r.Refresh(ctx, params)
 		if err != nil {
+			return res, err
+		}
+		if err := checkParameters(params, choice.Algorithm, choice.WrappingKeySpec); err != nil {
 			return res, err
 		}
 		imp, err = im.wrapAndImport(ctx, src, dst, params)
@@ -294,6 +300,9 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 	log.Info("byok: imported", "key", res.KeyARN, "spec", info.Spec, "algorithm", choice.Algorithm, "fingerprint", info.Fingerprint)
 	if im.SkipVerify {
 		return res, nil
+	}
+	if err := stopped(ctx, "verifying the import", res.KeyARN); err != nil {
+		return res, err
 	}
 	v, ok := dst.(ImportVerifier)
 	if !ok {
@@ -321,9 +330,15 @@ func (im *Importer) wrapAndImport(ctx context.Context, src KeySource, dst KMSTar
 	if !p.ValidTo.IsZero() && !time.Now().Before(p.ValidTo) {
 		return Imported{KeyID: p.KeyID}, fmt.Errorf("%w: the import parameters for %s expired at %s", ErrExpiredParameters, p.KeyID, p.ValidTo.Format(time.RFC3339))
 	}
+	if err := stopped(ctx, "wrapping the source key", p.KeyID); err != nil {
+		return Imported{KeyID: p.KeyID}, err
+	}
 	wrapped, err := src.Wrap(ctx, p)
 	if err != nil {
 		return Imported{KeyID: p.KeyID}, fmt.Errorf("byok: wrapping the source key for %s: %w", p.KeyID, err)
+	}
+	if err := stopped(ctx, "ImportKeyMaterial", p.KeyID); err != nil {
+		return Imported{KeyID: p.KeyID}, err
 	}
 	return dst.Import(ctx, p, wrapped)
 }

@@ -8,13 +8,12 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"encoding/asn1"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 )
 
 // LoadOptions tells LoadKeyFile what to expect.
@@ -27,10 +26,18 @@ type LoadOptions struct {
 	KeySpec KeySpec
 
 	// Passphrase decrypts an encrypted PKCS#8 key ("ENCRYPTED PRIVATE
-	// KEY"). With a nil Passphrase, encrypted input is refused with an
-	// error wrapping ErrEncrypted. A non-nil empty Passphrase is the empty
-	// passphrase. LoadKeyFile does not modify or keep it.
+	// KEY") or a PKCS#12 file. With a nil Passphrase, encrypted input is
+	// refused with an error wrapping ErrEncrypted. A non-nil empty
+	// Passphrase is the empty passphrase. LoadKeyFile does not modify or
+	// keep it.
 	Passphrase []byte
+
+	// Format is the encoding of a secret key (SYMMETRIC_DEFAULT, HMAC_*):
+	// SecretRaw, SecretHex or SecretBase64. The zero value, SecretAuto,
+	// accepts input that can be read in one way only and refuses input of
+	// the raw key's length that is also hex or base64 text, with
+	// ErrAmbiguousEncoding. Format must be empty for RSA and EC keys.
+	Format SecretFormat
 }
 
 // LoadKeyFile reads a key file and returns its key material in the form KMS
@@ -49,20 +56,33 @@ type LoadOptions struct {
 //   - PKCS#1 ("RSA PRIVATE KEY");
 //   - SEC 1 ("EC PRIVATE KEY"), on P-256, P-384, P-521 or secp256k1, with or
 //     without the public key (it is computed when absent, and checked when
-//     present).
+//     present);
+//   - PKCS#12 (.p12, .pfx, DER) holding one private key and its
+//     certificate(s), opened with opts.Passphrase (a file without a
+//     password opens without one); not secp256k1 keys, which the PKCS#12
+//     reader (software.sslmate.com/src/go-pkcs12) does not parse.
+//
+// A PEM input holds one private key block, alone or with certificates (in
+// any order, e.g. a key and its chain); one certificate must be for the
+// key. Text before and between blocks is allowed (explanatory text, RFC
+// 7468 section 5.2); after the last block only whitespace is, and binary
+// bytes nowhere: appended data is refused, as for DER.
 //
 // The result is PKCS#8 DER: two-prime RSA of 2048, 3072 or 4096 bits, or an
 // EC key on a named curve with its public key, byte for byte what `openssl
 // pkcs8 -topk8 -nocrypt -outform DER` writes for the same key.
 //
 // Secret keys need opts.KeySpec (SYMMETRIC_DEFAULT or HMAC_*) and are read
-// as exactly that many raw bytes, or as hex or base64 text of that many
-// bytes (whitespace, such as line breaks and a trailing newline, is
-// ignored; hex may start with 0x). Input of exactly the spec's length is
-// always taken as raw.
+// in opts.Format: exactly that many raw bytes, or hex or base64 text of that
+// many bytes. Without a Format, hex and base64 text are recognised
+// (whitespace, such as line breaks and a trailing newline, is ignored; hex
+// may start with 0x), and input of exactly the spec's length is taken as
+// raw unless it also reads as hex or base64 text: then the encoding is
+// ambiguous and the error (ErrAmbiguousEncoding) asks for the Format. The
+// encoding of a secret is never guessed.
 //
-// A PEM input must hold exactly one PEM block. Errors wrap ErrInvalidMaterial
-// or one of its refinements (ErrEncrypted, ErrWrongPassphrase,
+// Errors wrap ErrInvalidMaterial
+// or one of its refinements (ErrEncrypted, ErrWrongPassphrase, ErrAmbiguousEncoding,
 // ErrUnsupportedEncryption, ErrPublicKeyOnly, ErrUnsupportedKey,
 // ErrSpecMismatch), and say what to do; they never contain key bytes.
 //
@@ -77,15 +97,21 @@ func LoadKeyFile(data []byte, opts LoadOptions) (*KeyMaterial, error) {
 			return nil, err
 		}
 	}
+	if _, err := ParseSecretFormat(string(opts.Format)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidMaterial, err)
+	}
+	if kind := opts.KeySpec.Kind(); opts.Format != SecretAuto && kind != KindSymmetric && kind != KindHMAC {
+		return nil, fmt.Errorf("%w: a key format (%s) is for raw secret keys, which also need their key spec (SYMMETRIC_DEFAULT or HMAC_*); RSA and EC key files say their own format", ErrInvalidMaterial, opts.Format)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w: the key file is empty; pass the contents of a PEM, DER, raw, hex or base64 key file", ErrInvalidMaterial)
 	}
 	isPEM := bytes.Contains(data, []byte("-----BEGIN "))
 	if kind := opts.KeySpec.Kind(); kind == KindSymmetric || kind == KindHMAC {
 		if isPEM {
-			return nil, fmt.Errorf("%w: LoadOptions.KeySpec is %s, a raw secret key, but the input is PEM; leave KeySpec empty (or set it to the key's RSA_* or ECC_* spec) to load a private key file", ErrSpecMismatch, opts.KeySpec)
+			return nil, fmt.Errorf("%w: the key spec is %s, a raw secret key, but the input is PEM; leave the key spec out (or give the key's RSA_* or ECC_* spec) to load a private key file", ErrSpecMismatch, opts.KeySpec)
 		}
-		return loadSecret(opts.KeySpec, data)
+		return loadSecret(opts.KeySpec, data, opts.Format)
 	}
 
 	var k *privateKey
@@ -100,12 +126,16 @@ func LoadKeyFile(data []byte, opts LoadOptions) (*KeyMaterial, error) {
 	}
 	defer k.clear()
 	if opts.KeySpec != "" && k.spec() != opts.KeySpec {
-		return nil, fmt.Errorf("%w: LoadOptions.KeySpec is %s but the file holds an %s key; set KeySpec to %s (or leave it empty), or load the right file", ErrSpecMismatch, opts.KeySpec, k.spec(), k.spec())
+		return nil, fmt.Errorf("%w: the key spec given is %s but the file holds an %s key; give %s (or no key spec), or load the right file", ErrSpecMismatch, opts.KeySpec, k.spec(), k.spec())
 	}
 	return newAsymmetric(k)
 }
 
-// loadPEM decodes the single PEM block of data and parses the key in it.
+// loadPEM decodes the PEM blocks of data and parses the key in them: one
+// private key block, alone or with the certificates of that key. Text
+// before and between blocks is allowed (RFC 7468 section 5.2's explanatory
+// text, as `openssl pkcs12 -nodes` writes "Bag Attributes"), binary bytes
+// are not, and nothing but whitespace may follow the last block.
 func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 	var blocks []*pem.Block
 	defer func() {
@@ -113,31 +143,49 @@ func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 			clear(b.Bytes)
 		}
 	}()
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte("-----BEGIN "))
+		if i < 0 {
+			break
+		}
+		if !isText(rest[:i]) {
+			return nil, fmt.Errorf("%w: binary data before a PEM block; the file is corrupt or two files were joined: pass the key file as its source wrote it", ErrInvalidMaterial)
+		}
+		b, r := pem.Decode(rest)
 		if b == nil {
 			break
 		}
 		blocks = append(blocks, b)
+		rest = r
 	}
 	// pem.Decode silently skips a block it cannot decode; count the BEGIN
 	// lines to notice.
 	if n := bytes.Count(data, []byte("-----BEGIN ")); n != len(blocks) || n == 0 {
 		return nil, fmt.Errorf("%w: a PEM block is truncated or corrupt (a missing END line, or bad base64); re-export or re-copy the key file in full", ErrInvalidMaterial)
 	}
-	if len(blocks) > 1 {
-		types := make([]string, len(blocks))
-		for i, b := range blocks {
-			types[i] = fmt.Sprintf("%q", b.Type)
-		}
-		fix := "keep only the private key block in the file (e.g. `openssl pkey -in FILE -out key.pem`)"
-		if blocks[0].Type == "EC PARAMETERS" {
-			fix += "; `openssl ecparam -genkey` writes the parameters block unless given -noout"
-		}
-		return nil, fmt.Errorf("%w: the input has %d PEM blocks (%s), so which key to load is ambiguous; %s", ErrInvalidMaterial, len(blocks), strings.Join(types, ", "), fix)
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%w: unexpected data after the last PEM block (%d bytes that are not whitespace); the file has bytes appended or is corrupt: pass the key file as its source wrote it", ErrInvalidMaterial, len(bytes.TrimSpace(rest)))
 	}
-	b := blocks[0]
+	if len(blocks) == 1 {
+		return parsePEMBlock(blocks[0], opts)
+	}
+	return loadPEMBundle(blocks, opts)
+}
+
+// isText reports whether b is text: UTF-8 without control characters
+// other than tab, CR and LF.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+// parsePEMBlock parses the key in one PEM block.
+func parsePEMBlock(b *pem.Block, opts LoadOptions) (*privateKey, error) {
 	if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
 		return nil, fmt.Errorf("%w: the %q PEM block uses OpenSSL's legacy PEM encryption (Proc-Type: 4,ENCRYPTED, %s); convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem`", ErrUnsupportedEncryption, b.Type, pemCipher(b.Headers["DEK-Info"]))
 	}
@@ -161,7 +209,7 @@ func loadPEM(data []byte, opts LoadOptions) (*privateKey, error) {
 	case "EC PARAMETERS":
 		return nil, fmt.Errorf("%w: the PEM block is \"EC PARAMETERS\": curve parameters, no key; load the \"EC PRIVATE KEY\" or \"PRIVATE KEY\" file", ErrInvalidMaterial)
 	case "OPENSSH PRIVATE KEY":
-		return nil, fmt.Errorf("%w: the key is in OpenSSH's own format, which byok does not read; convert a copy to PKCS#8 with `ssh-keygen -p -m PKCS8 -f COPY` (it rewrites COPY in place)", ErrUnsupportedKey)
+		return nil, fmt.Errorf("%w: the key is in OpenSSH's own format, which byok does not read; convert a copy to PKCS#8 with `ssh-keygen -p -m PKCS8 -f COPY` (it rewrites COPY in place, keeping its passphrase)", ErrUnsupportedKey)
 	case "DSA PRIVATE KEY":
 		return nil, fmt.Errorf("%w: a DSA key; KMS imports RSA and EC keys only", ErrUnsupportedKey)
 	}
@@ -185,6 +233,8 @@ func loadDER(der []byte, opts LoadOptions, what string) (*privateKey, error) {
 		return parsePKCS8(der, opts.KeySpec, false)
 	case "encrypted":
 		return loadEncrypted(der, opts)
+	case "pkcs12":
+		return loadPKCS12(der, opts)
 	case "pkcs1":
 		return parsePKCS1(der, false)
 	case "sec1":
@@ -200,7 +250,7 @@ func loadDER(der []byte, opts LoadOptions, what string) (*privateKey, error) {
 	default:
 		fix := "pass a PEM or DER private key (PKCS#8, PKCS#1 or SEC 1), re-exported in full if it was cut short"
 		if opts.KeySpec == "" {
-			fix += "; for a raw, hex or base64 secret key, set LoadOptions.KeySpec to SYMMETRIC_DEFAULT or HMAC_*"
+			fix += "; for a raw, hex or base64 secret key, give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s is neither PEM nor valid DER (%v); %s", ErrInvalidMaterial, what, err, fix)
@@ -226,8 +276,8 @@ func loadEncrypted(der []byte, opts LoadOptions) (*privateKey, error) {
 }
 
 // classifyDER guesses which structure der is from the tags of its first two
-// elements: "pkcs8", "encrypted", "pkcs1", "pkcs1-public", "sec1", "spki",
-// "certificate", or "" (with the DER error, if any).
+// elements: "pkcs8", "encrypted", "pkcs12", "pkcs1", "pkcs1-public", "sec1",
+// "spki", "certificate", or "" (with the DER error, if any).
 func classifyDER(der []byte) (string, error) {
 	r := derReader{der}
 	seq, err := r.read(tagSequence)
@@ -244,6 +294,8 @@ func classifyDER(der []byte) (string, error) {
 		return "", err
 	}
 	switch {
+	case t1 == tagInteger && t2 == tagSequence && isPFX(der):
+		return "pkcs12", nil
 	case t1 == tagInteger && t2 == tagSequence:
 		return "pkcs8", nil
 	case t1 == tagInteger && t2 == tagInteger && s.empty():
@@ -260,67 +312,6 @@ func classifyDER(der []byte) (string, error) {
 		return "certificate", nil
 	}
 	return "", nil
-}
-
-// loadSecret reads a secret key of spec as raw bytes, hex or base64.
-func loadSecret(spec KeySpec, data []byte) (*KeyMaterial, error) {
-	want := spec.MaterialLen()
-	if len(data) == want {
-		return NewSecretKeyMaterial(spec, data)
-	}
-	text := make([]byte, 0, len(data))
-	defer func() { clear(text[:cap(text)]) }()
-	binary := false
-	for _, c := range data {
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			continue
-		case c < 0x21 || c > 0x7e:
-			binary = true
-		}
-		text = append(text, c)
-	}
-	got := fmt.Sprintf("%d bytes of binary data", len(data))
-	if !binary {
-		if len(text) > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') && isHex(text[2:]) {
-			text = text[2:]
-		}
-		if isHex(text) && len(text) == 2*want {
-			buf := make([]byte, want)
-			defer clear(buf)
-			if _, err := hex.Decode(buf, text); err == nil {
-				return NewSecretKeyMaterial(spec, buf)
-			}
-		}
-		got = fmt.Sprintf("%d characters of text that are neither hex nor base64", len(text))
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			buf := make([]byte, enc.DecodedLen(len(text)))
-			n, err := enc.Strict().Decode(buf, text)
-			if err == nil && n == want {
-				defer clear(buf)
-				return NewSecretKeyMaterial(spec, buf[:n])
-			}
-			clear(buf)
-			if err == nil {
-				got = fmt.Sprintf("base64 of %d bytes", n)
-				break
-			}
-		}
-		if isHex(text) && len(text)%2 == 0 {
-			got = fmt.Sprintf("%d hex digits (%d bytes)", len(text), len(text)/2)
-		}
-	}
-	return nil, fmt.Errorf("%w: %s key material is %d bytes, given raw (%d bytes), as hex (%d digits) or as base64, but the input is %s; check LoadOptions.KeySpec and the file",
-		ErrInvalidMaterial, spec, want, want, 2*want, got)
-}
-
-func isHex(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // OIDs of private key algorithms.
@@ -384,7 +375,10 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 		return nil, derError("the PKCS#8 version", err)
 	}
 	if v != 0 && (strict || v != 1) {
-		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, v)
+		if strict && v == 1 {
+			return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, v)
+		}
+		return nil, fmt.Errorf("%w: PKCS#8 version %d, want 0 (or 1); the key is corrupt or not PKCS#8: re-export it from its source", ErrInvalidMaterial, v)
 	}
 	alg, err := s.read(tagSequence)
 	if err != nil {
@@ -396,7 +390,7 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 	}
 	if t, ok := s.peek(); ok && t == tagContext0 {
 		if strict {
-			return nil, fmt.Errorf("%w: the PKCS#8 key has attributes; KMS wants a bare PrivateKeyInfo: re-encode the key with byok.LoadKeyFile", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the PKCS#8 key has attributes; KMS wants a bare PrivateKeyInfo: load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
 		}
 		s.next()
 	}
@@ -430,12 +424,15 @@ func parsePKCS8(der []byte, hint KeySpec, strict bool) (*privateKey, error) {
 	switch {
 	case oid.Equal(oidRSAEncryption):
 		if hasParams && (pTag != tagNull || len(pFull) != 2) || !hasParams && strict {
-			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial)
+			if !hasParams {
+				return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial)
+			}
+			return nil, fmt.Errorf("%w: the rsaEncryption parameters must be NULL; the key is corrupt: re-export it from its source", ErrInvalidMaterial)
 		}
 		return parsePKCS1(priv, strict)
 	case oid.Equal(oidECPublicKey):
 		if !hasParams {
-			return nil, fmt.Errorf("%w: the PKCS#8 EC key does not name its curve; re-export it with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the PKCS#8 EC key does not name its curve; re-export it from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial)
 		}
 		c, err := curveFromParams(pTag, pFull)
 		if err != nil {

@@ -411,7 +411,8 @@ func TestLoadKeyFilePEMVariants(t *testing.T) {
 	want := readKey(t, "p384.pkcs8.der")
 	variants := map[string][]byte{
 		"CRLF":             bytes.ReplaceAll(pemFile, []byte("\n"), []byte("\r\n")),
-		"text around":      slices.Concat([]byte("Bag Attributes\n    localKeyID: 01\nKey Attributes: <No Attributes>\n"), pemFile, []byte("trailing comment\n")),
+		"text before":      slices.Concat([]byte("Bag Attributes\n    localKeyID: 01\nKey Attributes: <No Attributes>\n"), pemFile),
+		"whitespace after": slices.Concat(pemFile, []byte("\n\t \r\n\n")),
 		"no final newline": bytes.TrimSuffix(pemFile, []byte("\n")),
 	}
 	for name, data := range variants {
@@ -431,7 +432,7 @@ func TestLoadKeyFileSEC1WithoutCurve(t *testing.T) {
 	e := derElems(t, derContent(t, orig)) // version, scalar, [0] params, [1] public key
 	noCurve := derTLV(tagSequence, e[0], e[1], e[3])
 	_, err := LoadKeyFile(noCurve, LoadOptions{})
-	if !errors.Is(err, ErrInvalidMaterial) || !strings.Contains(err.Error(), "does not name its curve") || !strings.Contains(err.Error(), "LoadOptions.KeySpec") {
+	if !errors.Is(err, ErrInvalidMaterial) || !strings.Contains(err.Error(), "does not name its curve") || !strings.Contains(err.Error(), "give its key spec (ECC_*)") {
 		t.Fatalf("got %v", err)
 	}
 	m, err := LoadKeyFile(noCurve, LoadOptions{KeySpec: ECCSECGP256K1})
@@ -488,8 +489,8 @@ func TestLoadKeyFileRejects(t *testing.T) {
 		{"truncated PEM", p256PEM[:len(p256PEM)/2], LoadOptions{}, nil, []string{"truncated or corrupt"}},
 		{"PEM without END", p256PEM[:len(p256PEM)-30], LoadOptions{}, nil, []string{"truncated or corrupt"}},
 		{"corrupt PEM", corruptPEM, LoadOptions{}, nil, []string{"truncated or corrupt"}},
-		{"encrypted PEM without passphrase", readKey(t, "p256.enc.pem"), LoadOptions{}, []error{ErrEncrypted}, []string{"LoadOptions.Passphrase is nil", "set Passphrase"}},
-		{"encrypted DER without passphrase", readKey(t, "rsa2048.enc.der"), LoadOptions{}, []error{ErrEncrypted}, []string{"Passphrase"}},
+		{"encrypted PEM without passphrase", readKey(t, "p256.enc.pem"), LoadOptions{}, []error{ErrEncrypted}, []string{"no passphrase was given", "give the key's passphrase"}},
+		{"encrypted DER without passphrase", readKey(t, "rsa2048.enc.der"), LoadOptions{}, []error{ErrEncrypted}, []string{"passphrase"}},
 		{"wrong passphrase", readKey(t, "p256.enc.pem"), LoadOptions{Passphrase: []byte("wrong")}, []error{ErrWrongPassphrase}, []string{"did not decrypt", "check the passphrase"}},
 		{"wrong passphrase RSA", readKey(t, "rsa3072.enc.pem"), LoadOptions{Passphrase: []byte{}}, []error{ErrWrongPassphrase}, []string{"did not decrypt"}},
 		{"scrypt", readKey(t, "bad-p256.enc-scrypt.pem"), LoadOptions{Passphrase: pass}, []error{ErrUnsupportedEncryption}, []string{"scrypt", "openssl pkcs8 -topk8 -v2 aes-256-cbc"}},
@@ -504,17 +505,17 @@ func TestLoadKeyFileRejects(t *testing.T) {
 		{"DER public key", readKey(t, "p256.pub.der"), LoadOptions{}, []error{ErrPublicKeyOnly}, []string{"DER public key"}},
 		{"DER PKCS#1 public key", pemBytes(t, "bad-rsa2048.pkcs1-pub.pem"), LoadOptions{}, []error{ErrPublicKeyOnly}, []string{"DER public key"}},
 		{"DER certificate", certDER, LoadOptions{}, []error{ErrPublicKeyOnly}, []string{"DER certificate"}},
-		{"spec mismatch EC/RSA", p256PEM, LoadOptions{KeySpec: RSA2048}, []error{ErrSpecMismatch}, []string{"KeySpec is RSA_2048", "ECC_NIST_P256"}},
+		{"spec mismatch EC/RSA", p256PEM, LoadOptions{KeySpec: RSA2048}, []error{ErrSpecMismatch}, []string{"key spec given is RSA_2048", "ECC_NIST_P256"}},
 		{"spec mismatch RSA size", readKey(t, "rsa2048.pkcs1.pem"), LoadOptions{KeySpec: RSA3072}, []error{ErrSpecMismatch}, []string{"RSA_3072", "RSA_2048"}},
 		{"spec mismatch curve", readKey(t, "secp256k1.sec1.pem"), LoadOptions{KeySpec: ECCNISTP256}, []error{ErrSpecMismatch}, []string{"ECC_SECG_P256K1"}},
 		{"spec mismatch secret/PEM", p256PEM, LoadOptions{KeySpec: SymmetricDefault}, []error{ErrSpecMismatch}, []string{"SYMMETRIC_DEFAULT", "PEM"}},
 		{"empty", nil, LoadOptions{}, nil, []string{"empty"}},
 		{"whitespace", []byte(" \n\t\n"), LoadOptions{KeySpec: HMAC256}, nil, []string{"empty"}},
-		{"two PEM blocks", readKey(t, "bad-two-keys.pem"), LoadOptions{}, nil, []string{"2 PEM blocks", `"PRIVATE KEY", "PRIVATE KEY"`, "ambiguous", "keep only"}},
+		{"two PEM blocks", readKey(t, "bad-two-keys.pem"), LoadOptions{}, nil, []string{"2 private keys", `"PRIVATE KEY", "PRIVATE KEY"`, "ambiguous", "keep only"}},
 		{"EC PARAMETERS and key", readKey(t, "bad-p256.ecparam.pem"), LoadOptions{}, nil, []string{"2 PEM blocks", `"EC PARAMETERS", "EC PRIVATE KEY"`, "-noout"}},
 		{"EC PARAMETERS only", pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: pemBytes(t, "bad-p256.ecparam.pem")}), LoadOptions{}, nil, []string{"no key"}},
-		{"secret key without KeySpec", []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), LoadOptions{}, nil, []string{"set LoadOptions.KeySpec"}},
-		{"binary without KeySpec", append([]byte{0x30, 0x82}, bytes.Repeat([]byte{1}, 30)...), LoadOptions{}, nil, []string{"neither PEM nor valid DER (truncated)", "set LoadOptions.KeySpec"}},
+		{"secret key without KeySpec", []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), LoadOptions{}, nil, []string{"give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"}},
+		{"binary without KeySpec", append([]byte{0x30, 0x82}, bytes.Repeat([]byte{1}, 30)...), LoadOptions{}, nil, []string{"neither PEM nor valid DER (truncated)", "give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"}},
 		{"unknown KeySpec", p256PEM, LoadOptions{KeySpec: "AES_128"}, []error{ErrUnknownKeySpec}, []string{"AES_128"}},
 		{"OpenSSH", ssh, LoadOptions{}, []error{ErrUnsupportedKey}, []string{"ssh-keygen -p -m PKCS8"}},
 		{"unknown PEM type", unknown, LoadOptions{}, nil, []string{`"FOO"`, `"PRIVATE KEY"`}},

@@ -124,7 +124,7 @@ func TestImportRefreshesAnExpiredToken(t *testing.T) {
 func TestExpiredParametersRefusedLocally(t *testing.T) {
 	src := openSource(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})
 	target := &staleTarget{}
-	_, err := new(byok.Importer).Import(context.Background(), src, target)
+	_, err := (&byok.Importer{WrappingKeySpec: byok.WrappingRSA2048}).Import(context.Background(), src, target)
 	if !errors.Is(err, byok.ErrExpiredParameters) || target.imports != 0 {
 		t.Errorf("err %v after %d imports; want ErrExpiredParameters before any import", err, target.imports)
 	}

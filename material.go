@@ -99,8 +99,11 @@ type keyMaterial struct {
 func NewKeyMaterial(key crypto.PrivateKey) (*KeyMaterial, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if k == nil || k.N == nil {
+		if k == nil {
 			break
+		}
+		if k.N == nil || k.D == nil {
+			return nil, fmt.Errorf("%w: the RSA private key has no modulus or no private exponent (N or D is nil); pass a complete key, e.g. from rsa.GenerateKey or x509.ParsePKCS8PrivateKey", ErrInvalidMaterial)
 		}
 		if len(k.Primes) != 2 {
 			return nil, fmt.Errorf("%w: an RSA key with %d primes; KMS imports two-prime RSA keys only: generate one with rsa.GenerateKey", ErrUnsupportedKey, len(k.Primes))
@@ -114,8 +117,12 @@ func NewKeyMaterial(key crypto.PrivateKey) (*KeyMaterial, error) {
 		}
 		return newAsymmetric(&privateKey{rsa: &c, borrowed: true})
 	case *ecdsa.PrivateKey:
-		if k == nil || k.Curve == nil {
+		if k == nil {
 			break
+		}
+		//nolint:staticcheck // D, X and Y are checked, not used, here
+		if k.Curve == nil || k.D == nil || k.X == nil || k.Y == nil {
+			return nil, fmt.Errorf("%w: the ECDSA private key is incomplete (its Curve, D, X or Y is nil); pass a complete key, e.g. from ecdsa.GenerateKey or x509.ParsePKCS8PrivateKey", ErrInvalidMaterial)
 		}
 		return newECDSA(k)
 	case *ecdh.PrivateKey:
@@ -139,6 +146,8 @@ func NewKeyMaterial(key crypto.PrivateKey) (*KeyMaterial, error) {
 		return newEC(curveBySpec(ECCSECGP256K1), d, nil)
 	case ed25519.PrivateKey, *ed25519.PrivateKey:
 		return nil, &alsoIs{fmt.Errorf("%w: an Ed25519 private key: %s; let KMS generate an ECC_NIST_EDWARDS25519 key, or import an ECC_* key instead", ErrUnsupportedKey, notImportable[ECCNISTEdwards25519]), ErrNotImportable}
+	case nil:
+		return nil, fmt.Errorf("%w: the private key is nil; pass a key", ErrInvalidMaterial)
 	default:
 		return nil, fmt.Errorf("%w: a %T, which NewKeyMaterial does not take; pass an *rsa.PrivateKey, *ecdsa.PrivateKey, *ecdh.PrivateKey or *secp256k1.PrivateKey (for a key that does not expose its bytes, such as an HSM key, use that key store's export)", ErrInvalidMaterial, key)
 	}
@@ -271,7 +280,7 @@ func ParseKeyMaterial(spec KeySpec, material []byte) (*KeyMaterial, error) {
 	}
 	if subtle.ConstantTimeCompare(m.k.b, material) != 1 {
 		m.Destroy()
-		return nil, fmt.Errorf("%w: the %s PKCS#8 DER is not in the canonical form KMS takes (an optional field, a non-minimal encoding or a parameter too many); re-encode it with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, spec)
+		return nil, fmt.Errorf("%w: the %s PKCS#8 DER is not in the canonical form KMS takes (an optional field, a non-minimal encoding or a parameter too many); load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, spec)
 	}
 	return m, nil
 }

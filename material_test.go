@@ -183,7 +183,7 @@ func TestNewKeyMaterialRejects(t *testing.T) {
 		{"*Ed25519", &ed, []error{ErrUnsupportedKey, ErrNotImportable}, "Ed25519"},
 		{"X25519", x25519, []error{ErrUnsupportedKey}, "X25519"},
 		{"mismatched public key", &mismatched, nil, "does not match"},
-		{"nil", nil, nil, "NewKeyMaterial does not take"},
+		{"nil", nil, nil, "the private key is nil"},
 		{"nil RSA", (*rsa.PrivateKey)(nil), nil, "nil"},
 		{"nil secp256k1", (*secp256k1.PrivateKey)(nil), nil, "nil"},
 		{"RSA by value", *rsa1024, nil, "pass an *rsa.PrivateKey"},

@@ -73,7 +73,7 @@ func corruptEncrypted(what string) error {
 }
 
 func wrongPassphraseError() error {
-	return fmt.Errorf("%w: the encrypted PKCS#8 key did not decrypt with LoadOptions.Passphrase; check the passphrase (or the file is corrupt)", ErrWrongPassphrase)
+	return fmt.Errorf("%w: the encrypted key did not decrypt with the passphrase given; check the passphrase (or the file is corrupt)", ErrWrongPassphrase)
 }
 
 // readOID reads an OBJECT IDENTIFIER element.
@@ -265,7 +265,7 @@ func decryptPKCS8(der, passphrase []byte) ([]byte, error) {
 		return nil, err
 	}
 	if passphrase == nil {
-		return nil, fmt.Errorf("%w: the key is encrypted PKCS#8 and LoadOptions.Passphrase is nil; set Passphrase to the key's passphrase (or decrypt the key with `openssl pkcs8 -in key.pem -out plain.pem`)", ErrEncrypted)
+		return nil, fmt.Errorf("%w: the key is encrypted PKCS#8 and no passphrase was given; give the key's passphrase", ErrEncrypted)
 	}
 	// pbkdf2.Key takes the passphrase as a string: that copy cannot be
 	// cleared (best effort).

@@ -102,7 +102,7 @@ func curveFromParams(tag byte, full []byte) (*ecCurve, error) {
 	case tagOID:
 		var oid asn1.ObjectIdentifier
 		if rest, err := asn1.Unmarshal(full, &oid); err != nil || len(rest) != 0 {
-			return nil, fmt.Errorf("%w: the EC curve identifier is not a valid OBJECT IDENTIFIER; re-export the key with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial)
+			return nil, fmt.Errorf("%w: the EC curve identifier is not a valid OBJECT IDENTIFIER; re-export the key from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial)
 		}
 		c := curveByOID(oid)
 		if c == nil {
@@ -110,11 +110,11 @@ func curveFromParams(tag byte, full []byte) (*ecCurve, error) {
 		}
 		return c, nil
 	case tagSequence:
-		return nil, fmt.Errorf("%w: the EC key spells out its curve parameters (explicit parameters); KMS requires a named curve: convert it with `openssl ec -in key.pem -param_enc named_curve -out named.pem`", ErrUnsupportedKey)
+		return nil, fmt.Errorf("%w: the EC key spells out its curve parameters (explicit parameters); KMS requires a named curve: convert it to encrypted PKCS#8 with a named curve: `openssl ec -in key.pem -param_enc named_curve | openssl pkcs8 -topk8 -v2 aes-256-cbc -out named.pem`", ErrUnsupportedKey)
 	case tagNull:
-		return nil, fmt.Errorf("%w: the EC key inherits its curve (implicitlyCA parameters); KMS requires a named curve: re-export it with `openssl pkcs8 -topk8 -nocrypt`", ErrUnsupportedKey)
+		return nil, fmt.Errorf("%w: the EC key inherits its curve (implicitlyCA parameters); KMS requires a named curve: re-export it from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrUnsupportedKey)
 	}
-	return nil, fmt.Errorf("%w: the EC curve parameters are neither a named curve nor explicit parameters; re-export the key with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial)
+	return nil, fmt.Errorf("%w: the EC curve parameters are neither a named curve nor explicit parameters; re-export the key from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial)
 }
 
 // checkScalar reports whether d (c.size bytes) is in [1, n-1], in constant
@@ -173,7 +173,7 @@ func (c *ecCurve) checkPublic(got, want []byte, strict bool) error {
 			return nil
 		}
 	case strict && len(got) == 1+c.size && (got[0] == 2 || got[0] == 3):
-		return fmt.Errorf("%w: the %s public key in the ECPrivateKey is compressed; KMS wants the uncompressed point: re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, c.name)
+		return fmt.Errorf("%w: the %s public key in the ECPrivateKey is compressed; KMS wants the uncompressed point: load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, c.name)
 	default:
 		return fmt.Errorf("%w: the %s public key in the ECPrivateKey is not a point encoding of the right length; the key is corrupt: re-export it from its source", ErrInvalidMaterial, c.name)
 	}
@@ -206,7 +206,7 @@ func parseSEC1(der []byte, outer *ecCurve, hint KeySpec, strict bool) (*ecKey, e
 	if v, err := s.readSmallInt(); err != nil {
 		return nil, derError("the ECPrivateKey version", err)
 	} else if v != 1 {
-		return nil, fmt.Errorf("%w: ECPrivateKey version %d, want 1; re-export the key with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial, v)
+		return nil, fmt.Errorf("%w: ECPrivateKey version %d, want 1; re-export the key from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial, v)
 	}
 	d, err := s.read(tagOctetString)
 	if err != nil {
@@ -255,7 +255,7 @@ func parseSEC1(der []byte, outer *ecCurve, hint KeySpec, strict bool) (*ecKey, e
 		curve = curveBySpec(hint)
 	}
 	if curve == nil {
-		return nil, fmt.Errorf("%w: the SEC 1 EC private key does not name its curve; set LoadOptions.KeySpec to its ECC_* spec, or convert it with `openssl pkcs8 -topk8 -nocrypt`", ErrInvalidMaterial)
+		return nil, fmt.Errorf("%w: the SEC 1 EC private key does not name its curve; give its key spec (ECC_*), or re-export it from its source as PKCS#8 (e.g. encrypted: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-p8.pem`)", ErrInvalidMaterial)
 	}
 	k := &ecKey{curve: curve, d: make([]byte, curve.size)}
 	switch {
@@ -263,7 +263,7 @@ func parseSEC1(der []byte, outer *ecCurve, hint KeySpec, strict bool) (*ecKey, e
 		copy(k.d, d)
 	case strict:
 		k.clear()
-		return nil, fmt.Errorf("%w: the %s private scalar is %d bytes; KMS wants it at full length, %d bytes: re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, curve.name, len(d), curve.size)
+		return nil, fmt.Errorf("%w: the %s private scalar is %d bytes; KMS wants it at full length, %d bytes: load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, curve.name, len(d), curve.size)
 	case len(d) < curve.size:
 		copy(k.d[curve.size-len(d):], d)
 	default:
@@ -284,7 +284,7 @@ func parseSEC1(der []byte, outer *ecCurve, hint KeySpec, strict bool) (*ecKey, e
 	if pub == nil {
 		if strict {
 			k.clear()
-			return nil, fmt.Errorf("%w: the %s ECPrivateKey has no public key; KMS requires it: re-encode the key with byok.LoadKeyFile or `openssl pkcs8 -topk8 -nocrypt -outform DER`", ErrInvalidMaterial, curve.name)
+			return nil, fmt.Errorf("%w: the %s ECPrivateKey has no public key; KMS requires it: load it with LoadKeyFile, which re-encodes it in memory", ErrInvalidMaterial, curve.name)
 		}
 	} else if err := curve.checkPublic(pub, k.pub, strict); err != nil {
 		k.clear()

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/byok-go/byok/internal/readfile"
 )
 
 // PINSource supplies a secret (a PKCS#11 PIN, a key file passphrase) when it
@@ -35,19 +37,21 @@ func PINFromEnv(name string) PINSource {
 }
 
 // PINFromFile reads the secret from the first line of a file (a trailing
-// newline is dropped). The file should be readable by its owner only.
+// newline is dropped). The file should be readable by its owner only. It
+// must be a regular file of at most 4 KiB: a device, a FIFO or a directory
+// is refused without reading (or blocking on) it.
 func PINFromFile(path string) PINSource {
 	return PINFunc(func(context.Context) ([]byte, error) {
-		b, err := os.ReadFile(path)
+		b, err := readfile.ReadFile(path, "PIN or passphrase file", readfile.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("driver: reading the PIN file: %w", err)
+			return nil, fmt.Errorf("driver: reading the PIN or passphrase file: %w", err)
 		}
 		line, _, _ := bytes.Cut(b, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		out := append([]byte(nil), line...)
 		clear(b)
 		if len(out) == 0 {
-			return nil, fmt.Errorf("driver: the PIN file %s is empty", path)
+			return nil, fmt.Errorf("driver: the PIN or passphrase file %s is empty", path)
 		}
 		return out, nil
 	})

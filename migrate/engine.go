@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/readfile"
 )
 
 // The tags byok puts on every KMS key a migration creates, so that a run
@@ -254,13 +255,17 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 		defer j.Close()
 		r.journal, r.replay = j, rp
 	case m.Journal != "":
-		if f, err := os.Open(m.Journal); err == nil {
+		f, err := readfile.Open(m.Journal, "journal")
+		switch {
+		case err == nil:
 			rp, _, err := replayJournal(f, m.Journal)
 			f.Close()
 			if err != nil {
 				return nil, err
 			}
 			r.replay = rp
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("migrate: opening the journal: %w", err)
 		}
 	}
 	if r.replay.migration != "" && r.replay.migration != m.Manifest.ID {
@@ -588,6 +593,9 @@ func (r *runner) open(ctx context.Context, j *job) error {
 	}
 	if err != nil {
 		release()
+		if errors.Is(err, byok.ErrAmbiguousEncoding) {
+			return fmt.Errorf("opening the source (%s): %w; in the manifest, give the source options: {key_format: raw} (or hex, or base64)", sourceLabel(s), err)
+		}
 		return fmt.Errorf("opening the source (%s): %w", sourceLabel(s), err)
 	}
 	// The source itself, not a wrapper: VerifyImport looks for its
@@ -690,7 +698,7 @@ func (r *runner) description(j *job) string {
 func (r *runner) policy(j *job) (*string, error) {
 	t := j.k.Target
 	if t.PolicyFile != "" {
-		b, err := os.ReadFile(t.PolicyFile)
+		b, err := readfile.ReadFile(t.PolicyFile, "key policy JSON file", readfile.Policy)
 		if err != nil {
 			return nil, fmt.Errorf("reading the key policy: %w", err)
 		}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/byok-go/byok/internal/readfile"
 )
 
 // Steps and phases of journal entries. Every call that changes something in
@@ -175,7 +177,8 @@ func (r *replay) apply(e *Entry) {
 // last line cut short by a crash is dropped; any other unreadable line is an
 // error.
 func openJournal(path string) (*journal, *replay, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// A regular file only: a FIFO or device is refused without blocking.
+	f, err := readfile.OpenFile(path, "journal", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("migrate: opening the journal: %w", err)
 	}
@@ -209,7 +212,8 @@ func openJournal(path string) (*journal, *replay, error) {
 // length of its well-formed prefix.
 func replayJournal(r io.Reader, path string) (*replay, int64, error) {
 	rp := &replay{keys: map[string]*keyState{}}
-	br := bufio.NewReaderSize(r, 64<<10)
+	// Capped in total and per line: memory stays flat whatever the file.
+	br := bufio.NewReaderSize(readfile.Reader(r, path, "journal", readfile.Journal, readfile.JournalLine), 64<<10)
 	var good int64
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadBytes('\n')
@@ -296,7 +300,7 @@ func (j *journal) Close() error {
 
 // ReadJournal reads every entry of a journal file, for tools and tests.
 func ReadJournal(path string) ([]Entry, error) {
-	b, err := os.ReadFile(path)
+	b, err := readfile.ReadFile(path, "journal", readfile.Journal)
 	if err != nil {
 		return nil, err
 	}

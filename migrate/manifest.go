@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"io"
 	"iter"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/readfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -226,6 +226,17 @@ var (
 	relRe    = regexp.MustCompile(`^\+([0-9]+)([dhm])$`)
 )
 
+// manifestReader caps a manifest being streamed: its whole size, and for
+// YAML (read line by line) the length of a line, so that memory stays flat.
+// A JSON manifest may be one long line; it is read by tokens.
+func manifestReader(f io.Reader, path string, isJSON bool) io.Reader {
+	line := int64(readfile.ManifestLine)
+	if isJSON {
+		line = 0
+	}
+	return readfile.Reader(f, path, "manifest", readfile.Manifest, line)
+}
+
 // OpenManifest reads and validates a manifest (YAML, or JSON when the file
 // starts with '{'). Every mistake found is returned in a *ManifestError
 // naming the line and the field. The keys are validated in a streaming pass
@@ -236,14 +247,17 @@ func OpenManifest(path string) (*Manifest, error) {
 
 func openManifest(path string, now time.Time) (*Manifest, error) {
 	m := &Manifest{Path: path, now: now}
-	f, err := os.Open(path)
+	f, err := readfile.Open(path, "manifest")
 	if err != nil {
 		return nil, fmt.Errorf("migrate: opening the manifest: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReader(f)
-	first, _ := peekNonSpace(br)
+	first, _ := peekNonSpace(bufio.NewReader(f)) // looks at 4 KiB at most
 	m.json = first == '{'
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+	}
+	br := bufio.NewReader(manifestReader(f, path, m.json))
 	errs := &errList{path: path}
 	// Pass 1: the header (it may come after the keys).
 	var header *yaml.Node
@@ -290,7 +304,7 @@ func (m *Manifest) Keys() iter.Seq2[Key, error] {
 
 func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
-		f, err := os.Open(m.Path)
+		f, err := readfile.Open(m.Path, "manifest")
 		if err != nil {
 			yield(Key{}, fmt.Errorf("migrate: opening the manifest: %w", err))
 			return
@@ -298,7 +312,7 @@ func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, erro
 		defer f.Close()
 		i := 0
 		stop := errors.New("stop")
-		err = m.scan(bufio.NewReader(f), nil, func(n *yaml.Node) error {
+		err = m.scan(bufio.NewReader(manifestReader(f, m.Path, m.json)), nil, func(n *yaml.Node) error {
 			k, ok := m.parseKey(n, i, errs)
 			i++
 			if names != nil && k.Name != "" {
@@ -414,6 +428,10 @@ func (m *Manifest) scanYAML(r *bufio.Reader, header func(*yaml.Node), item func(
 	whole := false
 	for {
 		line, err := r.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			// Over the size cap, or an I/O error: never a short manifest.
+			return fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
 		if len(line) == 0 && err != nil {
 			break
 		}
@@ -564,6 +582,9 @@ func (m *Manifest) scanJSON(r io.Reader, header func(*yaml.Node), item func(*yam
 	lc := &lineCounter{r: r}
 	dec := json.NewDecoder(lc)
 	bad := func(err error) error {
+		if fe := (*readfile.Error)(nil); errors.As(err, &fe) {
+			return fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
 		line := lc.lineAt(dec.InputOffset())
 		return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: line, Msg: "not valid JSON: " + err.Error()}}}
 	}
@@ -954,14 +975,14 @@ func (m *Manifest) parseTarget(v *yaml.Node, where string, errs *errList, t *Tar
 			t.Policy, t.PolicyFile = val, ""
 		case "policy_file":
 			p := m.resolvePath(val)
-			b, err := os.ReadFile(p)
+			// At most 32 KiB, the largest key policy KMS takes; a
+			// device, FIFO or directory is refused unread.
+			b, err := readfile.ReadFile(p, "key policy JSON file", readfile.Policy)
 			switch {
 			case err != nil:
 				errs.add(v.Line, f, "%v", err)
 			case !json.Valid(b):
 				errs.add(v.Line, f, "%s is not a JSON document", val)
-			case len(b) > 32768:
-				errs.add(v.Line, f, "%s is larger than 32 KiB, the largest key policy KMS takes", val)
 			}
 			t.PolicyFile, t.Policy = p, ""
 		case "valid_to":

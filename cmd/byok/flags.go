@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/readfile"
 )
 
 // newFlagSet returns a FlagSet whose Usage prints usage (a synopsis, a
@@ -244,17 +244,15 @@ func (w *wrappingFlags) importer() (*byok.Importer, error) {
 	return im, nil
 }
 
-// readSmallFile reads a file given on the command line (a policy, a public
-// key), refusing anything larger than 1 MiB.
-func readSmallFile(flagName, name string) ([]byte, error) {
-	st, err := os.Stat(name)
+// readSmallFile reads a file given to flagName (--policy, --public-key): a
+// regular file of at most limit bytes, what it should be named in errors.
+// Devices, FIFOs and directories are refused without being read.
+func readSmallFile(flagName, name, what string, limit int64) ([]byte, error) {
+	b, err := readfile.ReadFile(name, what, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", errUsage, flagName, err)
 	}
-	if st.Size() > 1<<20 {
-		return nil, fmt.Errorf("%w: %s %s is larger than 1 MiB", errUsage, flagName, name)
-	}
-	return os.ReadFile(name)
+	return b, nil
 }
 
 // newKeyFlags are the flags that describe a KMS key byok creates (import,
@@ -283,7 +281,7 @@ func (k *newKeyFlags) policy() (string, error) {
 	if k.policyFile == "" {
 		return "", nil
 	}
-	b, err := readSmallFile("--policy", k.policyFile)
+	b, err := readSmallFile("--policy", k.policyFile, "key policy JSON file", readfile.Policy)
 	if err != nil {
 		return "", err
 	}

@@ -12,12 +12,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/readfile"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"golang.org/x/term"
 )
@@ -39,6 +41,7 @@ type sourceFlags struct {
 	passEnv    string
 	passFile   string
 	keySpec    string
+	keyFormat  string
 	usage      string
 	driverOpts kvFlag
 }
@@ -53,6 +56,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.passEnv, "passphrase-env", "", "read an encrypted key file's passphrase from the environment variable `NAME`")
 	fs.StringVar(&s.passFile, "passphrase-file", "", "read an encrypted key file's passphrase from the first line of the file at `PATH`")
 	fs.StringVar(&s.keySpec, "key-spec", "", "the key `SPEC`: required for raw, hex or base64 AES and HMAC key files (SYMMETRIC_DEFAULT, HMAC_256, …); checked against the key otherwise")
+	fs.StringVar(&s.keyFormat, "key-format", "", "how a raw AES or HMAC key file is encoded: `FORMAT` raw, hex or base64 (required when its bytes read both ways, e.g. 32 hex digits as SYMMETRIC_DEFAULT)")
 	fs.StringVar(&s.usage, "usage", "", "the KMS key `USAGE` (default: the spec's usual one; e.g. ENCRYPT_DECRYPT for an RSA encryption key)")
 	fs.Var(&s.driverOpts, "driver-option", "a driver-specific `KEY=VALUE` setting (repeatable)")
 }
@@ -60,7 +64,8 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 // sourceHelp is the part of every source-taking command's help about
 // sources and secrets.
 const sourceHelp = `The source is a key file (PEM or DER: PKCS#8, PKCS#1, SEC 1, encrypted
-PKCS#8; raw, hex or base64 AES and HMAC keys with --key-spec) or an HSM
+PKCS#8, PKCS#12; raw, hex or base64 AES and HMAC keys with --key-spec, and
+--key-format when the bytes read more than one way) or an HSM
 object: a pkcs11: URI (pkcs11:token=prod;object=signing-key;type=private),
 label=NAME, id=HEX or handle=N, with --driver, --module and --token.
 PINs and passphrases are never command-line arguments: use --pin-env NAME,
@@ -127,6 +132,12 @@ func (s *sourceFlags) validate() error {
 			return fmt.Errorf("%w: --key-spec: %v", errUsage, err)
 		}
 	}
+	if _, err := byok.ParseSecretFormat(s.keyFormat); err != nil {
+		return fmt.Errorf("%w: --key-format %q: want raw, hex or base64", errUsage, s.keyFormat)
+	}
+	if _, dup := s.driverOpts[softwareFormatOption]; dup && s.keyFormat != "" {
+		return fmt.Errorf("%w: give --key-format or --driver-option %s=…, not both", errUsage, softwareFormatOption)
+	}
 	if s.usage != "" && !slices.Contains([]byok.KeyUsage{byok.EncryptDecrypt, byok.SignVerify, byok.GenerateVerifyMAC, byok.KeyAgreement}, byok.KeyUsage(s.usage)) {
 		return fmt.Errorf("%w: --usage %q: want ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT", errUsage, s.usage)
 	}
@@ -146,6 +157,9 @@ func (s *sourceFlags) validate() error {
 	if name == "software" && (s.module != "" || s.token != "" || s.pinEnv != "" || s.pinFile != "") {
 		return fmt.Errorf("%w: --module, --token, --pin-env and --pin-file are for HSM sources; %s is opened as a key file (pass --driver to use an HSM)", errUsage, s.shown())
 	}
+	if name != "software" && s.keyFormat != "" {
+		return fmt.Errorf("%w: --key-format is for raw AES and HMAC key files; %s is an HSM key", errUsage, s.source)
+	}
 	return nil
 }
 
@@ -157,12 +171,19 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 	name := s.driverName()
 	cfg := driver.Config{Key: s.source, Module: s.module, Token: s.token,
 		KeySpec: byok.KeySpec(s.keySpec), Usage: byok.KeyUsage(s.usage), Options: s.driverOpts}
+	if s.keyFormat != "" {
+		cfg.Options = maps.Clone(s.driverOpts)
+		if cfg.Options == nil {
+			cfg.Options = map[string]string{}
+		}
+		cfg.Options[softwareFormatOption] = s.keyFormat
+	}
 	if name != "software" {
 		switch {
 		case s.pinEnv != "":
 			cfg.PIN = driver.PINFromEnv(s.pinEnv)
 		case s.pinFile != "":
-			cfg.PIN = driver.PINFromFile(s.pinFile)
+			cfg.PIN = fileSecret("--pin-file", s.pinFile)
 		default:
 			cfg.PIN = terminalSecret("PIN for "+s.shown()+": ", "the HSM PIN", "--pin-env NAME or --pin-file PATH", stderr)
 		}
@@ -171,7 +192,7 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 	case s.passEnv != "":
 		cfg.Passphrase = driver.PINFromEnv(s.passEnv)
 	case s.passFile != "":
-		cfg.Passphrase = driver.PINFromFile(s.passFile)
+		cfg.Passphrase = fileSecret("--passphrase-file", s.passFile)
 	}
 	src, err := driver.Open(ctx, name, cfg)
 	if err != nil && errors.Is(err, byok.ErrEncrypted) && cfg.Passphrase == nil {
@@ -185,9 +206,47 @@ func (s *sourceFlags) open(ctx context.Context, stderr io.Writer) (driver.Source
 		if name != "software" && s.module == "" && strings.Contains(err.Error(), "library path") {
 			return nil, &hintedError{err, "pass the PKCS#11 library with --module PATH"}
 		}
-		return nil, err
+		return nil, keyFileHint(err)
 	}
 	return src, nil
+}
+
+// softwareFormatOption is the software driver's option for the encoding of
+// a secret key file, which --key-format sets.
+const softwareFormatOption = "key_format"
+
+// keyFileHint adds what to do, in flags, to an error loading a key file:
+// the library's messages name the fix in its own terms (the key spec, the
+// key format), the CLI's in flags.
+func keyFileHint(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, byok.ErrAmbiguousEncoding):
+		return &hintedError{err, "say how the file is encoded: --key-format raw, --key-format hex or --key-format base64"}
+	case errors.Is(err, byok.ErrWrongPassphrase):
+		return &hintedError{err, "check the passphrase given with --passphrase-file, --passphrase-env or at the prompt"}
+	case errors.Is(err, byok.ErrSpecMismatch):
+		return &hintedError{err, "give the --key-spec the file holds, or leave --key-spec out for an RSA or EC key file"}
+	case strings.Contains(msg, "give its key spec"), strings.Contains(msg, "does not name its curve"):
+		return &hintedError{err, "give the key's spec with --key-spec (SYMMETRIC_DEFAULT or HMAC_* for a raw, hex or base64 secret key)"}
+	case strings.Contains(msg, "a key format ("):
+		return &hintedError{err, "leave --key-format out for RSA and EC key files; with a raw key file give --key-spec too"}
+	}
+	return err
+}
+
+// fileSecret reads a PIN or passphrase from the file given to flagName,
+// naming the flag in errors (the file's size and type are checked by
+// driver.PINFromFile).
+func fileSecret(flagName, path string) driver.PINSource {
+	src := driver.PINFromFile(path)
+	return driver.PINFunc(func(ctx context.Context) ([]byte, error) {
+		b, err := src.PIN(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", errUsage, flagName, path, strings.TrimPrefix(err.Error(), "driver: "))
+		}
+		return b, nil
+	})
 }
 
 // label describes the source for output: "key.pem (software)".
@@ -250,7 +309,7 @@ func specOfPublicKey(der []byte) (byok.KeySpec, error) {
 // SubjectPublicKeyInfo, as `openssl pkey -pubout` writes it) and returns its
 // DER, key spec and fingerprint (as byok computes it for the private key).
 func readPublicKey(name string) ([]byte, byok.KeySpec, string, error) {
-	b, err := readSmallFile("--public-key", name)
+	b, err := readSmallFile("--public-key", name, "public key file", readfile.PublicKey)
 	if err != nil {
 		return nil, "", "", err
 	}

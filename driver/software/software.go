@@ -16,9 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/readfile"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 )
@@ -65,9 +65,11 @@ func New(m *byok.KeyMaterial, opts Options) (*Source, error) {
 }
 
 // Open loads a key file (see byok.LoadKeyFile for the formats and options)
-// and returns a source for it, labelled with the path.
+// and returns a source for it, labelled with the path. The file must be a
+// regular file of at most 1 MiB; anything else is refused before or while
+// reading it, never read to its end.
 func Open(path string, load byok.LoadOptions, opts Options) (*Source, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.ReadFile(path, "key file", readfile.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("software: reading the key file: %w", err)
 	}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/readfile"
 )
 
 // File names in a parameters directory.
@@ -59,7 +60,7 @@ const (
 
 // maxFile bounds every file this package reads: a wrapping key is under
 // 600 bytes, a token a few KiB, encrypted key material at most 6144 bytes.
-const maxFile = 64 << 10
+const maxFile = readfile.Params
 
 // Metadata is byok-params.json. Empty fields are unknown (the console's zip
 // does not say everything).
@@ -303,20 +304,10 @@ func writeFile(name string, data []byte) error {
 	return os.Rename(f.Name(), name)
 }
 
+// readLimited reads one file of a parameters directory: a regular file of
+// at most maxFile bytes (a device, FIFO or directory is refused unread).
 func readLimited(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not an import parameters file", name, maxFile)
-	}
-	return b, nil
+	return readfile.ReadFile(name, "import parameters file", maxFile)
 }
 
 // ReadDir reads a parameters directory written by Write (and WriteWrapped)
@@ -477,7 +468,7 @@ func pemOrDER(b []byte) ([]byte, error) {
 
 // ReadConsoleZipFile reads a console zip from a file.
 func ReadConsoleZipFile(name string, alg byok.WrappingAlgorithm) (*Set, error) {
-	f, err := os.Open(name)
+	f, err := readfile.Open(name, "ImportParameters.zip")
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +477,7 @@ func ReadConsoleZipFile(name string, alg byok.WrappingAlgorithm) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > 1<<20 {
+	if st.Size() > readfile.ConsoleZip { // a regular file: its size is real
 		return nil, fmt.Errorf("%s is larger than 1 MiB: not the console's ImportParameters.zip", name)
 	}
 	s, err := ReadConsoleZip(f, st.Size(), alg)
@@ -499,7 +490,7 @@ func ReadConsoleZipFile(name string, alg byok.WrappingAlgorithm) (*Set, error) {
 // IsZip reports whether name is a file (not a directory) starting with the
 // zip signature.
 func IsZip(name string) bool {
-	f, err := os.Open(name)
+	f, err := readfile.Open(name, "zip")
 	if err != nil {
 		return false
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/byok-go/byok"
 )
 
 // maxValidTo is how far ahead ImportKeyMaterial's ValidTo may be.
@@ -60,7 +59,7 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 	}
 
 	// A fresh RSA key pair takes up to seconds: generate it unlocked.
-	bits := byok.WrappingKeySpec(in.WrappingKeySpec).Bits()
+	bits := wrappingKeyBits[string(in.WrappingKeySpec)]
 	id := k.ID
 	e.mu.Unlock()
 	priv, genErr := e.wrap.get(bits)
@@ -119,7 +118,7 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.ImportToken, in.ImportToken != nil, "importToken", 1, 32768, true),
-		checkBlob(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, byok.MaxWrappedLen, true),
+		checkBlob(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, maxEncryptedKeyMaterial, true),
 		checkEnum(in.ExpirationModel, "expirationModel", types.ExpirationModelType("").Values()),
 		checkEnum(in.ImportType, "importType", types.ImportType("").Values()),
 		checkString(in.KeyMaterialDescription, "keyMaterialDescription", 0, 256),
@@ -176,11 +175,12 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	if cerr := byok.CheckCompatible(byok.KeySpec(k.Spec), byok.WrappingAlgorithm(rec.Algorithm), byok.WrappingKeySpec(rec.WrappingKeySpec)); cerr != nil {
-		return nil, newErr(ErrValidation, "Key material of KeySpec %s cannot be imported with wrapping algorithm %s and wrapping key spec %s: %v",
+	// AWS's rules for wrapping (rules.go), applied before unwrapping.
+	if cerr := checkWrapping(k.Spec, rec.Algorithm, rec.WrappingKeySpec); cerr != nil {
+		return nil, newErr(ErrValidation, "Key material of KeySpec %s cannot be imported with wrapping algorithm %s and wrapping key spec %s: %v.",
 			k.Spec, rec.Algorithm, rec.WrappingKeySpec, cerr)
 	}
-	mat, uerr := byok.UnwrapKeyMaterial(rec.priv, byok.WrappingAlgorithm(rec.Algorithm), in.EncryptedKeyMaterial)
+	mat, uerr := unwrapMaterial(rec.priv, rec.Algorithm, in.EncryptedKeyMaterial)
 	if uerr != nil {
 		return nil, newErr(ErrInvalidCiphertext, "KMS cannot decrypt the EncryptedKeyMaterial with the wrapping key and algorithm (%s) of this import token.", rec.Algorithm)
 	}
@@ -190,11 +190,9 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 			clear(mat)
 		}
 	}()
-	km, perr := byok.ParseKeyMaterial(byok.KeySpec(k.Spec), mat)
-	if perr != nil {
-		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v", k.Spec, perr)
+	if perr := checkMaterial(k.Spec, mat); perr != nil {
+		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v.", k.Spec, perr)
 	}
-	km.Destroy()
 	id := materialID(k.ID, mat)
 
 	var m *material

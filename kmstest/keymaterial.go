@@ -283,4 +283,3 @@ func generateMaterial(spec string) ([]byte, error) {
 	}
 	return nil, errors.New("kmstest: cannot generate key material for " + spec)
 }
-

@@ -1,6 +1,7 @@
 package kmstest
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"slices"
 	"time"
@@ -61,9 +62,11 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 	// A fresh RSA key pair takes up to seconds: generate it unlocked.
 	bits := wrappingKeyBits[string(in.WrappingKeySpec)]
 	id := k.ID
-	e.mu.Unlock()
-	priv, genErr := e.wrap.get(bits)
-	e.mu.Lock()
+	var priv *rsa.PrivateKey
+	var genErr error
+	if cerr := e.unlocked(func() { priv, genErr = e.wrap.get(bits) }); cerr != nil {
+		return nil, cerr
+	}
 	if genErr != nil {
 		return nil, newErr(ErrKMSInternal, "generating the wrapping key: %v", genErr)
 	}
@@ -84,7 +87,6 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 		priv:            priv,
 	}
 	tok := e.issueToken(rec)
-	e.dirty = true
 	return struct {
 		KeyId             string `json:"KeyId"`
 		ImportToken       []byte `json:"ImportToken"`
@@ -180,9 +182,21 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrValidation, "Key material of KeySpec %s cannot be imported with wrapping algorithm %s and wrapping key spec %s: %v.",
 			k.Spec, rec.Algorithm, rec.WrappingKeySpec, cerr)
 	}
-	mat, uerr := unwrapMaterial(rec.priv, rec.Algorithm, in.EncryptedKeyMaterial)
+	// Unwrapping (RSA, up to 4096 bits) and parsing are the slow part: do
+	// them without holding the emulator, then look at the key again.
+	var mat []byte
+	var uerr, perr error
+	keyID, spec, priv, alg := k.ID, k.Spec, rec.priv, rec.Algorithm
+	if cerr := e.unlocked(func() {
+		if mat, uerr = unwrapMaterial(priv, alg, in.EncryptedKeyMaterial); uerr == nil {
+			perr = checkMaterial(spec, mat)
+		}
+	}); cerr != nil {
+		clear(mat)
+		return nil, cerr
+	}
 	if uerr != nil {
-		return nil, newErr(ErrInvalidCiphertext, "KMS cannot decrypt the EncryptedKeyMaterial with the wrapping key and algorithm (%s) of this import token.", rec.Algorithm)
+		return nil, newErr(ErrInvalidCiphertext, "KMS cannot decrypt the EncryptedKeyMaterial with the wrapping key and algorithm (%s) of this import token.", alg)
 	}
 	keep := false
 	defer func() {
@@ -190,8 +204,14 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 			clear(mat)
 		}
 	}()
-	if perr := checkMaterial(k.Spec, mat); perr != nil {
-		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v.", k.Spec, perr)
+	if perr != nil {
+		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v.", spec, perr)
+	}
+	if k = e.region(rc.region).Keys[keyID]; k == nil {
+		return nil, newErr(ErrNotFound, "Key '%s' does not exist", e.keyARN(rc.region, keyID))
+	}
+	if err := e.requireState(k, stateEnabled, statePendingImport); err != nil {
+		return nil, err
 	}
 	id := materialID(k.ID, mat)
 
@@ -255,11 +275,12 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	keep = true
 	m.ExpirationModel = model
 	m.ValidTo = validTo
+	e.wake(validTo)
 	k.forget(m.ID)
 	if k.isReplica() {
 		e.settleMultiRegionRotation(k)
 	}
-	e.dirty = true
+	e.touchKey(k.ID)
 	out := struct {
 		KeyId         string `json:"KeyId"`
 		KeyMaterialId string `json:"KeyMaterialId,omitempty"`
@@ -282,7 +303,7 @@ func (e *Emulator) propagate(k *key, m *material) {
 			continue
 		}
 		o.Materials = append(o.Materials, &material{ID: m.ID, State: m.State})
-		e.dirty = true
+		e.touchKey(o.ID)
 	}
 }
 
@@ -383,7 +404,7 @@ func (e *Emulator) deleteImportedKeyMaterial(rc *reqCtx, body []byte) (any, *api
 			}
 		}
 	}
-	e.dirty = true
+	e.touchKey(k.ID)
 	return out, nil
 }
 
@@ -463,7 +484,7 @@ func (e *Emulator) rotateKeyOnDemand(rc *reqCtx, body []byte) (any, *apiError) {
 		o.OnDemandRotations++
 	}
 	clear(newMat)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]string{"KeyId": e.arn(k)}, nil
 }
 

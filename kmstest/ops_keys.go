@@ -38,10 +38,20 @@ func checkPolicy(p *string) *apiError {
 	return nil
 }
 
+// maxTags is how many tags a KMS key can have.
+const maxTags = 50
+
 // checkTags validates the Tags member of CreateKey, TagResource and
 // ReplicateKey.
+//
+// The 50-tag limit is checked first, so that an oversized request costs no
+// more than its decoding; duplicates are found with a map, not by pairs.
 func checkTags(in []tagJSON) ([]tag, *apiError) {
-	var out []tag
+	if len(in) > maxTags {
+		return nil, newErr(ErrTag, "A KMS key can have at most %d tags; the request has %d.", maxTags, len(in))
+	}
+	out := make([]tag, 0, len(in))
+	seen := make(map[string]bool, len(in))
 	for i, t := range in {
 		m := fmt.Sprintf("tags.%d.member", i+1)
 		if err := checkRequiredString(t.TagKey, m+".tagKey", 1, 128); err != nil {
@@ -53,9 +63,10 @@ func checkTags(in []tagJSON) ([]tag, *apiError) {
 		if strings.HasPrefix(strings.ToLower(*t.TagKey), "aws:") {
 			return nil, newErr(ErrTag, "Tag keys beginning with 'aws:' are reserved for AWS use: %s", *t.TagKey)
 		}
-		if slices.ContainsFunc(out, func(x tag) bool { return x.Key == *t.TagKey }) {
+		if seen[*t.TagKey] {
 			return nil, newErr(ErrTag, "Duplicate tag key %s in the request", *t.TagKey)
 		}
+		seen[*t.TagKey] = true
 		out = append(out, tag{Key: *t.TagKey, Value: *t.TagValue})
 	}
 	return out, nil
@@ -70,8 +81,8 @@ func mergeTags(have, add []tag) ([]tag, *apiError) {
 			out = append(out, t)
 		}
 	}
-	if len(out) > 50 {
-		return nil, newErr(ErrTag, "A KMS key can have at most 50 tags.")
+	if len(out) > maxTags {
+		return nil, newErr(ErrTag, "A KMS key can have at most %d tags.", maxTags)
 	}
 	return out, nil
 }
@@ -118,9 +129,6 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	tags, aerr := checkTags(in.Tags)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if len(tags) > 50 {
-		return nil, newErr(ErrTag, "A KMS key can have at most 50 tags.")
 	}
 	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" {
 		return nil, newErr(ErrValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
@@ -186,9 +194,12 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrNotImplemented, "kmstest does not emulate KeySpec %s", spec)
 	default:
 		// Generating an RSA key takes a while: do it unlocked.
-		e.mu.Unlock()
-		mat, err := generateMaterial(spec)
-		e.mu.Lock()
+		var mat []byte
+		var err error
+		if cerr := e.unlocked(func() { mat, err = generateMaterial(spec) }); cerr != nil {
+			clear(mat)
+			return nil, cerr
+		}
 		if err != nil {
 			return nil, newErr(ErrKMSInternal, "generating key material: %v", err)
 		}
@@ -197,7 +208,7 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	rs := e.region(rc.region)
 	rs.Keys[k.ID] = k
 	rs.Order = append(rs.Order, k.ID)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]any{"KeyMetadata": e.metadata(k)}, nil
 }
 
@@ -278,7 +289,7 @@ func (e *Emulator) createAlias(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrAlreadyExists, "An alias with the name %s already exists", e.aliasARN(rc.region, *in.AliasName))
 	}
 	rs.Aliases[*in.AliasName] = &alias{Name: *in.AliasName, TargetKeyID: k.ID, Created: rc.now, Updated: rc.now}
-	e.dirty = true
+	e.touchAlias(rc.region, *in.AliasName)
 	return struct{}{}, nil
 }
 
@@ -308,7 +319,7 @@ func (e *Emulator) deleteAlias(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrNotFound, "Alias %s is not found.", e.aliasARN(rc.region, *in.AliasName))
 	}
 	delete(rs.Aliases, *in.AliasName)
-	e.dirty = true
+	e.touchAlias(rc.region, *in.AliasName)
 	return struct{}{}, nil
 }
 
@@ -390,7 +401,7 @@ func (e *Emulator) tagResource(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, err
 	}
 	k.Tags = merged
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -413,7 +424,7 @@ func (e *Emulator) untagResource(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, e.requireState(k)
 	}
 	k.Tags = slices.DeleteFunc(k.Tags, func(t tag) bool { return slices.Contains(in.TagKeys, t.Key) })
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -480,10 +491,11 @@ func (e *Emulator) scheduleKeyDeletion(rc *reqCtx, body []byte) (any, *apiError)
 		k.ReplicaDeletion = true
 	} else {
 		k.DeletionDate = rc.now.Add(time.Duration(days) * 24 * time.Hour)
+		e.wake(k.DeletionDate)
 		out.DeletionDate = ts(k.DeletionDate)
 	}
 	out.KeyState = k.state()
-	e.dirty = true
+	e.touchKey(k.ID)
 	return out, nil
 }
 
@@ -501,7 +513,7 @@ func (e *Emulator) cancelKeyDeletion(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	k.DeletionDate, k.ReplicaDeletion, k.PendingWindow = time.Time{}, false, 0
 	k.Disabled = true // AWS leaves a key whose deletion was canceled disabled
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]string{"KeyId": e.arn(k)}, nil
 }
 
@@ -526,7 +538,7 @@ func (e *Emulator) setEnabled(rc *reqCtx, body []byte, enabled bool) (any, *apiE
 		return nil, newErr(ErrKMSInvalidState, "%s is %s.", e.arn(k), keyStateText(st))
 	}
 	k.Disabled = !enabled
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -624,7 +636,7 @@ func (e *Emulator) replicateKey(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	rs.Keys[r.ID] = r
 	rs.Order = append(rs.Order, r.ID)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct {
 		ReplicaKeyMetadata *keyMetadataJSON `json:"ReplicaKeyMetadata"`
 		ReplicaPolicy      string           `json:"ReplicaPolicy"`

@@ -19,7 +19,8 @@ import (
 // concurrent clients, at 1 000 and at 5 000 existing keys, in interleaved
 // runs (issue 13, "kmstest scales"). It is a measurement, not a check: it
 // runs only with KMSTEST_SCALE=1 (KMSTEST_SCALE_RUNS sets the runs per size,
-// 5 by default) and prints the rates and the machine's load.
+// 5 by default; KMSTEST_SCALE_REQUESTS the requests per client, 40 by
+// default) and prints the rates and the machine's load.
 //
 //	KMSTEST_SCALE=1 go test -run TestScaleCreateKey -v ./kmstest/
 func TestScaleCreateKey(t *testing.T) {
@@ -30,7 +31,11 @@ func TestScaleCreateKey(t *testing.T) {
 	if s := os.Getenv("KMSTEST_SCALE_RUNS"); s != "" {
 		fmt.Sscan(s, &runs)
 	}
-	const clients, perClient = 8, 40
+	const clients = 8
+	perClient := 40
+	if s := os.Getenv("KMSTEST_SCALE_REQUESTS"); s != "" {
+		fmt.Sscan(s, &perClient)
+	}
 	rates := map[int][]float64{}
 	for r := 0; r < runs; r++ {
 		for _, n := range []int{1000, 5000} {

@@ -46,6 +46,23 @@ type reqCtx struct {
 	op     string
 	region string
 	now    time.Time
+	locked bool // the handler holds e.mu (enter); ServeHTTP releases it
+}
+
+// enter takes the emulator for a request whose body has been decoded and
+// checked: the decoding of a large request (up to 1 MiB) holds no one up.
+// It reads the clock and applies the passage of time. ServeHTTP releases
+// the lock when the handler returns.
+func (e *Emulator) enter(rc *reqCtx) *apiError {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return closedErr()
+	}
+	rc.locked = true
+	rc.now = e.opts.now()
+	e.sweep(rc.now)
+	return nil
 }
 
 type handler func(e *Emulator, rc *reqCtx, body []byte) (any, *apiError)
@@ -249,19 +266,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		writeError(w, closedErr())
-		return
-	}
+	// The handler decodes and checks the request unlocked, then takes the
+	// emulator (enter); it is released here, after the changes are logged.
 	rc := &reqCtx{ctx: r.Context(), op: op, region: region, now: e.opts.now()}
-	e.sweep(rc.now)
 	resp, aerr := h(e, rc, body)
-	if err := e.flush(); err != nil && aerr == nil {
-		aerr = newErr(ErrKMSInternal, "kmstest: persisting the state: %v", err)
+	if rc.locked {
+		if err := e.flush(); err != nil && aerr == nil {
+			aerr = newErr(ErrKMSInternal, "kmstest: persisting the state: %v", err)
+		}
+		e.mu.Unlock()
 	}
-	e.mu.Unlock()
 
 	if aerr != nil {
 		writeError(w, aerr)

@@ -74,6 +74,9 @@ func (e *Emulator) getPublicKey(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", true)
 	if err != nil {
 		return nil, err
@@ -142,6 +145,9 @@ func (e *Emulator) signSetup(rc *reqCtx, body []byte, verify bool) (*key, *priva
 		return nil, nil, nil, 0, false, nil, err
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return fail(err)
+	}
+	if err := e.enter(rc); err != nil {
 		return fail(err)
 	}
 	for _, err := range []*apiError{
@@ -306,6 +312,9 @@ func (e *Emulator) encrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.Plaintext, in.Plaintext != nil, "plaintext", 1, maxMessage, true),
@@ -392,6 +401,9 @@ func parseBlob(b []byte) (keyID, matID string, header, nonce, sealed []byte, ok 
 func (e *Emulator) decrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	var in cryptIn
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	for _, err := range []*apiError{
@@ -502,6 +514,9 @@ func (e *Emulator) macSetup(rc *reqCtx, body []byte, verify bool) (*key, []byte,
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, nil, nil, err
+	}
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.Message, in.Message != nil, "message", 1, maxMessage, true),
@@ -573,6 +588,9 @@ func (e *Emulator) deriveSharedSecret(rc *reqCtx, body []byte) (any, *apiError) 
 		Recipient             *struct{}
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	for _, err := range []*apiError{

@@ -24,6 +24,9 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if err := checkRequiredString(in.KeyId, "keyId", 1, 2048); err != nil {
 		return nil, err
 	}
@@ -115,6 +118,9 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 		KeyMaterialId          *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	for _, err := range []*apiError{
@@ -345,6 +351,9 @@ func (e *Emulator) deleteImportedKeyMaterial(rc *reqCtx, body []byte) (any, *api
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if id := in.KeyMaterialId; id != nil && !materialIDPattern.MatchString(*id) {
 		return nil, validationErr(*id, "keyMaterialId", "Member must satisfy regular expression pattern: ^[a-f0-9]+$ and have length 64")
 	}
@@ -427,6 +436,9 @@ func (e *Emulator) rotateKeyOnDemand(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
 	if err != nil {
 		return nil, err
@@ -503,6 +515,9 @@ func (e *Emulator) listKeyRotations(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker             *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkEnum(in.IncludeKeyMaterial, "includeKeyMaterial", types.IncludeKeyMaterial("").Values()); err != nil {

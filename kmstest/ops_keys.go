@@ -112,6 +112,9 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkString(in.Description, "description", 0, 8192),
 		checkString(in.CustomKeyStoreId, "customKeyStoreId", 1, 64),
@@ -220,6 +223,9 @@ func (e *Emulator) describeKey(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", true)
 	if err != nil {
 		return nil, err
@@ -235,6 +241,9 @@ type listIn struct {
 func (e *Emulator) listKeys(rc *reqCtx, body []byte) (any, *apiError) {
 	var in listIn
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 1000); err != nil {
@@ -269,6 +278,9 @@ func (e *Emulator) createAlias(rc *reqCtx, body []byte) (any, *apiError) {
 		TargetKeyId *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkAliasName(in.AliasName); err != nil {
@@ -311,6 +323,9 @@ func (e *Emulator) deleteAlias(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if err := checkAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -330,6 +345,9 @@ func (e *Emulator) listAliases(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 100); err != nil {
@@ -382,6 +400,9 @@ func (e *Emulator) tagResource(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if in.Tags == nil {
 		return nil, requiredErr("tags")
 	}
@@ -413,6 +434,9 @@ func (e *Emulator) untagResource(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if in.TagKeys == nil {
 		return nil, requiredErr("tagKeys")
 	}
@@ -435,6 +459,9 @@ func (e *Emulator) listResourceTags(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 50); err != nil {
@@ -461,6 +488,9 @@ func (e *Emulator) scheduleKeyDeletion(rc *reqCtx, body []byte) (any, *apiError)
 		PendingWindowInDays *int32
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	days := int32(30)
@@ -504,6 +534,9 @@ func (e *Emulator) cancelKeyDeletion(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
 	if err != nil {
 		return nil, err
@@ -530,6 +563,9 @@ func (e *Emulator) setEnabled(rc *reqCtx, body []byte, enabled bool) (any, *apiE
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
 	if err != nil {
 		return nil, err
@@ -552,6 +588,9 @@ func (e *Emulator) replicateKey(rc *reqCtx, body []byte) (any, *apiError) {
 		Tags                           []tagJSON
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkRequiredString(in.ReplicaRegion, "replicaRegion", 1, 32); err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/kmstest"
 )
 
@@ -63,5 +65,58 @@ func TestTagFlood(t *testing.T) {
 	}
 	if keys := srv.Emulator.Keys(); len(keys) != 0 {
 		t.Errorf("%d keys created by refused requests", len(keys))
+	}
+}
+
+// TestConcurrentUnlockedCrypto: imports, signatures and decryptions run
+// their crypto without holding the emulator; racing imports of different
+// key material into one key still leave exactly one of them imported.
+func TestConcurrentUnlockedCrypto(t *testing.T) {
+	srv := newServer(t, kmstest.WithStateDir(t.TempDir()))
+	c := srv.Client(noRetry)
+	ctx := context.Background()
+	id := createExternal(t, c, byok.ECCNISTP256, byok.SignVerify)
+	rsaKey, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeEncryptDecrypt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: rsaKey.KeyMetadata.KeyId, Plaintext: []byte("p"),
+		EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < n; i++ {
+		src := newSourceKey(t, byok.ECCNISTP256)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := importWith(t, c, id, src.km, byok.RSAESOAEPSHA256, byok.WrappingRSA2048)
+			if err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+				return
+			}
+			wantAs[*types.IncorrectKeyMaterialException](t, err)
+		}()
+		go func() {
+			defer wg.Done()
+			dec, err := c.Decrypt(ctx, &kms.DecryptInput{KeyId: rsaKey.KeyMetadata.KeyId, CiphertextBlob: enc.CiphertextBlob,
+				EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+			if err != nil || string(dec.Plaintext) != "p" {
+				t.Errorf("Decrypt: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d of %d racing imports of different material succeeded, want 1", won, n)
+	}
+	if md := describe(t, c, id); md.KeyState != types.KeyStateEnabled {
+		t.Errorf("after the race: %s", md.KeyState)
 	}
 }

@@ -207,15 +207,21 @@ func (e *Emulator) sign(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	var sig []byte
 	var serr error
-	switch {
-	case pk.rsa != nil && pss:
-		sig, serr = rsa.SignPSS(rand.Reader, pk.rsa, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	case pk.rsa != nil:
-		sig, serr = rsa.SignPKCS1v15(rand.Reader, pk.rsa, h, digest)
-	case pk.ec != nil:
-		sig, serr = ecdsa.SignASN1(rand.Reader, pk.ec, digest)
-	case pk.k1 != nil:
-		sig = k1ecdsa.Sign(pk.k1, digest).Serialize()
+	// Signing (RSA up to 4096 bits) holds no one up: the parsed key is
+	// never changed once made.
+	if cerr := e.unlocked(func() {
+		switch {
+		case pk.rsa != nil && pss:
+			sig, serr = rsa.SignPSS(rand.Reader, pk.rsa, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		case pk.rsa != nil:
+			sig, serr = rsa.SignPKCS1v15(rand.Reader, pk.rsa, h, digest)
+		case pk.ec != nil:
+			sig, serr = ecdsa.SignASN1(rand.Reader, pk.ec, digest)
+		case pk.k1 != nil:
+			sig = k1ecdsa.Sign(pk.k1, digest).Serialize()
+		}
+	}); cerr != nil {
+		return nil, cerr
 	}
 	if serr != nil {
 		return nil, newErr(ErrKMSInternal, "signing: %v", serr)
@@ -492,7 +498,12 @@ func (e *Emulator) decrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	if alg == "RSAES_OAEP_SHA_1" {
 		h = crypto.SHA1
 	}
-	pt, derr := rsa.DecryptOAEP(h.New(), nil, pk.rsa, in.CiphertextBlob, nil)
+	var pt []byte
+	var derr error
+	if cerr := e.unlocked(func() { pt, derr = rsa.DecryptOAEP(h.New(), nil, pk.rsa, in.CiphertextBlob, nil) }); cerr != nil {
+		clear(pt)
+		return nil, cerr
+	}
 	if derr != nil {
 		return nil, newErr(ErrInvalidCiphertext, "The ciphertext is invalid for %s with %s.", e.arn(k), alg)
 	}

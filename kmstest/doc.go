@@ -49,26 +49,86 @@
 // (UnsupportedOperationException), RSAES_PKCS1_V1_5 refused
 // (ValidationException), import tokens bound to their key, wrapping key pair
 // and algorithm and valid for 24 hours (InvalidImportTokenException,
-// ExpiredImportTokenException), the wrapped key material unwrapped exactly as
-// KMS does (byok.UnwrapKeyMaterial; InvalidCiphertextException when it
-// fails) and checked strictly for the key spec (byok.ParseKeyMaterial;
-// IncorrectKeyMaterialException), asymmetric and HMAC key material
-// immutable, ValidTo in the future and at most 365 days ahead, key material
-// expiring by the emulator's clock (WithClock) and the key returning to
-// PendingImport, key states enforced on every operation
+// ExpiredImportTokenException), the wrapped key material unwrapped as KMS
+// does (InvalidCiphertextException when it fails) and checked strictly for
+// the key spec (IncorrectKeyMaterialException), asymmetric and HMAC key
+// material immutable, ValidTo in the future and at most 365 days ahead, key
+// material expiring by the emulator's clock (WithClock) and the key
+// returning to PendingImport, key states enforced on every operation
 // (KMSInvalidStateException, DisabledException).
+//
+// # Independent of byok
+//
+// The emulator exists to check byok, so it is built from none of byok's
+// code (a test runs `go list -deps` to keep it so): a bug byok's wrap and
+// unwrap share, or a wrong rule in byok's table, cannot pass its tests.
+//
+//   - Rules: its own literal table (rules.go) of which wrapping algorithm
+//     carries which type of key material under which wrapping key spec,
+//     written from the GetParametersForImport API Reference
+//     (https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html)
+//     and "Importing key material step 2" and "step 3"
+//     (https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-get-public-key-and-token.html,
+//     https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-encrypt-key-material.html):
+//     RSAES_OAEP_SHA_1/256 for every type of key material except RSA
+//     private keys, and not ECC_NIST_P521 under an RSA_2048 wrapping key;
+//     RSA_AES_KEY_WRAP_SHA_1/256 for RSA and ECC private keys only;
+//     RSAES_PKCS1_V1_5 for nothing since October 10, 2023; RSA_2048, 3072
+//     and 4096 wrapping keys otherwise alike. They are applied at
+//     ImportKeyMaterial, as ValidationException, before unwrapping;
+//     GetParametersForImport accepts any of the four algorithms with any of
+//     the three wrapping key specs (AWS does not document refusing them
+//     there).
+//   - Unwrap: crypto/rsa's RSA-OAEP (SHA-1 or SHA-256, MGF1 with the same
+//     hash, empty label; the ciphertext exactly the modulus length) and,
+//     for RSA_AES_KEY_WRAP_*, a 32-byte AES key by RSA-OAEP followed by AES
+//     Key Wrap with Padding (RFC 5649) from github.com/tink-crypto/tink-go
+//     (kwp/subtle, 16 to 8192 bytes, which covers every importable key
+//     material: at most about 2.4 KB, an RSA_4096 PKCS#8).
+//   - Key material (keymaterial.go): crypto/x509 for RSA and NIST EC
+//     PKCS#8, encoding/asn1 and github.com/decred/dcrd/dcrec/secp256k1 for
+//     ECC_SECG_P256K1 (OID 1.3.132.0.10); material is accepted only if it is
+//     byte for byte the canonical encoding of the key it holds (see there).
+//     GetPublicKey answers with x509.MarshalPKIXPublicKey, or for secp256k1
+//     an SPKI of id-ecPublicKey, the curve's OID and the uncompressed point.
+//     Keys with origin AWS_KMS get key material from crypto/rand,
+//     crypto/rsa, crypto/ecdsa and the secp256k1 library.
+//
+// # Re-importing key material
+//
+// As the ImportKeyMaterial API Reference documents
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html;
+// see also "Reimport key material",
+// https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-import-key-material.html#reimport-key-material):
+// the same key material may be imported again any number of times, each
+// import setting ExpirationModel and ValidTo anew; different key material
+// fails with IncorrectKeyMaterialException, for HMAC and asymmetric keys
+// always, for symmetric keys unless imported as new key material
+// (ImportType NEW_KEY_MATERIAL, see below). ImportType defaults to
+// NEW_KEY_MATERIAL for a key that never had key material and to
+// EXISTING_KEY_MATERIAL after; with EXISTING_KEY_MATERIAL and a
+// KeyMaterialId, KMS computes the ID of the material it unwrapped, compares
+// it with the one given and requires it to be associated with the key;
+// either mismatch is IncorrectKeyMaterialException and changes nothing.
+// So a re-import with the key's CurrentKeyMaterialId and its current
+// ExpirationModel and ValidTo proves, without changing the key, whether
+// some material is the key's.
+//
+// KeyMaterialId: AWS documents it only as "based on the KMS key ID and the
+// imported key material", not how it is computed. The emulator's is
+// hex(HMAC-SHA256(key: material, "kmstest KeyMaterialId v1\0" ‖ key ID)):
+// 64 lower-case hex digits, as AWS's are, equal for the same material in
+// the same key and different otherwise; it differs from the ID AWS would
+// compute, so never compare it with AWS's.
 //
 // Where AWS's behaviour is not documented precisely, the emulator chooses
 // the stricter reading:
 //
-//   - The rules of which wrapping algorithm and wrapping key spec can carry
-//     which key material (byok.CheckCompatible; for example RSA private
-//     keys only with RSA_AES_KEY_WRAP_*, symmetric and HMAC keys only with
-//     RSAES_OAEP_*, no ECC_NIST_P521 with RSAES_OAEP_* under RSA_2048) are
-//     applied at ImportKeyMaterial, as ValidationException, before
-//     unwrapping; GetParametersForImport accepts any of the four algorithms
-//     with any of the three wrapping key specs. An import token may be used
-//     more than once while it is valid, and a newer one does not revoke it.
+//   - HMAC key material must be exactly as long as the spec's digest (28,
+//     32, 48 or 64 bytes); PKCS#8 must be canonical DER with the public key
+//     included for EC keys (keymaterial.go).
+//   - An import token may be used more than once while it is valid, and a
+//     newer one does not revoke it.
 //   - ImportType, KeyMaterialId and KeyMaterialDescription are refused
 //     (ValidationException) for keys other than SYMMETRIC_DEFAULT, which
 //     the API documents them as "only usable with".
@@ -78,9 +138,8 @@
 //     API requires Enabled or PendingImport).
 //   - EncryptionContext with an asymmetric key is refused
 //     (ValidationException), as is RSA plaintext longer than OAEP carries.
-//   - KeyMaterialId is hex(HMAC-SHA256(material, label ‖ key ID)): 64 hex
-//     digits determined by the key ID and the key material, as AWS
-//     describes it; it differs from the ID AWS would compute.
+//   - ImportType NEW_KEY_MATERIAL with key material already associated
+//     with the key is IncorrectKeyMaterialException.
 //
 // Rotation of imported symmetric key material follows the API
 // documentation: ImportType NEW_KEY_MATERIAL into a key that has key

@@ -33,8 +33,10 @@ type Emulator struct {
 	mu          sync.Mutex
 	regions     map[string]*regionState
 	tokens      map[string]*tokenRec
+	tokenQueue  []string // token handles in order of expiry, for pruneTokens
 	tokenSecret []byte
-	dirty       bool
+	sweepAt     time.Time   // when sweep next has work; zero: now
+	p           persistence // with WithStateDir
 	closed      bool
 }
 
@@ -44,6 +46,23 @@ type reqCtx struct {
 	op     string
 	region string
 	now    time.Time
+	locked bool // the handler holds e.mu (enter); ServeHTTP releases it
+}
+
+// enter takes the emulator for a request whose body has been decoded and
+// checked: the decoding of a large request (up to 1 MiB) holds no one up.
+// It reads the clock and applies the passage of time. ServeHTTP releases
+// the lock when the handler returns.
+func (e *Emulator) enter(rc *reqCtx) *apiError {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return closedErr()
+	}
+	rc.locked = true
+	rc.now = e.opts.now()
+	e.sweep(rc.now)
+	return nil
 }
 
 type handler func(e *Emulator, rc *reqCtx, body []byte) (any, *apiError)
@@ -122,9 +141,13 @@ func NewHandler(opts ...Option) (*Emulator, error) {
 	if e.tokenSecret == nil {
 		e.tokenSecret = make([]byte, 32)
 		rand.Read(e.tokenSecret)
-		e.dirty = true
 	}
-	if o.stateDir != "" && e.dirty {
+	for h := range e.tokens {
+		e.tokenQueue = append(e.tokenQueue, h)
+	}
+	slices.SortFunc(e.tokenQueue, func(a, b string) int { return e.tokens[a].Expires.Compare(e.tokens[b].Expires) })
+	if o.stateDir != "" {
+		// Start from a fresh snapshot and an empty log.
 		if err := e.save(); err != nil {
 			return nil, err
 		}
@@ -148,6 +171,7 @@ func (e *Emulator) Close() error {
 	}
 	e.closed = true
 	if e.opts.stateDir != "" {
+		defer e.closeLog()
 		return e.save()
 	}
 	return nil
@@ -242,21 +266,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", msg: "kmstest: the emulator is closed"})
-		return
-	}
+	// The handler decodes and checks the request unlocked, then takes the
+	// emulator (enter); it is released here, after the changes are logged.
 	rc := &reqCtx{ctx: r.Context(), op: op, region: region, now: e.opts.now()}
-	e.sweep(rc.now)
 	resp, aerr := h(e, rc, body)
-	if e.dirty && e.opts.stateDir != "" {
-		if err := e.save(); err != nil && aerr == nil {
+	if rc.locked {
+		if err := e.flush(); err != nil && aerr == nil {
 			aerr = newErr(ErrKMSInternal, "kmstest: persisting the state: %v", err)
 		}
+		e.mu.Unlock()
 	}
-	e.mu.Unlock()
 
 	if aerr != nil {
 		writeError(w, aerr)
@@ -271,6 +290,24 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", newUUID())
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
+}
+
+// unlocked runs f without holding the emulator's lock (for slow crypto that
+// touches no state), then takes the lock again. It fails if the emulator was
+// closed meanwhile; the caller must look up again whatever it holds, as
+// other requests may have changed it.
+func (e *Emulator) unlocked(f func()) *apiError {
+	e.mu.Unlock()
+	f()
+	e.mu.Lock()
+	if e.closed {
+		return closedErr()
+	}
+	return nil
+}
+
+func closedErr() *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", msg: "kmstest: the emulator is closed"}
 }
 
 // route checks the HTTP envelope of an AWS JSON 1.1 request and returns the

@@ -368,7 +368,15 @@ func (e *Emulator) usable(k *key) *apiError { return e.requireState(k, stateEnab
 // sweep applies the passage of time: imported key material whose ValidTo
 // has passed is deleted (the key returns to PendingImport), and keys whose
 // deletion date has passed are deleted with their aliases.
+//
+// A sweep looks at every key, so it runs only when something is due: it
+// notes the earliest ValidTo or deletion date still ahead (sweepAt), and
+// the operations that set one (wake) bring that forward.
 func (e *Emulator) sweep(now time.Time) {
+	e.pruneTokens(now)
+	if !e.sweepAt.IsZero() && now.Before(e.sweepAt) {
+		return
+	}
 	for _, rs := range e.regions {
 		for _, k := range rs.Keys {
 			for _, m := range k.Materials {
@@ -376,7 +384,7 @@ func (e *Emulator) sweep(now time.Time) {
 					clear(m.Bytes)
 					m.Bytes = nil
 					k.forget(m.ID)
-					e.dirty = true
+					e.touchKey(k.ID)
 				}
 			}
 		}
@@ -394,9 +402,10 @@ func (e *Emulator) sweep(now time.Time) {
 			for name, a := range rs.Aliases {
 				if a.TargetKeyID == id {
 					delete(rs.Aliases, name)
+					e.touchAlias(k.Region, name)
 				}
 			}
-			e.dirty = true
+			e.touchKey(id)
 		}
 	}
 	// A primary key waiting for its replicas to be deleted starts its own
@@ -406,9 +415,30 @@ func (e *Emulator) sweep(now time.Time) {
 			if k.ReplicaDeletion && len(e.replicas(k)) == 0 {
 				k.ReplicaDeletion = false
 				k.DeletionDate = now.Add(time.Duration(k.PendingWindow) * 24 * time.Hour)
-				e.dirty = true
+				e.touchKey(k.ID)
 			}
 		}
+	}
+	e.sweepAt = farFuture
+	for _, rs := range e.regions {
+		for _, k := range rs.Keys {
+			e.wake(k.DeletionDate)
+			for _, m := range k.Materials {
+				if m.imported() {
+					e.wake(m.ValidTo)
+				}
+			}
+		}
+	}
+}
+
+// farFuture is sweepAt when nothing is due.
+var farFuture = time.Unix(1<<62, 0)
+
+// wake makes the next sweep run no later than t (a zero t is no event).
+func (e *Emulator) wake(t time.Time) {
+	if !t.IsZero() && !e.sweepAt.IsZero() && t.Before(e.sweepAt) {
+		e.sweepAt = t
 	}
 }
 

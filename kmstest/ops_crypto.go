@@ -74,6 +74,9 @@ func (e *Emulator) getPublicKey(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", true)
 	if err != nil {
 		return nil, err
@@ -144,6 +147,9 @@ func (e *Emulator) signSetup(rc *reqCtx, body []byte, verify bool) (*key, *priva
 	if err := decodeRequest(body, &in); err != nil {
 		return fail(err)
 	}
+	if err := e.enter(rc); err != nil {
+		return fail(err)
+	}
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.Message, in.Message != nil, "message", 1, maxMessage, true),
@@ -201,15 +207,21 @@ func (e *Emulator) sign(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	var sig []byte
 	var serr error
-	switch {
-	case pk.rsa != nil && pss:
-		sig, serr = rsa.SignPSS(rand.Reader, pk.rsa, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	case pk.rsa != nil:
-		sig, serr = rsa.SignPKCS1v15(rand.Reader, pk.rsa, h, digest)
-	case pk.ec != nil:
-		sig, serr = ecdsa.SignASN1(rand.Reader, pk.ec, digest)
-	case pk.k1 != nil:
-		sig = k1ecdsa.Sign(pk.k1, digest).Serialize()
+	// Signing (RSA up to 4096 bits) holds no one up: the parsed key is
+	// never changed once made.
+	if cerr := e.unlocked(func() {
+		switch {
+		case pk.rsa != nil && pss:
+			sig, serr = rsa.SignPSS(rand.Reader, pk.rsa, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		case pk.rsa != nil:
+			sig, serr = rsa.SignPKCS1v15(rand.Reader, pk.rsa, h, digest)
+		case pk.ec != nil:
+			sig, serr = ecdsa.SignASN1(rand.Reader, pk.ec, digest)
+		case pk.k1 != nil:
+			sig = k1ecdsa.Sign(pk.k1, digest).Serialize()
+		}
+	}); cerr != nil {
+		return nil, cerr
 	}
 	if serr != nil {
 		return nil, newErr(ErrKMSInternal, "signing: %v", serr)
@@ -306,6 +318,9 @@ func (e *Emulator) encrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.Plaintext, in.Plaintext != nil, "plaintext", 1, maxMessage, true),
@@ -394,6 +409,9 @@ func (e *Emulator) decrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkBlob(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144, true),
 		checkString(in.KeyId, "keyId", 1, 2048),
@@ -480,7 +498,12 @@ func (e *Emulator) decrypt(rc *reqCtx, body []byte) (any, *apiError) {
 	if alg == "RSAES_OAEP_SHA_1" {
 		h = crypto.SHA1
 	}
-	pt, derr := rsa.DecryptOAEP(h.New(), nil, pk.rsa, in.CiphertextBlob, nil)
+	var pt []byte
+	var derr error
+	if cerr := e.unlocked(func() { pt, derr = rsa.DecryptOAEP(h.New(), nil, pk.rsa, in.CiphertextBlob, nil) }); cerr != nil {
+		clear(pt)
+		return nil, cerr
+	}
 	if derr != nil {
 		return nil, newErr(ErrInvalidCiphertext, "The ciphertext is invalid for %s with %s.", e.arn(k), alg)
 	}
@@ -500,6 +523,9 @@ type macIn struct {
 func (e *Emulator) macSetup(rc *reqCtx, body []byte, verify bool) (*key, []byte, *macIn, *apiError) {
 	var in macIn
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, nil, nil, err
 	}
 	for _, err := range []*apiError{
@@ -573,6 +599,9 @@ func (e *Emulator) deriveSharedSecret(rc *reqCtx, body []byte) (any, *apiError) 
 		Recipient             *struct{}
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	for _, err := range []*apiError{

@@ -1,12 +1,12 @@
 package kmstest
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/byok-go/byok"
 )
 
 // maxValidTo is how far ahead ImportKeyMaterial's ValidTo may be.
@@ -22,6 +22,9 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 		WrappingKeySpec   types.WrappingKeySpec
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkRequiredString(in.KeyId, "keyId", 1, 2048); err != nil {
@@ -60,11 +63,13 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 	}
 
 	// A fresh RSA key pair takes up to seconds: generate it unlocked.
-	bits := byok.WrappingKeySpec(in.WrappingKeySpec).Bits()
+	bits := wrappingKeyBits[string(in.WrappingKeySpec)]
 	id := k.ID
-	e.mu.Unlock()
-	priv, genErr := e.wrap.get(bits)
-	e.mu.Lock()
+	var priv *rsa.PrivateKey
+	var genErr error
+	if cerr := e.unlocked(func() { priv, genErr = e.wrap.get(bits) }); cerr != nil {
+		return nil, cerr
+	}
 	if genErr != nil {
 		return nil, newErr(ErrKMSInternal, "generating the wrapping key: %v", genErr)
 	}
@@ -85,7 +90,6 @@ func (e *Emulator) getParametersForImport(rc *reqCtx, body []byte) (any, *apiErr
 		priv:            priv,
 	}
 	tok := e.issueToken(rec)
-	e.dirty = true
 	return struct {
 		KeyId             string `json:"KeyId"`
 		ImportToken       []byte `json:"ImportToken"`
@@ -116,10 +120,13 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkRequiredString(in.KeyId, "keyId", 1, 2048),
 		checkBlob(in.ImportToken, in.ImportToken != nil, "importToken", 1, 32768, true),
-		checkBlob(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, byok.MaxWrappedLen, true),
+		checkBlob(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, maxEncryptedKeyMaterial, true),
 		checkEnum(in.ExpirationModel, "expirationModel", types.ExpirationModelType("").Values()),
 		checkEnum(in.ImportType, "importType", types.ImportType("").Values()),
 		checkString(in.KeyMaterialDescription, "keyMaterialDescription", 0, 256),
@@ -176,13 +183,26 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	if cerr := byok.CheckCompatible(byok.KeySpec(k.Spec), byok.WrappingAlgorithm(rec.Algorithm), byok.WrappingKeySpec(rec.WrappingKeySpec)); cerr != nil {
-		return nil, newErr(ErrValidation, "Key material of KeySpec %s cannot be imported with wrapping algorithm %s and wrapping key spec %s: %v",
+	// AWS's rules for wrapping (rules.go), applied before unwrapping.
+	if cerr := checkWrapping(k.Spec, rec.Algorithm, rec.WrappingKeySpec); cerr != nil {
+		return nil, newErr(ErrValidation, "Key material of KeySpec %s cannot be imported with wrapping algorithm %s and wrapping key spec %s: %v.",
 			k.Spec, rec.Algorithm, rec.WrappingKeySpec, cerr)
 	}
-	mat, uerr := byok.UnwrapKeyMaterial(rec.priv, byok.WrappingAlgorithm(rec.Algorithm), in.EncryptedKeyMaterial)
+	// Unwrapping (RSA, up to 4096 bits) and parsing are the slow part: do
+	// them without holding the emulator, then look at the key again.
+	var mat []byte
+	var uerr, perr error
+	keyID, spec, priv, alg := k.ID, k.Spec, rec.priv, rec.Algorithm
+	if cerr := e.unlocked(func() {
+		if mat, uerr = unwrapMaterial(priv, alg, in.EncryptedKeyMaterial); uerr == nil {
+			perr = checkMaterial(spec, mat)
+		}
+	}); cerr != nil {
+		clear(mat)
+		return nil, cerr
+	}
 	if uerr != nil {
-		return nil, newErr(ErrInvalidCiphertext, "KMS cannot decrypt the EncryptedKeyMaterial with the wrapping key and algorithm (%s) of this import token.", rec.Algorithm)
+		return nil, newErr(ErrInvalidCiphertext, "KMS cannot decrypt the EncryptedKeyMaterial with the wrapping key and algorithm (%s) of this import token.", alg)
 	}
 	keep := false
 	defer func() {
@@ -190,11 +210,15 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 			clear(mat)
 		}
 	}()
-	km, perr := byok.ParseKeyMaterial(byok.KeySpec(k.Spec), mat)
 	if perr != nil {
-		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v", k.Spec, perr)
+		return nil, newErr(ErrIncorrectKeyMaterial, "The key material is not valid for KeySpec %s: %v.", spec, perr)
 	}
-	km.Destroy()
+	if k = e.region(rc.region).Keys[keyID]; k == nil {
+		return nil, newErr(ErrNotFound, "Key '%s' does not exist", e.keyARN(rc.region, keyID))
+	}
+	if err := e.requireState(k, stateEnabled, statePendingImport); err != nil {
+		return nil, err
+	}
 	id := materialID(k.ID, mat)
 
 	var m *material
@@ -257,11 +281,12 @@ func (e *Emulator) importKeyMaterial(rc *reqCtx, body []byte) (any, *apiError) {
 	keep = true
 	m.ExpirationModel = model
 	m.ValidTo = validTo
+	e.wake(validTo)
 	k.forget(m.ID)
 	if k.isReplica() {
 		e.settleMultiRegionRotation(k)
 	}
-	e.dirty = true
+	e.touchKey(k.ID)
 	out := struct {
 		KeyId         string `json:"KeyId"`
 		KeyMaterialId string `json:"KeyMaterialId,omitempty"`
@@ -284,7 +309,7 @@ func (e *Emulator) propagate(k *key, m *material) {
 			continue
 		}
 		o.Materials = append(o.Materials, &material{ID: m.ID, State: m.State})
-		e.dirty = true
+		e.touchKey(o.ID)
 	}
 }
 
@@ -324,6 +349,9 @@ func (e *Emulator) deleteImportedKeyMaterial(rc *reqCtx, body []byte) (any, *api
 		KeyMaterialId *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if id := in.KeyMaterialId; id != nil && !materialIDPattern.MatchString(*id) {
@@ -385,7 +413,7 @@ func (e *Emulator) deleteImportedKeyMaterial(rc *reqCtx, body []byte) (any, *api
 			}
 		}
 	}
-	e.dirty = true
+	e.touchKey(k.ID)
 	return out, nil
 }
 
@@ -406,6 +434,9 @@ func (e *Emulator) markPendingMultiRegion(k *key, id string) {
 func (e *Emulator) rotateKeyOnDemand(rc *reqCtx, body []byte) (any, *apiError) {
 	var in struct{ KeyId *string }
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
@@ -465,7 +496,7 @@ func (e *Emulator) rotateKeyOnDemand(rc *reqCtx, body []byte) (any, *apiError) {
 		o.OnDemandRotations++
 	}
 	clear(newMat)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]string{"KeyId": e.arn(k)}, nil
 }
 
@@ -484,6 +515,9 @@ func (e *Emulator) listKeyRotations(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker             *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkEnum(in.IncludeKeyMaterial, "includeKeyMaterial", types.IncludeKeyMaterial("").Values()); err != nil {

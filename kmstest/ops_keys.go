@@ -38,10 +38,20 @@ func checkPolicy(p *string) *apiError {
 	return nil
 }
 
+// maxTags is how many tags a KMS key can have.
+const maxTags = 50
+
 // checkTags validates the Tags member of CreateKey, TagResource and
 // ReplicateKey.
+//
+// The 50-tag limit is checked first, so that an oversized request costs no
+// more than its decoding; duplicates are found with a map, not by pairs.
 func checkTags(in []tagJSON) ([]tag, *apiError) {
-	var out []tag
+	if len(in) > maxTags {
+		return nil, newErr(ErrTag, "A KMS key can have at most %d tags; the request has %d.", maxTags, len(in))
+	}
+	out := make([]tag, 0, len(in))
+	seen := make(map[string]bool, len(in))
 	for i, t := range in {
 		m := fmt.Sprintf("tags.%d.member", i+1)
 		if err := checkRequiredString(t.TagKey, m+".tagKey", 1, 128); err != nil {
@@ -53,9 +63,10 @@ func checkTags(in []tagJSON) ([]tag, *apiError) {
 		if strings.HasPrefix(strings.ToLower(*t.TagKey), "aws:") {
 			return nil, newErr(ErrTag, "Tag keys beginning with 'aws:' are reserved for AWS use: %s", *t.TagKey)
 		}
-		if slices.ContainsFunc(out, func(x tag) bool { return x.Key == *t.TagKey }) {
+		if seen[*t.TagKey] {
 			return nil, newErr(ErrTag, "Duplicate tag key %s in the request", *t.TagKey)
 		}
+		seen[*t.TagKey] = true
 		out = append(out, tag{Key: *t.TagKey, Value: *t.TagValue})
 	}
 	return out, nil
@@ -70,8 +81,8 @@ func mergeTags(have, add []tag) ([]tag, *apiError) {
 			out = append(out, t)
 		}
 	}
-	if len(out) > 50 {
-		return nil, newErr(ErrTag, "A KMS key can have at most 50 tags.")
+	if len(out) > maxTags {
+		return nil, newErr(ErrTag, "A KMS key can have at most %d tags.", maxTags)
 	}
 	return out, nil
 }
@@ -101,6 +112,9 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	for _, err := range []*apiError{
 		checkString(in.Description, "description", 0, 8192),
 		checkString(in.CustomKeyStoreId, "customKeyStoreId", 1, 64),
@@ -118,9 +132,6 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	tags, aerr := checkTags(in.Tags)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if len(tags) > 50 {
-		return nil, newErr(ErrTag, "A KMS key can have at most 50 tags.")
 	}
 	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" {
 		return nil, newErr(ErrValidation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
@@ -186,9 +197,12 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrNotImplemented, "kmstest does not emulate KeySpec %s", spec)
 	default:
 		// Generating an RSA key takes a while: do it unlocked.
-		e.mu.Unlock()
-		mat, err := generateMaterial(spec)
-		e.mu.Lock()
+		var mat []byte
+		var err error
+		if cerr := e.unlocked(func() { mat, err = generateMaterial(spec) }); cerr != nil {
+			clear(mat)
+			return nil, cerr
+		}
 		if err != nil {
 			return nil, newErr(ErrKMSInternal, "generating key material: %v", err)
 		}
@@ -197,7 +211,7 @@ func (e *Emulator) createKey(rc *reqCtx, body []byte) (any, *apiError) {
 	rs := e.region(rc.region)
 	rs.Keys[k.ID] = k
 	rs.Order = append(rs.Order, k.ID)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]any{"KeyMetadata": e.metadata(k)}, nil
 }
 
@@ -207,6 +221,9 @@ func (e *Emulator) describeKey(rc *reqCtx, body []byte) (any, *apiError) {
 		GrantTokens []string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", true)
@@ -224,6 +241,9 @@ type listIn struct {
 func (e *Emulator) listKeys(rc *reqCtx, body []byte) (any, *apiError) {
 	var in listIn
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 1000); err != nil {
@@ -260,6 +280,9 @@ func (e *Emulator) createAlias(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if err := checkAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -278,7 +301,7 @@ func (e *Emulator) createAlias(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrAlreadyExists, "An alias with the name %s already exists", e.aliasARN(rc.region, *in.AliasName))
 	}
 	rs.Aliases[*in.AliasName] = &alias{Name: *in.AliasName, TargetKeyID: k.ID, Created: rc.now, Updated: rc.now}
-	e.dirty = true
+	e.touchAlias(rc.region, *in.AliasName)
 	return struct{}{}, nil
 }
 
@@ -300,6 +323,9 @@ func (e *Emulator) deleteAlias(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if err := checkAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -308,7 +334,7 @@ func (e *Emulator) deleteAlias(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, newErr(ErrNotFound, "Alias %s is not found.", e.aliasARN(rc.region, *in.AliasName))
 	}
 	delete(rs.Aliases, *in.AliasName)
-	e.dirty = true
+	e.touchAlias(rc.region, *in.AliasName)
 	return struct{}{}, nil
 }
 
@@ -319,6 +345,9 @@ func (e *Emulator) listAliases(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 100); err != nil {
@@ -371,6 +400,9 @@ func (e *Emulator) tagResource(rc *reqCtx, body []byte) (any, *apiError) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	if in.Tags == nil {
 		return nil, requiredErr("tags")
 	}
@@ -390,7 +422,7 @@ func (e *Emulator) tagResource(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, err
 	}
 	k.Tags = merged
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -400,6 +432,9 @@ func (e *Emulator) untagResource(rc *reqCtx, body []byte) (any, *apiError) {
 		TagKeys []string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if in.TagKeys == nil {
@@ -413,7 +448,7 @@ func (e *Emulator) untagResource(rc *reqCtx, body []byte) (any, *apiError) {
 		return nil, e.requireState(k)
 	}
 	k.Tags = slices.DeleteFunc(k.Tags, func(t tag) bool { return slices.Contains(in.TagKeys, t.Key) })
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -424,6 +459,9 @@ func (e *Emulator) listResourceTags(rc *reqCtx, body []byte) (any, *apiError) {
 		Marker *string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(in.Limit, "limit", 50); err != nil {
@@ -450,6 +488,9 @@ func (e *Emulator) scheduleKeyDeletion(rc *reqCtx, body []byte) (any, *apiError)
 		PendingWindowInDays *int32
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	days := int32(30)
@@ -480,16 +521,20 @@ func (e *Emulator) scheduleKeyDeletion(rc *reqCtx, body []byte) (any, *apiError)
 		k.ReplicaDeletion = true
 	} else {
 		k.DeletionDate = rc.now.Add(time.Duration(days) * 24 * time.Hour)
+		e.wake(k.DeletionDate)
 		out.DeletionDate = ts(k.DeletionDate)
 	}
 	out.KeyState = k.state()
-	e.dirty = true
+	e.touchKey(k.ID)
 	return out, nil
 }
 
 func (e *Emulator) cancelKeyDeletion(rc *reqCtx, body []byte) (any, *apiError) {
 	var in struct{ KeyId *string }
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
@@ -501,7 +546,7 @@ func (e *Emulator) cancelKeyDeletion(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	k.DeletionDate, k.ReplicaDeletion, k.PendingWindow = time.Time{}, false, 0
 	k.Disabled = true // AWS leaves a key whose deletion was canceled disabled
-	e.dirty = true
+	e.touchKey(k.ID)
 	return map[string]string{"KeyId": e.arn(k)}, nil
 }
 
@@ -518,6 +563,9 @@ func (e *Emulator) setEnabled(rc *reqCtx, body []byte, enabled bool) (any, *apiE
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
+	if err := e.enter(rc); err != nil {
+		return nil, err
+	}
 	k, err := e.resolveKey(rc, in.KeyId, "keyId", false)
 	if err != nil {
 		return nil, err
@@ -526,7 +574,7 @@ func (e *Emulator) setEnabled(rc *reqCtx, body []byte, enabled bool) (any, *apiE
 		return nil, newErr(ErrKMSInvalidState, "%s is %s.", e.arn(k), keyStateText(st))
 	}
 	k.Disabled = !enabled
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct{}{}, nil
 }
 
@@ -540,6 +588,9 @@ func (e *Emulator) replicateKey(rc *reqCtx, body []byte) (any, *apiError) {
 		Tags                           []tagJSON
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := e.enter(rc); err != nil {
 		return nil, err
 	}
 	if err := checkRequiredString(in.ReplicaRegion, "replicaRegion", 1, 32); err != nil {
@@ -624,7 +675,7 @@ func (e *Emulator) replicateKey(rc *reqCtx, body []byte) (any, *apiError) {
 	}
 	rs.Keys[r.ID] = r
 	rs.Order = append(rs.Order, r.ID)
-	e.dirty = true
+	e.touchKey(k.ID)
 	return struct {
 		ReplicaKeyMetadata *keyMetadataJSON `json:"ReplicaKeyMetadata"`
 		ReplicaPolicy      string           `json:"ReplicaPolicy"`

@@ -158,12 +158,17 @@ func WithFault(f func(op string) error) Option { return func(o *options) { o.fau
 func WithLatency(d time.Duration) Option { return func(o *options) { o.latency = d } }
 
 // WithStateDir makes the emulator persist its state (keys with their key
-// material, aliases, tags, outstanding import tokens with their wrapping
+// material, aliases, tags, unexpired import tokens with their wrapping
 // private keys) in dir, so that an emulator started again on the same
-// directory keeps its keys. The directory is created with mode 0700 and the
-// state file with mode 0600.
+// directory keeps its keys, even after a crash: every request's changes are
+// written before it is answered. The directory is created with mode 0700,
+// its files with mode 0600: a snapshot, kmstest-state.json, and a log of
+// the changes since, kmstest-state.log, one JSON line per changed key,
+// alias or import token, folded into a new snapshot when it outgrows the
+// live state (and at start and Close). A write costs what the request
+// changed, not what the emulator holds.
 //
-// The state file holds secret key material in the clear: this is a TEST
+// Both files hold secret key material in the clear: this is a TEST
 // emulator. Point it only at a directory of its own, never at one holding
 // real keys, and do not let two emulators use one directory at once.
 func WithStateDir(dir string) Option { return func(o *options) { o.stateDir = dir } }

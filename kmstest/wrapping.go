@@ -52,35 +52,44 @@ type tokenRec struct {
 	priv *rsa.PrivateKey
 }
 
+// An import token is a version byte, a random 32-byte handle naming the
+// emulator's record, the expiry (Unix nanoseconds, big-endian) and an
+// HMAC-SHA256 under the emulator's secret over all that and the Region and
+// key ID it was issued for. The record holds the wrapping key pair and
+// algorithm and is dropped as soon as the token expires; the MAC alone then
+// tells an expired token of this key (ExpiredImportTokenException) from one
+// that was never issued for it (InvalidImportTokenException).
 const (
-	tokenVersion = 1
-	tokenLen     = 1 + 32 + sha256.Size
+	tokenVersion = 2
+	tokenLen     = 1 + 32 + 8 + sha256.Size
 )
 
-// tokenMAC binds a token handle to everything its record says.
-func (e *Emulator) tokenMAC(handle []byte, r *tokenRec) []byte {
+// tokenMAC binds a token's handle and expiry to the Region and key.
+func (e *Emulator) tokenMAC(handle []byte, expires int64, region, keyID string) []byte {
 	h := hmac.New(sha256.New, e.tokenSecret)
 	h.Write([]byte{tokenVersion})
 	h.Write(handle)
-	for _, s := range []string{r.Region, r.KeyID, r.Algorithm, r.WrappingKeySpec} {
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(expires)))
+	for _, s := range []string{region, keyID} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	pub := sha256.Sum256(x509.MarshalPKCS1PublicKey(&r.priv.PublicKey))
-	h.Write(pub[:])
-	h.Write(binary.BigEndian.AppendUint64(nil, uint64(r.Expires.UnixNano())))
 	return h.Sum(nil)
 }
 
-// issueToken records a new import token and returns its bytes: a version
-// byte, a random 32-byte handle and an HMAC over the handle and the record.
+// issueToken records a new import token and returns its bytes.
 func (e *Emulator) issueToken(r *tokenRec) []byte {
 	handle := make([]byte, 32)
 	rand.Read(handle)
 	r.PrivateKey = x509.MarshalPKCS1PrivateKey(r.priv)
-	e.tokens[hex.EncodeToString(handle)] = r
+	h := hex.EncodeToString(handle)
+	e.tokens[h] = r
+	e.tokenQueue = append(e.tokenQueue, h)
+	e.touchToken(h)
+	exp := r.Expires.UnixNano()
 	tok := append([]byte{tokenVersion}, handle...)
-	return append(tok, e.tokenMAC(handle, r)...)
+	tok = binary.BigEndian.AppendUint64(tok, uint64(exp))
+	return append(tok, e.tokenMAC(handle, exp, r.Region, r.KeyID)...)
 }
 
 // checkToken finds the record of an import token for key k.
@@ -89,9 +98,15 @@ func (e *Emulator) checkToken(rc *reqCtx, k *key, tok []byte) (*tokenRec, *apiEr
 	if len(tok) != tokenLen || tok[0] != tokenVersion {
 		return nil, invalid
 	}
-	handle := tok[1:33]
+	handle, exp := tok[1:33], int64(binary.BigEndian.Uint64(tok[33:41]))
+	if !hmac.Equal(tok[41:], e.tokenMAC(handle, exp, rc.region, k.ID)) {
+		return nil, invalid
+	}
+	if expires := time.Unix(0, exp); !rc.now.Before(expires) {
+		return nil, newErr(ErrExpiredImportToken, "The import token expired at %s; call GetParametersForImport for a new one.", expires.UTC().Format(time.RFC3339))
+	}
 	r := e.tokens[hex.EncodeToString(handle)]
-	if r == nil {
+	if r == nil || r.Region != rc.region || r.KeyID != k.ID {
 		return nil, invalid
 	}
 	if r.priv == nil {
@@ -101,26 +116,26 @@ func (e *Emulator) checkToken(rc *reqCtx, k *key, tok []byte) (*tokenRec, *apiEr
 		}
 		r.priv = priv
 	}
-	if !hmac.Equal(tok[33:], e.tokenMAC(handle, r)) {
-		return nil, invalid
-	}
-	if r.Region != rc.region || r.KeyID != k.ID {
-		return nil, invalid
-	}
-	if !rc.now.Before(r.Expires) {
-		return nil, newErr(ErrExpiredImportToken, "The import token expired at %s; call GetParametersForImport for a new one.", r.Expires.UTC().Format(time.RFC3339))
-	}
 	return r, nil
 }
 
-// pruneTokens forgets tokens that expired more than a day ago (until then an
-// expired token is reported as expired rather than invalid).
+// pruneTokens drops the records of expired tokens, oldest first: a token
+// outlives its record only to be answered as expired, which its MAC does.
+// Tokens expire in the order they were issued (24 hours after), so this
+// costs nothing while none has expired.
 func (e *Emulator) pruneTokens(now time.Time) {
-	for h, r := range e.tokens {
-		if now.Sub(r.Expires) > tokenValidity {
+	for len(e.tokenQueue) > 0 {
+		h := e.tokenQueue[0]
+		if r := e.tokens[h]; r != nil {
+			if now.Before(r.Expires) {
+				return
+			}
 			clear(r.PrivateKey)
 			delete(e.tokens, h)
-			e.dirty = true
+			e.touchToken(h)
 		}
+		e.tokenQueue[0] = ""
+		e.tokenQueue = e.tokenQueue[1:]
 	}
+	e.tokenQueue = nil
 }

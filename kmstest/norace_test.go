@@ -1,0 +1,5 @@
+//go:build !race
+
+package kmstest_test
+
+const raceEnabled = false

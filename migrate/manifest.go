@@ -41,7 +41,10 @@ type Manifest struct {
 	// Len is the number of keys.
 	Len int
 
-	json     bool
+	json bool
+	// whole: the YAML document may use anchors and aliases, so it is
+	// decoded whole by the YAML library rather than entry by entry.
+	whole    bool
 	defaults Key
 	now      time.Time
 }
@@ -257,22 +260,40 @@ func openManifest(path string, now time.Time) (*Manifest, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
 	}
-	br := bufio.NewReader(manifestReader(f, path, m.json))
-	errs := &errList{path: path}
-	// Pass 1: the header (it may come after the keys).
-	var header *yaml.Node
-	if err := m.scan(br, func(n *yaml.Node) { header = n }, nil); err != nil {
-		return nil, err
+	if !m.json {
+		m.whole, err = mayHaveAnchors(bufio.NewReader(manifestReader(f, path, false)))
+		if err != nil {
+			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
 	}
-	m.parseHeader(header, errs)
-	// Pass 2: every key, validated with the defaults applied.
+	errs := &errList{path: path}
 	// Names are checked for uniqueness by 64-bit hash: 16 bytes a key.
 	names := map[uint64]int{}
-	for _, err := range m.keys(errs, names) {
-		if err != nil {
+	if m.whole {
+		// One pass: the document is decoded whole, header and keys.
+		for _, err := range m.keys(errs, names, func(n *yaml.Node) { m.parseHeader(n, errs) }) {
+			if err != nil {
+				return nil, err
+			}
+			m.Len++
+		}
+	} else {
+		// Pass 1: the header (it may come after the keys).
+		var header *yaml.Node
+		if err := m.scan(bufio.NewReader(manifestReader(f, path, m.json)), func(n *yaml.Node) { header = n }, nil); err != nil {
 			return nil, err
 		}
-		m.Len++
+		m.parseHeader(header, errs)
+		// Pass 2: every key, validated with the defaults applied.
+		for _, err := range m.keys(errs, names, nil) {
+			if err != nil {
+				return nil, err
+			}
+			m.Len++
+		}
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -288,7 +309,7 @@ func openManifest(path string, now time.Time) (*Manifest, error) {
 func (m *Manifest) Keys() iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
 		errs := &errList{path: m.Path}
-		for k, err := range m.keys(errs, nil) {
+		for k, err := range m.keys(errs, nil, nil) {
 			if err == nil {
 				err = errs.err()
 			}
@@ -302,7 +323,9 @@ func (m *Manifest) Keys() iter.Seq2[Key, error] {
 	}
 }
 
-func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, error] {
+// keys reads the manifest and yields its valid keys; header, when set, is
+// given the header before any key (a document decoded whole only).
+func (m *Manifest) keys(errs *errList, names map[uint64]int, header func(*yaml.Node)) iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
 		f, err := readfile.Open(m.Path, "manifest")
 		if err != nil {
@@ -312,7 +335,7 @@ func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, erro
 		defer f.Close()
 		i := 0
 		stop := errors.New("stop")
-		err = m.scan(bufio.NewReader(manifestReader(f, m.Path, m.json)), nil, func(n *yaml.Node) error {
+		err = m.scan(bufio.NewReader(manifestReader(f, m.Path, m.json)), header, func(n *yaml.Node) error {
 			k, ok := m.parseKey(n, i, errs)
 			i++
 			if names != nil && k.Name != "" {
@@ -357,10 +380,48 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 // without its keys) to header and each entry of keys to item, as yaml.Nodes
 // whose Line fields are lines of the file.
 func (m *Manifest) scan(r *bufio.Reader, header func(*yaml.Node), item func(*yaml.Node) error) error {
-	if m.json {
+	switch {
+	case m.json:
 		return m.scanJSON(r, header, item)
+	case m.whole:
+		text, err := readfile.ReadAll(r, m.Path, "manifest with anchors or aliases", maxWholeManifest)
+		if err != nil {
+			return fmt.Errorf("migrate: reading the manifest: %w; a manifest with anchors or aliases is decoded whole, which takes about 20 times its size in memory: expand them (or split the manifest) to stream a larger one", err)
+		}
+		return m.scanWhole(text, header, item)
 	}
 	return m.scanYAML(r, header, item)
+}
+
+// maxWholeManifest bounds a YAML manifest decoded whole (one that may use
+// anchors and aliases): decoded, a 16 MiB manifest of 100 000 keys takes
+// about 300 MiB.
+const maxWholeManifest = 32 << 20
+
+// mayHaveAnchors reports whether a YAML text may hold an anchor (&name) or
+// an alias (*name): a '&' or '*' that starts a token, after a line's start,
+// a space, a tab, '[', '{' or ','. It errs on the side of yes (a '*' in a
+// plain scalar such as "a * b" counts), never of no: an anchor or alias can
+// only begin a node, which is where this looks. Such a document is decoded
+// whole; any other is streamed entry by entry, which gives the same nodes.
+func mayHaveAnchors(r *bufio.Reader) (bool, error) {
+	prev := byte('\n')
+	for {
+		c, err := r.ReadByte()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if c == '&' || c == '*' {
+			switch prev {
+			case '\n', '\r', ' ', '\t', '[', '{', ',':
+				return true, nil
+			}
+		}
+		prev = c
+	}
 }
 
 // parseYAML parses one YAML text and shifts its line numbers by offset.
@@ -376,7 +437,15 @@ func (m *Manifest) parseYAML(text []byte, offset int) (*yaml.Node, error) {
 				}
 			}
 		}
-		return nil, &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: offset + 1, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}}
+		line := offset + 1
+		if name, ok := strings.CutPrefix(msg, "yaml: unknown anchor '"); ok {
+			// The library does not say where: the first use of the name.
+			name, _, _ = strings.Cut(name, "'")
+			if n := aliasLine(text, name); n > 0 {
+				line = offset + n
+			}
+		}
+		return nil, &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: line, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}}
 	}
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -508,35 +577,79 @@ func (m *Manifest) scanYAML(r *bufio.Reader, header func(*yaml.Node), item func(
 	return nil
 }
 
-// scanWhole parses a whole document (YAML flow sequences, small files).
+// scanWhole decodes a whole document with the YAML library, which
+// resolves anchors and aliases wherever they are, and hands the header (the
+// top-level mapping without its keys) to header, then each entry of keys to
+// item. Entries are dropped once handed over, so that memory shrinks as
+// the keys are read.
 func (m *Manifest) scanWhole(text []byte, header func(*yaml.Node), item func(*yaml.Node) error) error {
 	n, err := m.parseYAML(text, 0)
 	if err != nil {
 		return err
 	}
+	if n == nil {
+		n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: 1}
+	}
+	n = deref(n)
+	var keys *yaml.Node
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value != "keys" {
+			if deref(n.Content[i]).Value != "keys" {
 				continue
 			}
-			v := n.Content[i+1]
-			n.Content = slices.Delete(n.Content, i, i+2)
-			if item != nil && v.Kind == yaml.SequenceNode {
-				for _, c := range v.Content {
-					if err := item(c); err != nil {
-						return err
-					}
-				}
-			} else if item != nil && !isNull(v) {
-				return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: v.Line, Field: "keys", Msg: "want a list of keys"}}}
-			}
+			keys = n.Content[i+1]
+			n.Content = slices.Delete(slices.Clone(n.Content), i, i+2)
 			break
 		}
 	}
 	if header != nil {
 		header(n)
 	}
+	if keys == nil || item == nil {
+		return nil
+	}
+	v := deref(keys)
+	switch {
+	case v.Kind == yaml.SequenceNode:
+		for i, c := range v.Content {
+			if err := item(c); err != nil {
+				return err
+			}
+			if v == keys {
+				v.Content[i] = nil // not aliased: nothing else refers to it
+			}
+		}
+	case !isNull(v):
+		return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: keys.Line, Field: "keys", Msg: "want a list of keys"}}}
+	}
 	return nil
+}
+
+// aliasLine returns the 1-based line of the first alias *name in text, or 0.
+func aliasLine(text []byte, name string) int {
+	for i, line := range bytes.Split(text, []byte("\n")) {
+		for j := 0; ; {
+			k := bytes.Index(line[j:], []byte("*"+name))
+			if k < 0 {
+				break
+			}
+			k += j
+			end := k + 1 + len(name)
+			if end == len(line) || strings.IndexByte(" \t\r,]}", line[end]) >= 0 {
+				return i + 1
+			}
+			j = k + 1
+		}
+	}
+	return 0
+}
+
+// deref returns the node an alias (*name) stands for, or n itself.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // lineCounter counts the lines of what passes through it, so that a
@@ -663,8 +776,12 @@ func isNull(n *yaml.Node) bool {
 }
 
 // fields calls f for each member of a mapping node, reporting unknown
-// members and non-mappings.
+// members and non-mappings. Aliases are followed, and merge keys
+// (<<: *defaults, or a list of them) are applied as YAML defines them: the
+// mapping's own members win over merged ones, and an earlier merged mapping
+// over a later one (https://yaml.org/type/merge.html).
 func fields(n *yaml.Node, where string, errs *errList, known []string, f func(name string, v *yaml.Node)) {
+	n = deref(n)
 	if isNull(n) {
 		return
 	}
@@ -673,8 +790,15 @@ func fields(n *yaml.Node, where string, errs *errList, known []string, f func(na
 		return
 	}
 	seen := map[string]bool{}
+	var own, merges [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		if k.Tag == "!!merge" {
+			if !mergeInto(&merges, v, where, errs, 0) {
+				return
+			}
+			continue
+		}
 		field := k.Value
 		if where != "" {
 			field = where + "." + k.Value
@@ -684,6 +808,23 @@ func fields(n *yaml.Node, where string, errs *errList, known []string, f func(na
 			continue
 		}
 		seen[k.Value] = true
+		own = append(own, [2]*yaml.Node{k, v})
+	}
+	// Merged members first, so that the mapping's own members, handled
+	// after them, win where fields interact (pin_env and pin_file).
+	var pairs [][2]*yaml.Node
+	for _, p := range merges {
+		if !seen[p[0].Value] {
+			seen[p[0].Value] = true
+			pairs = append(pairs, p)
+		}
+	}
+	for _, p := range append(pairs, own...) {
+		k, v := p[0], p[1]
+		field := k.Value
+		if where != "" {
+			field = where + "." + k.Value
+		}
 		if !slices.Contains(known, k.Value) {
 			hint := ""
 			if s := closest(k.Value, known); s != "" {
@@ -694,6 +835,49 @@ func fields(n *yaml.Node, where string, errs *errList, known []string, f func(na
 		}
 		f(k.Value, v)
 	}
+}
+
+// mergeInto appends the members a merge key's value brings, in order of
+// precedence: a mapping's own members, then what it merges itself; for a
+// list, each mapping's in turn. Nesting is bounded.
+func mergeInto(out *[][2]*yaml.Node, v *yaml.Node, where string, errs *errList, depth int) bool {
+	line := v.Line // where the merge is written, not where an alias points
+	v = deref(v)
+	if depth > 8 || len(*out) > 10000 {
+		errs.add(line, where+".<<", "merge keys nest too deep")
+		return false
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		var nested []*yaml.Node
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k := deref(v.Content[i])
+			if k.Tag == "!!merge" {
+				nested = append(nested, v.Content[i+1])
+				continue
+			}
+			*out = append(*out, [2]*yaml.Node{k, v.Content[i+1]})
+		}
+		for _, m := range nested {
+			if !mergeInto(out, m, where, errs, depth+1) {
+				return false
+			}
+		}
+		return true
+	case yaml.SequenceNode:
+		for _, c := range v.Content {
+			if d := deref(c); d.Kind != yaml.MappingNode {
+				errs.add(c.Line, where+".<<", "a merge key takes a mapping or a list of mappings")
+				return false
+			}
+			if !mergeInto(out, c, where, errs, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	errs.add(line, where+".<<", "a merge key takes a mapping or a list of mappings")
+	return false
 }
 
 // closest returns the known name nearest to s, if it is near.
@@ -728,6 +912,7 @@ func editDistance(a, b string) int {
 }
 
 func str(v *yaml.Node, field string, errs *errList) (string, bool) {
+	v = deref(v)
 	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 		errs.add(v.Line, field, "want a string")
 		return "", false
@@ -736,6 +921,7 @@ func str(v *yaml.Node, field string, errs *errList) (string, bool) {
 }
 
 func boolean(v *yaml.Node, field string, errs *errList) (bool, bool) {
+	v = deref(v)
 	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
 		errs.add(v.Line, field, "want true or false")
 		return false, false
@@ -749,6 +935,7 @@ func boolean(v *yaml.Node, field string, errs *errList) (bool, bool) {
 }
 
 func strList(v *yaml.Node, field string, errs *errList) ([]string, bool) {
+	v = deref(v)
 	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
 		return []string{v.Value}, true
 	}
@@ -768,7 +955,7 @@ func strList(v *yaml.Node, field string, errs *errList) ([]string, bool) {
 }
 
 func strMap(v *yaml.Node, field string, errs *errList, into map[string]string) map[string]string {
-	if v.Kind != yaml.MappingNode {
+	if v = deref(v); v.Kind != yaml.MappingNode {
 		errs.add(v.Line, field, "want a mapping of names to strings")
 		return into
 	}
@@ -776,8 +963,31 @@ func strMap(v *yaml.Node, field string, errs *errList, into map[string]string) m
 	for k, val := range into {
 		out[k] = val
 	}
+	var merged [][2]*yaml.Node
+	own := map[string]bool{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := v.Content[i], v.Content[i+1]
+		k := deref(v.Content[i])
+		if k.Tag == "!!merge" {
+			if !mergeInto(&merged, v.Content[i+1], field, errs, 0) {
+				return out
+			}
+			continue
+		}
+		own[k.Value] = true
+	}
+	// Merged members first (an earlier one wins), then the mapping's own.
+	for i := len(merged) - 1; i >= 0; i-- {
+		if k, val := merged[i][0], merged[i][1]; !own[k.Value] {
+			if s, ok := str(val, field+"."+k.Value, errs); ok {
+				out[k.Value] = s
+			}
+		}
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := deref(v.Content[i]), v.Content[i+1]
+		if k.Tag == "!!merge" {
+			continue
+		}
 		if s, ok := str(val, field+"."+k.Value, errs); ok {
 			out[k.Value] = s
 		}
@@ -795,6 +1005,7 @@ var (
 )
 
 func (m *Manifest) parseHeader(n *yaml.Node, errs *errList) {
+	n = deref(n)
 	if n == nil || isNull(n) {
 		errs.add(1, "", "the manifest is empty; it needs version, id and keys")
 		return
@@ -850,6 +1061,7 @@ func (m *Manifest) resolvePath(p string) string {
 }
 
 func (m *Manifest) parseSource(v *yaml.Node, where string, errs *errList, s *Source) {
+	v = deref(v)
 	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
 		s.Key = v.Value // shorthand: source: path/to/key.pem
 		return
@@ -1039,7 +1251,7 @@ func (m *Manifest) parseKey(n *yaml.Node, i int, errs *errList) (Key, bool) {
 	k.Target.Regions = slices.Clone(k.Target.Regions)
 	k.Target.ReplicaRegions = slices.Clone(k.Target.ReplicaRegions)
 	k.Options = m.defaults.Options
-	if n.Kind != yaml.MappingNode {
+	if n = deref(n); n.Kind != yaml.MappingNode {
 		errs.add(n.Line, where, "want a mapping with name, source and target")
 		return k, false
 	}

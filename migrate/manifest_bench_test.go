@@ -14,13 +14,22 @@ import (
 // writeLargeManifest writes a YAML manifest of n keys in the layout
 // fleettest writes (a block sequence of block mappings), naming one key
 // file: OpenManifest does not open key files.
-func writeLargeManifest(tb testing.TB, n int) string {
+// With anchors, each entry merges a source defined in the header.
+func writeLargeManifest(tb testing.TB, n int, anchors bool) string {
 	tb.Helper()
 	var b strings.Builder
-	b.WriteString("version: 1\nid: large\ndefaults:\n  target: {region: us-east-1}\nkeys:\n")
+	b.WriteString("version: 1\nid: large\ndefaults:\n  target: {region: us-east-1}\n")
+	if anchors {
+		b.WriteString("  source: &src {key_spec: SYMMETRIC_DEFAULT}\n")
+	}
+	b.WriteString("keys:\n")
 	for i := range n {
-		fmt.Fprintf(&b, "  - name: key-%06d\n    source:\n      key: keys/key-%06d.aes.hex\n      key_spec: SYMMETRIC_DEFAULT\n    target:\n      region: %s\n      alias: alias/large/key-%06d\n",
-			i, i, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}[i%3], i)
+		src := "key_spec: SYMMETRIC_DEFAULT"
+		if anchors {
+			src = "<<: *src"
+		}
+		fmt.Fprintf(&b, "  - name: key-%06d\n    source:\n      key: keys/key-%06d.aes.hex\n      %s\n    target:\n      region: %s\n      alias: alias/large/key-%06d\n",
+			i, i, src, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}[i%3], i)
 	}
 	p := filepath.Join(tb.TempDir(), "large.yaml")
 	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
@@ -62,11 +71,17 @@ func peakHeap(f func()) uint64 {
 
 // BenchmarkManifest100k opens a 100 000-key YAML manifest (validation: the
 // whole file) and reads every key back (Keys), reporting the time and the
-// peak heap in use above the heap before:
+// peak heap in use above the heap before; "anchors" is a manifest whose
+// entries merge an anchored mapping (<<: *src), decoded whole:
 //
 //	go test ./migrate -run '^$' -bench Manifest100k -benchtime 3x
 func BenchmarkManifest100k(b *testing.B) {
-	p := writeLargeManifest(b, 100000)
+	b.Run("streamed", func(b *testing.B) { benchManifest(b, false) })
+	b.Run("anchors", func(b *testing.B) { benchManifest(b, true) })
+}
+
+func benchManifest(b *testing.B, anchors bool) {
+	p := writeLargeManifest(b, 100000, anchors)
 	b.ResetTimer()
 	var peak uint64
 	for range b.N {

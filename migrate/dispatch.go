@@ -43,15 +43,15 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 	exhausted := false
 	var iterErr error
 	finish := func(res Result) {
-		r.prog.finish(res.Outcome == "failed", res.Outcome == "already-done")
+		r.prog.finish(res.Outcome == OutcomeFailed, res.Outcome == OutcomeAlreadyDone)
 		switch res.Outcome {
-		case "imported":
+		case OutcomeImported:
 			sum.Imported++
-		case "already-done":
+		case OutcomeAlreadyDone:
 			sum.AlreadyDone++
-		case "planned":
+		case OutcomePlanned:
 			sum.Planned++
-		case "failed":
+		case OutcomeFailed:
 			sum.Failed++
 			sum.Failures = append(sum.Failures, Failure{Key: res.Key, Line: res.Line, Err: res.Err.Error()})
 		}
@@ -71,7 +71,7 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 				break
 			}
 			if st := r.replay.keys[k.Name]; st != nil && st.finished {
-				finish(Result{Key: k.Name, Line: k.Line, Outcome: "already-done"})
+				finish(Result{Key: k.Name, Line: k.Line, Outcome: OutcomeAlreadyDone})
 				continue
 			}
 			queue = append(queue, pending{k, k.Target.AllRegions()})

@@ -108,9 +108,9 @@ type Migration struct {
 type Result struct {
 	Key  string
 	Line int
-	// Outcome is "imported", "already-done" (an earlier run finished it),
-	// "planned" (DryRun) or "failed".
-	Outcome string
+	// Outcome is OutcomeImported, OutcomeAlreadyDone (an earlier run
+	// finished it), OutcomePlanned (DryRun) or OutcomeFailed.
+	Outcome Outcome
 	Regions []RegionResult
 	// Plan says what DryRun would do.
 	Plan    string `json:",omitempty"`

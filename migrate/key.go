@@ -43,12 +43,12 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 			return
 		}
 		if res.Err != nil {
-			res.Outcome = "failed"
+			res.Outcome = OutcomeFailed
 			r.note(Entry{Key: k.Name, Step: StepKey, Phase: PhaseFailed, Error: res.Err.Error()})
 		}
 		for _, rec := range j.records {
-			if res.Err != nil && rec.Outcome == "imported" && !rec.Verified {
-				rec.Outcome = "failed"
+			if res.Err != nil && rec.Outcome == OutcomeImported && !rec.Verified {
+				rec.Outcome = OutcomeFailed
 				rec.Error = res.Err.Error()
 			}
 			rec.Finished = time.Now().UTC()
@@ -84,10 +84,10 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 		return res
 	}
 	if r.m.DryRun {
-		res.Outcome = "planned"
+		res.Outcome = OutcomePlanned
 		res.Plan = strings.Join(j.plan, "; ")
 		for _, rec := range j.records {
-			rec.Outcome = "dry-run"
+			rec.Outcome = OutcomeDryRun
 		}
 		return res
 	}
@@ -95,7 +95,7 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 		res.Err = err
 		return res
 	}
-	res.Outcome = "imported"
+	res.Outcome = OutcomeImported
 	return res
 }
 
@@ -175,7 +175,7 @@ func (r *runner) record(j *job, region, arn, role string) *AuditRecord {
 	rec := &AuditRecord{Time: time.Now().UTC(), Migration: r.m.Manifest.ID, Run: r.runID, Key: j.k.Name,
 		Source: sourceLabel(j.k.Source), Fingerprint: j.info.Fingerprint, KeySpec: j.info.Spec, KeyUsage: usageOf(j.info),
 		Region: region, KeyARN: arn, Role: role, Algorithm: j.choice.Algorithm, WrappingKeySpec: j.choice.WrappingKeySpec,
-		Outcome: "imported", Started: j.started.UTC(), Checks: []byok.Check{}, Skipped: []string{}}
+		Outcome: OutcomeImported, Started: j.started.UTC(), Checks: []byok.Check{}, Skipped: []string{}}
 	if !j.k.Target.ValidTo.IsZero() {
 		vt := j.k.Target.ValidTo
 		rec.ValidTo, rec.ExpirationModel = &vt, string(types.ExpirationModelTypeKeyMaterialExpires)

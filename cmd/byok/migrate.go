@@ -196,7 +196,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *dryRun {
 		mig.Journal = *journal // read, if it exists, to plan only what is left
 		mig.OnResult = func(r migrate.Result) {
-			if r.Outcome == "planned" {
+			if r.Outcome == migrate.OutcomePlanned {
 				fmt.Fprintf(stdout, "%s (line %d): %s\n", r.Key, r.Line, r.Plan)
 			}
 		}
@@ -217,7 +217,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					verdicts[rr.Verdict]++
 				}
 			}
-			if r.Outcome == "failed" {
+			if r.Outcome == migrate.OutcomeFailed {
 				if tty {
 					fmt.Fprintln(stderr)
 				}

@@ -21,9 +21,13 @@ type importOpts struct {
 	role         string
 }
 
-// importInto imports j's key material into arn in region: parameters
-// fetched just in time, wrapped by the source, imported, and fetched again
-// when the token has expired.
+// importInto imports j's key material into arn in region through the one
+// import path, byok.Importer.Import, with a journalTarget around the KMS
+// target: parameters fetched just in time, wrapped by the source,
+// imported, and fetched again when the token has expired. Around that
+// path it only decides what is already done (the journal, or KMS after an
+// interrupted run or a lost answer) and whether to try again. The proof
+// runs later (verify), once every Region is imported and rotated.
 func (r *runner) importInto(ctx context.Context, j *job, region, arn string, o importOpts) (byok.Imported, error) {
 	rs := j.rs(region)
 	imp := byok.Imported{KeyID: arn, KeyARN: arn, KeyMaterialID: rs.materialID}
@@ -60,44 +64,30 @@ func (r *runner) importInto(ctx context.Context, j *job, region, arn string, o i
 			return imp, r.importedNote(j, region, arn, id, "found imported after an interrupted run")
 		}
 	}
-	if err := r.note(Entry{Key: j.k.Name, Region: region, Step: StepImport, Phase: PhaseIntent, ARN: arn, Detail: string(o.importType)}); err != nil {
-		return imp, err
-	}
-	rs.importIntent = true
-	t := &byok.KMS{Client: c, KeyID: arn, ValidTo: j.k.Target.ValidTo, ImportType: string(o.importType), KeyMaterialID: o.materialID}
+	t := &journalTarget{r: r, j: j, region: region, o: o,
+		kms: &byok.KMS{Client: c, KeyID: arn, ValidTo: j.k.Target.ValidTo, ImportType: string(o.importType), KeyMaterialID: o.materialID}}
 	if j.info.Spec == byok.SymmetricDefault {
-		t.KeyMaterialDescription = j.k.Target.KeyMaterialDescription
+		t.kms.KeyMaterialDescription = j.k.Target.KeyMaterialDescription
 	}
+	// The choice open made (and the audit record names), not a new one.
+	im := &byok.Importer{Algorithm: j.choice.Algorithm, WrappingKeySpec: j.choice.WrappingKeySpec, SkipVerify: true}
 	var lastErr error
-	for attempt := 1; attempt <= 5; attempt++ {
-		r.countGPFI(region)
-		p, err := r.prepare(ctx, t, j, o)
-		if err != nil {
-			lastErr = err
-			break
-		}
-		wrapped, err := j.src.Wrap(ctx, p)
-		if err != nil {
-			lastErr = fmt.Errorf("wrapping for %s: %w", arn, err)
-			break
-		}
-		got, err := t.Import(ctx, p, wrapped)
-		clear(wrapped)
+	for attempt := 1; attempt <= 4; attempt++ {
+		res, err := im.Import(ctx, j.src, t)
 		if err == nil {
-			imp.KeyMaterialID = got.KeyMaterialID
-			imp.ExpirationModel, imp.ValidTo = got.ExpirationModel, got.ValidTo
-			return imp, r.importedNote(j, region, arn, got.KeyMaterialID, "")
+			imp.KeyMaterialID, imp.ExpirationModel, imp.ValidTo, imp.Algorithm = res.KeyMaterialID, res.ExpirationModel, res.ValidTo, res.Algorithm
+			return imp, nil // journaled by the target
 		}
 		lastErr = err
-		var expired *types.ExpiredImportTokenException
-		if errors.As(err, &expired) {
-			r.mu.Lock()
-			r.expired++
-			r.mu.Unlock()
-			r.log.Info("migrate: import token expired; fetching new parameters", "key", j.k.Name, "region", region)
+		if t.noted != nil {
+			return imp, t.noted // imported, but the journal failed: stop
+		}
+		if t.kms.IsExpiredToken(err) {
+			// Expired again after the importer's own refresh: start over.
+			r.countExpired(j, region)
 			continue
 		}
-		if !isTransient(err) {
+		if !isTransient(err) || ctx.Err() != nil {
 			break
 		}
 		// The answer was lost: KMS may have imported.
@@ -111,25 +101,11 @@ func (r *runner) importInto(ctx context.Context, j *job, region, arn string, o i
 	return imp, lastErr
 }
 
-// prepare gets import parameters (byok.KMS.Prepare: DescribeKey, then
-// GetParametersForImport). Right after CreateKey or ReplicateKey, KMS may
-// not know the key yet (it is eventually consistent) or may still be
-// creating it: that is retried for up to 30 seconds.
-func (r *runner) prepare(ctx context.Context, t *byok.KMS, j *job, o importOpts) (byok.ImportParameters, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	delay := 200 * time.Millisecond
-	for {
-		p, err := t.Prepare(ctx, j.info, j.choice.Algorithm, j.choice.WrappingKeySpec)
-		var nf *types.NotFoundException
-		var is *types.KMSInvalidStateException
-		if err == nil || !(o.createdByUs || o.waitCreating) || !(errors.As(err, &nf) || errors.As(err, &is)) || time.Now().After(deadline) {
-			return p, err
-		}
-		if err := r.clock.Sleep(ctx, delay); err != nil {
-			return p, err
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+func (r *runner) countExpired(j *job, region string) {
+	r.mu.Lock()
+	r.expired++
+	r.mu.Unlock()
+	r.log.Info("migrate: import token expired; fetching new parameters", "key", j.k.Name, "region", region)
 }
 
 func (r *runner) countGPFI(region string) {

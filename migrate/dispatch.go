@@ -43,7 +43,6 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 	exhausted := false
 	var iterErr error
 	finish := func(res Result) {
-		r.prog.finish(res.Outcome == OutcomeFailed, res.Outcome == OutcomeAlreadyDone)
 		switch res.Outcome {
 		case OutcomeImported:
 			sum.Imported++
@@ -58,7 +57,9 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 		if r.m.OnResult != nil {
 			r.m.OnResult(res)
 		}
+		r.progress(sum)
 	}
+	r.progress(sum)
 	for {
 		for !exhausted && len(queue) < window && ctx.Err() == nil {
 			k, err, ok := next()

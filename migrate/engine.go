@@ -85,12 +85,11 @@ type Migration struct {
 	// describes existing target keys, and changes nothing.
 	DryRun bool
 
-	// Progress receives a progress bar (nil: none); ProgressTTY redraws it
-	// in place, otherwise a line is printed every ProgressInterval (0: 10 s
-	// without a terminal, 250 ms with one).
-	Progress         io.Writer
-	ProgressTTY      bool
-	ProgressInterval time.Duration
+	// OnProgress, when set, is called once before the first key and again
+	// each time a key finishes, with the counts so far (from one goroutine
+	// at a time; keep it quick: the run waits for it). A progress bar is
+	// drawn from it (byok migrate draws one).
+	OnProgress func(Progress)
 	// OnResult, when set, is called once per key as it finishes (from
 	// several goroutines, one call at a time).
 	OnResult func(Result)
@@ -197,7 +196,6 @@ type runner struct {
 	replay  *replay
 	audit   *auditLog
 	runID   string
-	prog    *progress
 
 	mu       sync.Mutex
 	clients  map[string]API
@@ -272,9 +270,7 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	if err := r.note(Entry{Step: StepRun, Phase: PhaseIntent, Detail: detail}); err != nil {
 		return nil, err
 	}
-	r.prog = newProgress(m.Progress, m.ProgressTTY, m.Manifest.Len, m.ProgressInterval)
 	err := r.dispatch(ctx, sum)
-	r.prog.close()
 	r.audit.sync()
 	sum.Elapsed = time.Since(sum.Started)
 	sum.Ops = r.lim.Stats()

@@ -90,9 +90,10 @@ func TestMigrateFleet(t *testing.T) {
 	m := fleet(t, 40, fleettest.Options{ID: "t1", Regions: regions, MultiRegionEvery: 5, RSAEvery: 13, Aliases: true})
 	srv := emulator(t)
 	var audit bytes.Buffer
-	var prog bytes.Buffer
+	var prog []Progress
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
-	mig := &Migration{Manifest: m, Client: clientsOf(srv), Journal: journal, Audit: &audit, Quotas: fastQuotas(), Progress: &prog}
+	mig := &Migration{Manifest: m, Client: clientsOf(srv), Journal: journal, Audit: &audit, Quotas: fastQuotas(),
+		OnProgress: func(p Progress) { prog = append(prog, p) }}
 	sum, err := mig.Run(context.Background())
 	if err != nil {
 		t.Fatalf("%v\n%+v", err, sum.Failures)
@@ -140,8 +141,14 @@ func TestMigrateFleet(t *testing.T) {
 	if replicaChecked != 8*2 {
 		t.Errorf("%d cross-Region decrypt checks; want 16", replicaChecked)
 	}
-	if !strings.Contains(prog.String(), "40/40 keys") {
-		t.Errorf("progress: %q", prog.String())
+	// OnProgress: once before the first key, then once per key, counting up.
+	if len(prog) != 41 || prog[0].Done != 0 || prog[0].Total != 40 {
+		t.Fatalf("%d progress calls, first %+v", len(prog), prog[0])
+	}
+	for i, p := range prog {
+		if p.Done != i || p.Imported != i || p.Total != 40 || p.Started.IsZero() {
+			t.Errorf("progress call %d: %+v", i, p)
+		}
 	}
 	// A second run finds everything done and calls nothing that changes.
 	sum2, err := (&Migration{Manifest: m, Client: clientsOf(srv), Journal: journal, Quotas: fastQuotas()}).Run(context.Background())

@@ -186,10 +186,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RegionConcurrency: *regionConc,
 		HSMSessions:       *sessions,
 		DryRun:            *dryRun,
-		ProgressTTY:       tty,
 	}
+	var bar *progressBar
 	if *prog != "none" {
-		mig.Progress = stderr
+		bar = newProgressBar(stderr, tty, m.Len, 0)
+		mig.OnProgress = bar.update
 	}
 	// verdicts counts the proofs' outcomes, per key and Region.
 	verdicts := map[byok.Verdict]int{}
@@ -226,6 +227,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	sum, runErr := mig.Run(ctx)
+	if bar != nil {
+		bar.close()
+	}
 	if sum == nil {
 		return runErr
 	}

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -399,22 +400,35 @@ const maxWholeManifest = 32 << 20
 // plain scalar such as "a * b" counts), never of no: an anchor or alias can
 // only begin a node, which is where this looks. Such a document is decoded
 // whole; any other is streamed entry by entry, which gives the same nodes.
-func mayHaveAnchors(r *bufio.Reader) (bool, error) {
+func mayHaveAnchors(r io.Reader) (bool, error) {
+	buf := make([]byte, 64<<10)
 	prev := byte('\n')
 	for {
-		c, err := r.ReadByte()
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		for i := bytes.IndexAny(chunk, "&*"); i >= 0; {
+			p := prev
+			if i > 0 {
+				p = chunk[i-1]
+			}
+			switch p {
+			case '\n', '\r', ' ', '\t', '[', '{', ',':
+				return true, nil
+			}
+			j := bytes.IndexAny(chunk[i+1:], "&*")
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+		if n > 0 {
+			prev = chunk[n-1]
+		}
 		if err == io.EOF {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		if c == '&' || c == '*' {
-			switch prev {
-			case '\n', '\r', ' ', '\t', '[', '{', ',':
-				return true, nil
-			}
-		}
-		prev = c
 	}
 }

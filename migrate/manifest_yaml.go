@@ -260,6 +260,15 @@ func fields(n *yaml.Node, where string, errs *errList, known []string, f func(na
 		errs.add(n.Line, where, "want a mapping of %s", strings.Join(known, ", "))
 		return
 	}
+	if !hasMerge(n) {
+		// The common case, without the merging's slices.
+		seen := make(map[string]bool, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := deref(n.Content[i]), n.Content[i+1]
+			member(k, v, where, errs, known, seen, f)
+		}
+		return
+	}
 	seen := map[string]bool{}
 	var own, merges [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -291,21 +300,43 @@ func fields(n *yaml.Node, where string, errs *errList, known []string, f func(na
 		}
 	}
 	for _, p := range append(pairs, own...) {
-		k, v := p[0], p[1]
-		field := k.Value
-		if where != "" {
-			field = where + "." + k.Value
-		}
-		if !slices.Contains(known, k.Value) {
-			hint := ""
-			if s := closest(k.Value, known); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			errs.add(k.Line, field, "unknown field%s; known fields: %s", hint, strings.Join(known, ", "))
-			continue
-		}
-		f(k.Value, v)
+		member(p[0], p[1], where, errs, known, nil, f)
 	}
+}
+
+// hasMerge reports whether a mapping has a merge key (<<).
+func hasMerge(n *yaml.Node) bool {
+	for i := 0; i < len(n.Content); i += 2 {
+		if deref(n.Content[i]).Tag == "!!merge" {
+			return true
+		}
+	}
+	return false
+}
+
+// member hands one member k: v of a mapping to f, or reports it unknown
+// (or, when seen is set, given twice).
+func member(k, v *yaml.Node, where string, errs *errList, known []string, seen map[string]bool, f func(name string, v *yaml.Node)) {
+	field := k.Value
+	if where != "" {
+		field = where + "." + k.Value
+	}
+	if seen != nil {
+		if seen[k.Value] {
+			errs.add(k.Line, field, "given twice")
+			return
+		}
+		seen[k.Value] = true
+	}
+	if !slices.Contains(known, k.Value) {
+		hint := ""
+		if s := closest(k.Value, known); s != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		errs.add(k.Line, field, "unknown field%s; known fields: %s", hint, strings.Join(known, ", "))
+		return
+	}
+	f(k.Value, v)
 }
 
 // mergeInto appends the members a merge key's value brings, in order of

@@ -65,7 +65,7 @@ func (r *runner) importInto(ctx context.Context, j *job, region, arn string, o i
 		}
 	}
 	t := &journalTarget{r: r, j: j, region: region, o: o,
-		kms: &byok.KMS{Client: c, KeyID: arn, ValidTo: j.k.Target.ValidTo, ImportType: string(o.importType), KeyMaterialID: o.materialID}}
+		kms: &byok.KMS{Client: gpfiCounter{API: c, count: func() { r.countGPFI(region) }}, KeyID: arn, ValidTo: j.k.Target.ValidTo, ImportType: string(o.importType), KeyMaterialID: o.materialID}}
 	if j.info.Spec == byok.SymmetricDefault {
 		t.kms.KeyMaterialDescription = j.k.Target.KeyMaterialDescription
 	}

@@ -121,4 +121,8 @@ func TestMigrateEventualConsistency(t *testing.T) {
 	if err != nil || sum.Imported != 4 {
 		t.Fatalf("%v %+v", err, sum.Failures)
 	}
+	// Waiting for the key to appear asks for no import token.
+	if n := sum.GetParametersForImport["us-east-1"]; n != 4 {
+		t.Errorf("%d GetParametersForImport calls; want 4, one per key", n)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/byok-go/byok"
 )
@@ -42,7 +43,6 @@ func (t *journalTarget) Prepare(ctx context.Context, info byok.KeyInfo, alg byok
 	deadline := time.Now().Add(30 * time.Second)
 	delay := 200 * time.Millisecond
 	for {
-		t.r.countGPFI(t.region)
 		p, err := t.kms.Prepare(ctx, info, alg, wks)
 		var nf *types.NotFoundException
 		var is *types.KMSInvalidStateException
@@ -77,9 +77,20 @@ func (t *journalTarget) Import(ctx context.Context, p byok.ImportParameters, wra
 // Refresh fetches new parameters for the same key after an expired token.
 func (t *journalTarget) Refresh(ctx context.Context, p byok.ImportParameters) (byok.ImportParameters, error) {
 	t.r.countExpired(t.j, t.region)
-	t.r.countGPFI(t.region)
 	return t.kms.Refresh(ctx, p)
 }
 
 // IsExpiredToken reports whether err is ExpiredImportTokenException.
 func (t *journalTarget) IsExpiredToken(err error) bool { return t.kms.IsExpiredToken(err) }
+
+// gpfiCounter counts the GetParametersForImport calls of a client, for
+// Summary.GetParametersForImport: the import tokens a run asked for.
+type gpfiCounter struct {
+	API
+	count func()
+}
+
+func (c gpfiCounter) GetParametersForImport(ctx context.Context, in *kms.GetParametersForImportInput, o ...func(*kms.Options)) (*kms.GetParametersForImportOutput, error) {
+	c.count()
+	return c.API.GetParametersForImport(ctx, in, o...)
+}

@@ -89,8 +89,9 @@ func ExampleCheckCompatible() {
 }
 
 // Import a key file into KMS and prove it. Here KMS is the kmstest emulator;
-// against AWS, use byok.NewKMS(ctx), which reads the usual AWS
-// configuration (profile, Region, credentials, AWS_ENDPOINT_URL_KMS).
+// against AWS, load the configuration (profile, Region, credentials,
+// AWS_ENDPOINT_URL_KMS) with config.LoadDefaultConfig and pass it to
+// byok.NewKMS(cfg).
 func ExampleImporter_Import() {
 	srv := kmstest.NewServer()
 	defer srv.Close()

@@ -17,11 +17,6 @@ import (
 // 6144." (https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html)
 const MaxImportTokenLen = 6144
 
-// ErrBadParameters marks import parameters from a KMSTarget's Prepare that
-// are not what was asked for, or incomplete: the source would wrap its key
-// under a key nobody asked for, or KMS would refuse the result.
-var ErrBadParameters = errors.New("byok: the target returned unusable import parameters")
-
 // isNil reports whether v is nil, or an interface holding a nil pointer,
 // map, slice, channel or function (a "typed nil", which == nil misses).
 func isNil(v any) bool {

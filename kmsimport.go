@@ -307,11 +307,6 @@ func AliasName(name string) string {
 	return "alias/" + name
 }
 
-// ErrAliasInUse marks an alias that already names a KMS key an import
-// cannot use: creating a key and then failing on CreateAlias would leave a
-// key behind.
-var ErrAliasInUse = errors.New("byok: the alias is in use")
-
 // CheckAlias looks up t.Alias before any key is created. It returns "" when
 // the alias is free, and the key's ARN when the alias names a key an
 // interrupted import left behind that this import can finish: Origin

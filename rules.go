@@ -12,30 +12,52 @@ const MaxWrappedLen = 6144
 
 // Rule names one of AWS KMS's rules for which key material a wrapping
 // algorithm and wrapping key spec can carry. Every refusal byok makes before
-// talking to KMS names the rule it applied.
+// talking to KMS names the rule it applied: a *CompatibilityError carries
+// it, and errors.Is(err, RuleOAEPOnly) tells which one.
+//
+// A Rule's value is a short, stable name for scripts and tests
+// ("oaep_only"); Error returns the rule in words, as AWS states it, so that
+// %v and %s print the rule itself.
 type Rule string
 
 // The rules, as AWS documents them for GetParametersForImport and
-// ImportKeyMaterial.
+// ImportKeyMaterial:
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html,
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html.
 const (
 	// RuleOAEPOnly: symmetric and HMAC key material is wrapped with
 	// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 only.
-	RuleOAEPOnly Rule = "symmetric and HMAC key material must be wrapped with RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1"
+	RuleOAEPOnly Rule = "oaep_only"
 	// RuleKeyWrapOnly: RSA private keys are too long for OAEP and are wrapped
 	// with RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256 only.
-	RuleKeyWrapOnly Rule = "RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1"
+	RuleKeyWrapOnly Rule = "key_wrap_only"
 	// RuleNoP521OAEP2048: ECC_NIST_P521 material cannot be wrapped with an
 	// RSAES_OAEP algorithm under an RSA_2048 wrapping key.
-	RuleNoP521OAEP2048 Rule = "ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key"
+	RuleNoP521OAEP2048 Rule = "no_p521_oaep_2048"
 	// RuleOAEPSize: RSA-OAEP carries at most k − 2·hLen − 2 bytes, k being
 	// the wrapping key's modulus length in bytes.
-	RuleOAEPSize Rule = "RSA-OAEP carries at most k - 2*hLen - 2 bytes of plaintext"
+	RuleOAEPSize Rule = "oaep_size"
 	// RuleMaxBlob: ImportKeyMaterial accepts at most 6144 bytes of
 	// EncryptedKeyMaterial.
-	RuleMaxBlob Rule = "the wrapped key material must not exceed 6144 bytes"
-	// RuleDeprecated: RSAES_PKCS1_V1_5 is no longer accepted (2023-10-10).
-	RuleDeprecated Rule = "AWS KMS no longer accepts RSAES_PKCS1_V1_5 (since 2023-10-10)"
+	RuleMaxBlob Rule = "max_blob"
 )
+
+// ruleText is each rule in words.
+var ruleText = map[Rule]string{
+	RuleOAEPOnly:       "symmetric and HMAC key material must be wrapped with RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1",
+	RuleKeyWrapOnly:    "RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1",
+	RuleNoP521OAEP2048: "ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key",
+	RuleOAEPSize:       "RSA-OAEP carries at most k - 2*hLen - 2 bytes of plaintext",
+	RuleMaxBlob:        "the wrapped key material must not exceed 6144 bytes",
+}
+
+// Error returns the rule in words, as it appears in byok's messages.
+func (r Rule) Error() string {
+	if s, ok := ruleText[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("unknown rule %q", string(r))
+}
 
 // allowed is AWS's compatibility table: for each kind of key material, the
 // wrapping algorithms KMS accepts, best first. The size rules (RuleOAEPSize,
@@ -69,15 +91,18 @@ func (e *CompatibilityError) Error() string {
 	if e.WrappingKeySpec != "" {
 		fmt.Fprintf(&b, " under an %s wrapping key", e.WrappingKeySpec)
 	}
-	fmt.Fprintf(&b, ": %s", e.Rule)
+	fmt.Fprintf(&b, ": %s", e.Rule.Error())
 	if e.Fix != "" {
 		fmt.Fprintf(&b, "; %s", e.Fix)
 	}
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrIncompatible) true.
-func (e *CompatibilityError) Is(target error) bool { return target == ErrIncompatible }
+// Is makes errors.Is(err, ErrIncompatible) true, and errors.Is(err, r) for
+// the Rule r that refused.
+func (e *CompatibilityError) Is(target error) bool {
+	return target == ErrIncompatible || (e.Rule != "" && target == e.Rule)
+}
 
 // AllowedAlgorithms returns the wrapping algorithms AWS KMS accepts for key
 // material of spec k with some wrapping key spec, best first; nil if k is not

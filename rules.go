@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// MaxWrappedLen is the largest EncryptedKeyMaterial ImportKeyMaterial
+// maxWrappedLen is the largest EncryptedKeyMaterial ImportKeyMaterial
 // accepts, in bytes.
-const MaxWrappedLen = 6144
+const maxWrappedLen = 6144
 
 // Rule names one of AWS KMS's rules for which key material a wrapping
 // algorithm and wrapping key spec can carry. Every refusal byok makes before
@@ -115,13 +115,16 @@ func AllowedAlgorithms(k KeySpec) []WrappingAlgorithm {
 	return slices.Clone(allowed[info.kind].algs)
 }
 
-// OAEPMaxPlaintext returns the most bytes RSA-OAEP with hash h's size hLen
-// carries under a modulus of modBytes bytes: modBytes − 2·hLen − 2.
-func OAEPMaxPlaintext(modBytes, hLen int) int { return modBytes - 2*hLen - 2 }
+// oaepMaxPlaintext returns the most bytes RSA-OAEP with a hash of hLen
+// bytes carries under a modulus of modBytes bytes: modBytes − 2·hLen − 2
+// (RFC 8017, 7.1.1).
+func oaepMaxPlaintext(modBytes, hLen int) int { return modBytes - 2*hLen - 2 }
 
-// WrappedLen returns the length of the blob alg produces for n bytes of
-// material under a wrapping key of modBytes bytes.
-func WrappedLen(alg WrappingAlgorithm, modBytes, n int) int {
+// wrappedLen returns the length of the blob alg produces for n bytes of
+// material under a wrapping key of modBytes bytes: one RSA block, followed
+// for RSA_AES_KEY_WRAP by RFC 5649's 8-byte integrity block and the
+// material padded to a multiple of 8.
+func wrappedLen(alg WrappingAlgorithm, modBytes, n int) int {
 	if alg.IsKeyWrap() {
 		return modBytes + 8 + (n+7)&^7
 	}
@@ -158,7 +161,7 @@ func checkLen(k KeySpec, alg WrappingAlgorithm, modBytes, n int) error {
 			Fix: "use " + string(row.algs[0])}
 	}
 	if !alg.IsKeyWrap() {
-		if max := OAEPMaxPlaintext(modBytes, alg.Hash().Size()); n > max {
+		if max := oaepMaxPlaintext(modBytes, alg.Hash().Size()); n > max {
 			e := &CompatibilityError{KeySpec: k, Algorithm: alg, WrappingKeySpec: w, Rule: RuleOAEPSize,
 				Fix: fmt.Sprintf("the material is %d bytes and this limit is %d; use a larger wrapping key or RSA_AES_KEY_WRAP_SHA_256", n, max)}
 			if k == ECCNISTP521 && modBytes == 256 {
@@ -168,7 +171,7 @@ func checkLen(k KeySpec, alg WrappingAlgorithm, modBytes, n int) error {
 			return e
 		}
 	}
-	if l := WrappedLen(alg, modBytes, n); l > MaxWrappedLen {
+	if l := wrappedLen(alg, modBytes, n); l > maxWrappedLen {
 		return &CompatibilityError{KeySpec: k, Algorithm: alg, WrappingKeySpec: w, Rule: RuleMaxBlob,
 			Fix: fmt.Sprintf("the wrapped blob would be %d bytes", l)}
 	}

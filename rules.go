@@ -42,6 +42,8 @@ const (
 	RuleMaxBlob Rule = "max_blob"
 )
 
+var _ error = RuleOAEPOnly
+
 // ruleText is each rule in words.
 var ruleText = map[Rule]string{
 	RuleOAEPOnly:       "symmetric and HMAC key material must be wrapped with RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1",

@@ -123,6 +123,7 @@ func commands() []command {
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
 		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
 		{"migrate", "move every key a manifest lists into AWS KMS, resumably, paced to AWS's quotas", runMigrate},
+		{"status", "show where every migrated key stands: state, expiry, last proof, source", runStatus},
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
@@ -177,6 +178,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, byok.ErrUnproven):
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
 			return 4
+		case errors.As(err, new(*exitError)):
+			var ee *exitError
+			errors.As(err, &ee)
+			if ee.msg != "" {
+				fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+			}
+			return ee.code
 		default:
 			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
 			return 1

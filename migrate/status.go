@@ -95,6 +95,7 @@ func (s *KeyStatus) TimeLeft() (time.Duration, bool) {
 type auditRegion struct {
 	arn         string
 	fingerprint string
+	source      string
 	lastProof   time.Time
 	lastVerdict byok.Verdict
 }
@@ -102,14 +103,20 @@ type auditRegion struct {
 // readAudit folds an audit log per key and Region. A missing file is an
 // empty log.
 func readAudit(path string) (map[string]map[string]*auditRegion, error) {
+	out, err := readAuditFull(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]map[string]*auditRegion{}, nil
+	}
+	return out, err
+}
+
+// readAuditFull is readAudit, with a missing file an error.
+func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 	out := map[string]map[string]*auditRegion{}
 	if path == "" {
 		return out, nil
 	}
 	f, err := readfile.Open(path, "audit log")
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +147,9 @@ func readAudit(path string) (map[string]map[string]*auditRegion, error) {
 		a.arn = rec.KeyARN
 		if rec.Fingerprint != "" {
 			a.fingerprint = rec.Fingerprint
+		}
+		if rec.Source != "" {
+			a.source = rec.Source
 		}
 		if rec.Verdict != "" {
 			a.lastVerdict = rec.Verdict

@@ -124,6 +124,7 @@ func commands() []command {
 		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
 		{"migrate", "move every key a manifest lists into AWS KMS, resumably, paced to AWS's quotas", runMigrate},
 		{"status", "show where every migrated key stands: state, expiry, last proof, source", runStatus},
+		{"shred", "delete the imported key material of KMS keys (crypto-shredding); restorable", runShred},
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},

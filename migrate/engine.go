@@ -174,12 +174,12 @@ type Summary struct {
 	Ops []OpStats
 }
 
-// Rate returns the keys imported per second of the run.
+// Rate returns the keys imported (or renewed) per second of the run.
 func (s *Summary) Rate() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
-	return float64(s.Imported) / s.Elapsed.Seconds()
+	return float64(s.Imported+s.Renewed) / s.Elapsed.Seconds()
 }
 
 // Binding returns the operation whose requests waited longest for the rate

@@ -41,7 +41,10 @@ func (r *runner) startRenewal() string {
 
 // renewKey renews one key of the manifest in every Region where its
 // material is due: it expires within Migration.RenewWithin, or has
-// expired (PendingImport).
+// expired (PendingImport). Importing the same material again into a key
+// that holds it sets a new ValidTo; into a PendingImport key it restores
+// the key
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html).
 func (r *runner) renewKey(ctx context.Context, k Key) (res Result) {
 	res = Result{Key: k.Name, Line: k.Line}
 	orig := r.replay.keys[k.Name]

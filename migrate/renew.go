@@ -128,6 +128,11 @@ func (r *runner) renewKey(ctx context.Context, k Key) (res Result) {
 		res.Outcome = OutcomeNotDue
 		return res
 	}
+	if vt := k.Target.ValidTo; !vt.IsZero() && vt.Sub(now) <= r.m.RenewWithin {
+		// Renewed, it would be due again at once.
+		res.Err = fmt.Errorf("its valid_to (%s) is itself within the renewal window (%s): set valid_to further ahead in the manifest, e.g. +365d", vt.UTC().Format(time.RFC3339), r.m.RenewWithin)
+		return res
+	}
 	if r.m.DryRun {
 		for _, d := range todo {
 			what := "renew"

@@ -134,6 +134,15 @@ func TestRenewFleet(t *testing.T) {
 	if renewed != len(due) {
 		t.Errorf("%d renewal records; want %d", renewed, len(due))
 	}
+	// A manifest whose valid_to falls inside the window: refused, not
+	// renewed into another short expiry.
+	setValidTo(t, p, "+20d")
+	m, _ := OpenManifest(p)
+	sum, err := (&Migration{Manifest: m, Client: ic.wrap(clientsOf(srv)), Journal: filepath.Join(dir, "journal.jsonl"), Quotas: fastQuotas(), Renew: true, RenewWithin: 400 * 24 * time.Hour}).Run(context.Background())
+	if err == nil || sum.Failed != 7 || !strings.Contains(sum.Failures[0].Err, "is itself within the renewal window") || len(ic.n) != len(due) {
+		t.Errorf("valid_to inside the window: %v %+v", err, sum)
+	}
+	setValidTo(t, p, "+365d")
 	// Again: a new round, nothing due.
 	sum = migrateLife(t, srv, p, func(m *Migration) {
 		m.Renew, m.RenewWithin = true, 30*24*time.Hour

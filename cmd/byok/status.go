@@ -117,10 +117,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		printStatus(stdout, m.ID, rows, now)
 		if n > 0 {
-			fmt.Fprintf(stdout, "\n%s of %d need attention; to renew (and restore PendingImport keys):\n", plural(n, "key"), len(rows))
+			fmt.Fprintf(stdout, "\n%s of %d need attention; to renew (and restore PendingImport keys):\n", plural(n, "KMS key"), len(rows))
 			fmt.Fprintf(stdout, "  byok migrate %s --renew-within %s\n", pos[0], *warn)
 		} else {
-			fmt.Fprintf(stdout, "\nall %d keys are fine (none expires within %s)\n", len(rows), *warn)
+			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), *warn)
 		}
 	}
 	if n > 0 {

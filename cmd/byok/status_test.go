@@ -60,7 +60,7 @@ func TestStatusCLI(t *testing.T) {
 		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut := byokCLI(t, "status", manifest)
-	if code != exitAttention || !strings.Contains(out, "expires within 30d") || !strings.Contains(out, "1 key of 4 need attention") {
+	if code != exitAttention || !strings.Contains(out, "expires within 30d") || !strings.Contains(out, "1 KMS key of 4 need attention") {
 		t.Fatalf("status: exit %d; want %d\n%s\n%s", code, exitAttention, out, errOut)
 	}
 	for _, line := range strings.Split(out, "\n") {
@@ -73,7 +73,7 @@ func TestStatusCLI(t *testing.T) {
 	}
 	// A narrower window: nothing to say; exit 0.
 	code, out, _ = byokCLI(t, "status", manifest, "--warn-within", "5d", "--skip-source")
-	if code != 0 || !strings.Contains(out, "all 4 keys are fine") || !strings.Contains(out, "not-checked") {
+	if code != 0 || !strings.Contains(out, "all 4 KMS keys are fine") || !strings.Contains(out, "not-checked") {
 		t.Errorf("--warn-within 5d: exit %d\n%s", code, out)
 	}
 	code, out, _ = byokCLI(t, "status", manifest, "--json")

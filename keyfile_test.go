@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -612,5 +613,39 @@ func TestLoadKeyFileMaxIterations(t *testing.T) {
 	_, err := LoadKeyFile(readKey(t, "p256.enc.pem"), LoadOptions{Passphrase: []byte(testPassphrase)})
 	if !errors.Is(err, ErrUnsupportedEncryption) || !strings.Contains(err.Error(), "2048 iterations") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestKeyfileErrors checks the mapping of internal/keyfile's sentinels onto
+// byok's: the same words, and errors.Is matching byok's sentinel (and
+// ErrInvalidMaterial for every refinement) through fromKeyfile.
+func TestKeyfileErrors(t *testing.T) {
+	if len(keyfileErrors) != len(keyfile.Sentinels) {
+		t.Fatalf("%d sentinels mapped, internal/keyfile has %d", len(keyfileErrors), len(keyfile.Sentinels))
+	}
+	for _, p := range keyfileErrors {
+		if p.in.Error() != p.out.Error() {
+			t.Errorf("internal %q, byok %q: the words differ", p.in, p.out)
+		}
+		err := fromKeyfile(fmt.Errorf("%w: detail", p.in))
+		if !errors.Is(err, p.out) || !errors.Is(err, p.in) {
+			t.Errorf("%v: errors.Is does not match %v", err, p.out)
+		}
+		if p.out != ErrNotImportable && !errors.Is(err, ErrInvalidMaterial) {
+			t.Errorf("%v does not match ErrInvalidMaterial", err)
+		}
+		for _, q := range keyfileErrors {
+			if q.out != p.out && q.out != ErrInvalidMaterial && errors.Is(err, q.out) {
+				t.Errorf("%v also matches %v", err, q.out)
+			}
+		}
+	}
+	if fromKeyfile(nil) != nil {
+		t.Error("fromKeyfile(nil) is not nil")
+	}
+	for spec, why := range map[KeySpec]string{ECCNISTEdwards25519: keyfile.WhyEd25519, MLDSA65: keyfile.WhyMLDSA, MLKEM768: keyfile.WhyMLKEM, SM2: keyfile.WhySM2} {
+		if notImportable[spec] != why {
+			t.Errorf("internal/keyfile says %q for %s, ParseKeySpec %q", why, spec, notImportable[spec])
+		}
 	}
 }

@@ -181,7 +181,18 @@ func positive(c []byte) ([]byte, error) {
 	return mag, err
 }
 
-// builder returns a cryptobyte.Builder over a buffer of capacity n, large
-// enough that it is never copied, so that clearing the result clears the
-// only copy of a secret (best effort).
-func builder(n int) *cryptobyte.Builder { return cryptobyte.NewBuilder(make([]byte, 0, n)) }
+// build encodes DER with f on a cryptobyte.Builder over a buffer of
+// capacity n, which the callers size so that it is never outgrown: then
+// clearing the result clears the only copy of a secret. Should f outgrow it
+// anyway, the first buffer is cleared (best effort: cryptobyte's
+// intermediate ones are not).
+func build(n int, f func(*cryptobyte.Builder)) []byte {
+	buf := make([]byte, 1, n+1)[:0]
+	b := cryptobyte.NewBuilder(buf)
+	f(b)
+	out := b.BytesOrPanic()
+	if len(out) == 0 || &out[0] != &buf[:1][0] {
+		clear(buf[:cap(buf)])
+	}
+	return out
+}

@@ -92,3 +92,18 @@ func TestSentinels(t *testing.T) {
 		t.Errorf("ed25519Error: %v", err)
 	}
 }
+
+// TestBuildOutgrown checks that build still encodes when its buffer is too
+// small.
+func TestBuildOutgrown(t *testing.T) {
+	payload := make([]byte, 300)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	out := build(4, func(b *cryptobyte.Builder) { b.AddASN1OctetString(payload) })
+	s := cryptobyte.String(out)
+	var got []byte
+	if !s.ReadASN1Bytes(&got, asn1.OCTET_STRING) || !s.Empty() || string(got) != string(payload) {
+		t.Fatal("build with a small buffer encoded wrongly")
+	}
+}

@@ -193,9 +193,7 @@ func (c *Curve) addAlgorithm(b *cryptobyte.Builder) {
 // AlgorithmIdentifier returns the DER AlgorithmIdentifier id-ecPublicKey
 // with the named curve.
 func (c *Curve) AlgorithmIdentifier() []byte {
-	b := builder(32)
-	c.addAlgorithm(b)
-	return b.BytesOrPanic()
+	return build(32, c.addAlgorithm)
 }
 
 // pkcs8 encodes k as KMS imports it: PKCS#8 PrivateKeyInfo (version 0,
@@ -204,21 +202,21 @@ func (c *Curve) AlgorithmIdentifier() []byte {
 // `openssl pkcs8 -topk8 -nocrypt -outform DER` and x509.MarshalPKCS8PrivateKey
 // produce. The caller owns (and clears) the result.
 func (k *ecKey) pkcs8() []byte {
-	b := builder(64 + len(k.d) + len(k.pub) + 32)
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1Int64(0)
-		k.curve.addAlgorithm(b)
-		b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1Int64(1)
-				b.AddASN1OctetString(k.d)
-				b.AddASN1(tagContext1, func(b *cryptobyte.Builder) {
-					addBitString(b, k.pub)
+	return build(96+len(k.d)+len(k.pub), func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1Int64(0)
+			k.curve.addAlgorithm(b)
+			b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1Int64(1)
+					b.AddASN1OctetString(k.d)
+					b.AddASN1(tagContext1, func(b *cryptobyte.Builder) {
+						addBitString(b, k.pub)
+					})
 				})
 			})
 		})
 	})
-	return b.BytesOrPanic()
 }
 
 func addBitString(b *cryptobyte.Builder, v []byte) {
@@ -231,12 +229,12 @@ func addBitString(b *cryptobyte.Builder, v []byte) {
 // spki encodes the public key as a DER SubjectPublicKeyInfo: id-ecPublicKey,
 // the named curve, the uncompressed point.
 func (k *ecKey) spki() []byte {
-	b := builder(32 + len(k.pub) + 8)
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		k.curve.addAlgorithm(b)
-		addBitString(b, k.pub)
+	return build(40+len(k.pub), func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			k.curve.addAlgorithm(b)
+			addBitString(b, k.pub)
+		})
 	})
-	return b.BytesOrPanic()
 }
 
 // ParseECPublic decodes an EC SubjectPublicKeyInfo on a curve KMS imports:

@@ -76,16 +76,16 @@ func (k *Key) PKCS8() []byte {
 	}
 	inner := x509.MarshalPKCS1PrivateKey(k.rsa)
 	defer clear(inner)
-	b := builder(len(inner) + 32)
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1Int64(0)
+	return build(len(inner)+32, func(b *cryptobyte.Builder) {
 		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oidRSAEncryption)
-			b.AddASN1NULL()
+			b.AddASN1Int64(0)
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidRSAEncryption)
+				b.AddASN1NULL()
+			})
+			b.AddASN1OctetString(inner)
 		})
-		b.AddASN1OctetString(inner)
 	})
-	return b.BytesOrPanic()
 }
 
 // PublicDER returns the key's SubjectPublicKeyInfo (DER).

@@ -14,48 +14,6 @@ import (
 	"github.com/byok-go/byok/internal/keyfile"
 )
 
-// Refinements of ErrInvalidMaterial: every error that matches one of these
-// with errors.Is also matches ErrInvalidMaterial.
-var (
-	// ErrEncrypted marks an encrypted key file loaded without a passphrase
-	// (LoadOptions.Passphrase is nil).
-	ErrEncrypted error = &materialError{"byok: the key file is encrypted"}
-
-	// ErrWrongPassphrase marks an encrypted key file that did not decrypt
-	// with the passphrase given (or is corrupt).
-	ErrWrongPassphrase error = &materialError{"byok: wrong passphrase"}
-
-	// ErrUnsupportedEncryption marks a key file encrypted with a scheme byok
-	// does not implement: scrypt, PBES1, OpenSSL's legacy PEM encryption,
-	// ciphers other than AES-CBC. The message says how to convert it.
-	ErrUnsupportedEncryption error = &materialError{"byok: unsupported key file encryption"}
-
-	// ErrPublicKeyOnly marks a public key or certificate given where a
-	// private key is needed.
-	ErrPublicKeyOnly error = &materialError{"byok: public key only, the private key is needed"}
-
-	// ErrUnsupportedKey marks a well-formed key KMS does not import: an RSA
-	// key of another size or with more than two primes, an EC key on another
-	// curve or with explicit curve parameters, Ed25519, X25519 and other
-	// algorithms. (Ed25519, ML-DSA and ML-KEM keys also match
-	// ErrNotImportable.)
-	ErrUnsupportedKey error = &materialError{"byok: key type not importable into AWS KMS"}
-
-	// ErrSpecMismatch marks key material that is not of the key spec the
-	// caller named (LoadOptions.KeySpec, or the spec given to
-	// ParseKeyMaterial).
-	ErrSpecMismatch error = &materialError{"byok: key material does not match the key spec"}
-
-	// ErrDestroyed marks a KeyMaterial used after Destroy.
-	ErrDestroyed error = &materialError{"byok: key material was destroyed"}
-)
-
-// materialError is a sentinel that refines ErrInvalidMaterial.
-type materialError struct{ msg string }
-
-func (e *materialError) Error() string { return e.msg }
-func (e *materialError) Unwrap() error { return ErrInvalidMaterial }
-
 // KeyMaterial holds key material in exactly the form KMS imports: 32 raw
 // bytes for SYMMETRIC_DEFAULT, the spec's length in raw bytes for HMAC_*,
 // and PKCS#8 DER PrivateKeyInfo for RSA (two primes) and EC keys (named

@@ -40,12 +40,6 @@ func ParseSecretFormat(s string) (SecretFormat, error) {
 	return "", fmt.Errorf("byok: unknown secret key format %q: want raw, hex or base64", s)
 }
 
-// ErrAmbiguousEncoding marks a secret key file whose bytes read both as the
-// raw key and as hex or base64 text: byok does not guess which the key is
-// (importing another key than the user has is the worst outcome), and asks
-// for the format (LoadOptions.Format). It refines ErrInvalidMaterial.
-var ErrAmbiguousEncoding error = &materialError{"byok: the secret key's encoding is ambiguous"}
-
 // loadSecret reads a secret key of spec in format (internal/keyfile's
 // Secret does the reading).
 func loadSecret(spec KeySpec, data []byte, format SecretFormat) (*KeyMaterial, error) {

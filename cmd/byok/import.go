@@ -63,8 +63,8 @@ type importOutput struct {
 	ReusedAliasKey      bool                   `json:"reused_alias_key,omitempty"`
 	LeftKey             *leftKey               `json:"left_key,omitempty"`
 	AWSCalls            []string               `json:"aws_calls,omitempty"`
-	Seconds             float64                `json:"seconds"`
-	Error               string                 `json:"error,omitempty"`
+	Seconds             float64                `json:"elapsed_seconds"`
+	Error               *errorOut              `json:"error,omitempty"`
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -126,7 +126,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		out.ValidTo = &validTo
 	}
 	fail := func(err error) error {
-		out.Error = err.Error()
+		out.Error = newErrorOut(err, out.KeyARN, out.LeftKey)
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			writeJSON(stdout, out)
@@ -230,7 +230,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
-			out.Error = err.Error()
+			out.Error = newErrorOut(err, out.KeyARN, out.LeftKey)
 			printImportResult(stdout, &out, sf.label())
 		}
 		return fail(err)
@@ -362,7 +362,7 @@ func printImportResult(w io.Writer, o *importOutput, label string) {
 	switch {
 	case o.Verification != nil || o.VerificationSkipped:
 		verificationRows(s, o.Verification)
-	case o.Error != "":
+	case o.Error != nil:
 		// A failed import is not a skipped proof: the proof never ran.
 		s.row("verification", "NOT RUN: the import failed before the proof (the error follows)")
 	}

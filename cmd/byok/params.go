@@ -52,8 +52,8 @@ type paramsOutput struct {
 	OK      bool             `json:"ok"`
 	Dir     string           `json:"dir"`
 	Meta    *params.Metadata `json:"parameters,omitempty"`
-	LeftKey *leftKey         `json:"left_key,omitempty"`
-	Error   string           `json:"error,omitempty"`
+	LeftKey *leftKey         `json:"-"` // in Error
+	Error   *errorOut        `json:"error,omitempty"`
 }
 
 func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -111,7 +111,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	undoDir := func() {}
 	fail := func(err error) error {
 		undoDir()
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, "", res.LeftKey)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}

@@ -51,7 +51,7 @@ type uploadOutput struct {
 	VerificationSkipped bool             `json:"verification_skipped,omitempty"`
 	PublicKeyChecked    *bool            `json:"public_key_matches_wrapped_source,omitempty"`
 	VerifyCommand       string           `json:"verify_command,omitempty"`
-	Error               string           `json:"error,omitempty"`
+	Error               *errorOut        `json:"error,omitempty"`
 }
 
 func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -96,7 +96,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res.ValidTo = &validTo
 	}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, res.KeyARN, nil)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}

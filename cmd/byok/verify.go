@@ -60,8 +60,8 @@ type verifyOutput struct {
 	KeyState     string           `json:"key_state,omitempty"`
 	Source       *sourceOut       `json:"source,omitempty"`
 	Verification *verificationOut `json:"verification"`
-	Seconds      float64          `json:"seconds"`
-	Error        string           `json:"error,omitempty"`
+	Seconds      float64          `json:"elapsed_seconds"`
+	Error        *errorOut        `json:"error,omitempty"`
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,7 +90,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	res := verifyOutput{KeyARN: *keyID, Verdict: byok.VerdictUnproven}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, res.KeyARN, nil)
 		res.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			writeJSON(stdout, res)
@@ -203,7 +203,7 @@ type inspectOutput struct {
 	Algorithm         byok.WrappingAlgorithm   `json:"wrapping_algorithm,omitempty"`
 	WrappingKeySpec   byok.WrappingKeySpec     `json:"wrapping_key_spec,omitempty"`
 	Reason            string                   `json:"reason,omitempty"`
-	Error             string                   `json:"error,omitempty"`
+	Error             *errorOut                `json:"error,omitempty"`
 }
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -220,7 +220,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName()}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, "", nil)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}

@@ -50,7 +50,7 @@ type wrapOutput struct {
 	WrappingSpec byok.WrappingKeySpec   `json:"wrapping_key_spec,omitempty"`
 	ValidTo      *time.Time             `json:"parameters_valid_to,omitempty"`
 	Warnings     []string               `json:"warnings,omitempty"`
-	Error        string                 `json:"error,omitempty"`
+	Error        *errorOut              `json:"error,omitempty"`
 }
 
 func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,7 +83,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res := wrapOutput{}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, res.KeyARN, nil)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}

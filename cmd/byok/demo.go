@@ -47,7 +47,7 @@ are imported too.
 Examples:
   byok demo
   byok demo --all --fast
-  byok demo --json | jq '.results[] | {key_spec, key_arn, verdict, checks: [.verification.checks[].name]}'`
+  byok demo --json | jq '.results[] | {key_spec, verdict, checks: [.verification.checks[].name]}'`
 
 // softhsmModule is where Debian's softhsm2 package installs the module.
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"

@@ -44,7 +44,8 @@ variable (pin_env) or a file (pin_file).
 Examples:
   byok migrate fleet.yaml --dry-run
   byok migrate fleet.yaml
-  byok migrate fleet.yaml --journal /var/lib/byok/fleet.journal --audit /var/log/byok/fleet.audit.jsonl
+  byok migrate fleet.yaml --journal /var/lib/byok/fleet.journal \
+    --audit /var/log/byok/fleet.audit.jsonl
   byok migrate fleet.yaml --quota GetParametersForImport=20 --quota CreateKey=100
   byok migrate fleet.yaml --endpoint-url http://127.0.0.1:8555   # against byok emulator
 
@@ -245,7 +246,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *jsonOut {
 		doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
 			Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
-			Error: newErrorOut(runErr, "", nil)}
+			Error:  newErrorOut(runErr, "", nil)}
 		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}

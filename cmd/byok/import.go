@@ -224,7 +224,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case errors.Is(err, byok.ErrVerification) && res != nil:
 			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
 		case errors.Is(err, byok.ErrUnproven) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.positionalArgs())
 		}
 		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
 			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
@@ -241,7 +241,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	printImportResult(stdout, &out, sf.label())
 	if *noVerify {
-		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.shown())
+		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.positionalArgs())
 	}
 	return nil
 }

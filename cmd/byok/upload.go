@@ -169,6 +169,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	res.KeyMaterialID = imp.KeyMaterialID
 	verifyCmd := fmt.Sprintf("byok verify --key-id %s SOURCE", set.Meta.KeyARN)
 	if src != nil {
+		verifyCmd = fmt.Sprintf("byok verify --key-id %s %s", set.Meta.KeyARN, sf.positionalArgs())
 		p.say("verifying: using the KMS key and comparing with the source…")
 		if set.Meta.KeySpec != "" && set.Meta.KeySpec != info.Spec {
 			return fail(fmt.Errorf("%w: the KMS key is %s, the source %s", byok.ErrVerification, set.Meta.KeySpec, info.Spec))

@@ -75,7 +75,7 @@ type demoRow struct {
 	Verified     bool `json:"verified"`
 	// Verdict is PASSED, FAILED or UNPROVEN; Verification lists every
 	// check by name.
-	Verdict      byok.Verdict     `json:"verdict"`
+	Verdict      byok.Verdict     `json:"verdict,omitempty"`
 	Verification *verificationOut `json:"verification"`
 	Seconds      float64          `json:"elapsed_seconds"`
 	OK           bool             `json:"ok"`

@@ -61,7 +61,7 @@ type importOutput struct {
 	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
 	PlannedChecks       string                 `json:"planned_checks,omitempty"`
 	ReusedAliasKey      bool                   `json:"reused_alias_key,omitempty"`
-	LeftKey             *leftKey               `json:"left_key,omitempty"`
+	LeftKey             *leftKey               `json:"-"` // in Error
 	AWSCalls            []string               `json:"aws_calls,omitempty"`
 	Seconds             float64                `json:"elapsed_seconds"`
 	Error               *errorOut              `json:"error,omitempty"`

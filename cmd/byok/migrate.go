@@ -208,7 +208,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return
 			}
 			if r.Outcome == "planned" {
-				fmt.Fprintf(stdout, "%s (line %d): %s\n", r.Key, r.Line, r.Plan)
+				fmt.Fprint(stdout, wrapText(fmt.Sprintf("%s (line %d): %s", r.Key, r.Line, r.Plan), "    ", lineWidth)[4:])
 			}
 		}
 	} else {

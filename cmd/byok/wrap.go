@@ -190,8 +190,10 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		s.row("upload before", "%s", fmtTime(*set.Meta.ValidTo))
 	}
 	s.flush()
-	fmt.Fprintf(stdout, "\nNext, on a host with AWS access, carry %s there and run (--source proves the import;\nwithout it, prove it later with byok verify):\n  byok upload --params %s %s\n", dir, shellQuote(dir), sf.sourceArgs())
-	fmt.Fprintf(stdout, "or with the AWS CLI:\n  aws kms import-key-material --key-id %s \\\n    --encrypted-key-material fileb://%s \\\n    --import-token fileb://%s \\\n    --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE\n",
+	fmt.Fprintf(stdout, "\n%s  byok upload --params %s %s\n",
+		wrapText(fmt.Sprintf("Next, on a host with AWS access, carry %s there and run (--source proves the import; without it, prove it later with byok verify):", dir), "", lineWidth),
+		shellQuote(dir), sf.sourceArgs())
+	fmt.Fprintf(stdout, "or with the AWS CLI:\n  aws kms import-key-material \\\n    --key-id %s \\\n    --encrypted-key-material fileb://%s \\\n    --import-token fileb://%s \\\n    --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE\n",
 		set.Meta.KeyARN, filepath.Join(dir, params.EncryptedKeyMaterialFile), filepath.Join(dir, params.ImportTokenFile))
 	return nil
 }

@@ -133,11 +133,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	} else {
 		printDemo(stdout, rows)
-		fmt.Fprintf(stdout, "\n%d imported and verified, %d failed, in %s (KMS: byok's verifying emulator, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
+		end := fmt.Sprintf("%d imported and verified, %d failed, in %s (KMS: byok's verifying emulator, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
 		if *fast {
-			fmt.Fprint(stdout, ", pre-generated wrapping keys")
+			end += ", pre-generated wrapping keys"
 		}
-		fmt.Fprintln(stdout, ").")
+		fmt.Fprint(stdout, "\n"+wrapText(end+").", "", lineWidth))
 	}
 	if failed > 0 {
 		return demoFailed(failed, len(rows))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -129,7 +130,7 @@ func (t *KMS) VerifyKey(ctx context.Context, keyID string, src KeySource, opts V
 	}
 	if cur := aws.ToString(md.CurrentKeyMaterialId); opts.KeyMaterialID != "" && opts.KeyMaterialID != cur {
 		v.Skip(fmt.Sprintf("re-import not tried: key material %s is not the key's current one (%s), for example new material pending rotation; "+
-			"byok re-imports only the current material, whose expiration DescribeKey reports; verify again after RotateKeyOnDemand", opts.KeyMaterialID, cur))
+			"byok re-imports only the current material; verify again after RotateKeyOnDemand", opts.KeyMaterialID, cur))
 		return kp, nil
 	}
 	if err := t.reimport(ctx, v, md, info, src); err != nil {
@@ -155,19 +156,28 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 		arn = aws.ToString(md.KeyId)
 	}
 	// Check first: everything the re-import keeps must be known.
-	in := &kms.ImportKeyMaterialInput{KeyId: aws.String(arn), ExpirationModel: md.ExpirationModel}
-	keep := string(md.ExpirationModel)
-	switch md.ExpirationModel {
+	model, validTo, from, err := t.currentExpiration(ctx, md)
+	if err != nil {
+		if !refused(err) && !errors.Is(err, errNoRotationLister) {
+			return err
+		}
+		v.Skip(fmt.Sprintf("re-import not tried: ListKeyRotations failed (%v); without it byok cannot learn the current key material's own "+
+			"expiration (DescribeKey's ValidTo is the earliest of all the key's materials), so it could not keep it unchanged; allow kms:ListKeyRotations", err))
+		return nil
+	}
+	in := &kms.ImportKeyMaterialInput{KeyId: aws.String(arn), ExpirationModel: model}
+	keep := string(model)
+	switch model {
 	case types.ExpirationModelTypeKeyMaterialDoesNotExpire:
 	case types.ExpirationModelTypeKeyMaterialExpires:
-		if md.ValidTo == nil {
-			v.Skip("re-import not tried: DescribeKey reports KEY_MATERIAL_EXPIRES without a ValidTo, so the re-import could not keep it unchanged")
+		if validTo == nil {
+			v.Skip("re-import not tried: " + from + " reports KEY_MATERIAL_EXPIRES without a ValidTo, so the re-import could not keep it unchanged")
 			return nil
 		}
-		in.ValidTo = md.ValidTo
-		keep += " and ValidTo " + md.ValidTo.UTC().Format("2006-01-02T15:04:05Z")
+		in.ValidTo = validTo
+		keep += " and ValidTo " + validTo.UTC().Format("2006-01-02T15:04:05Z")
 	default:
-		v.Skip("re-import not tried: DescribeKey reports no ExpirationModel, so the re-import could not keep it unchanged")
+		v.Skip("re-import not tried: " + from + " reports no ExpirationModel, so the re-import could not keep it unchanged")
 		return nil
 	}
 	var can []WrappingAlgorithm
@@ -231,4 +241,54 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 			Detail: fmt.Sprintf("KMS answered key material %s; the key's current key material is %s", got, current)})
 	}
 	return nil
+}
+
+// errNoRotationLister: the client cannot list a key's key materials.
+var errNoRotationLister = errors.New("byok: no ListKeyRotations")
+
+// rotationLister is the optional part of a KMSAPI client that lists a key's
+// key materials; *kms.Client implements it.
+type rotationLister interface {
+	ListKeyRotations(ctx context.Context, in *kms.ListKeyRotationsInput, optFns ...func(*kms.Options)) (*kms.ListKeyRotationsOutput, error)
+}
+
+// currentExpiration returns the expiration model and ValidTo of the key's
+// current key material, and where byok read them. DescribeKey's ValidTo is
+// "the earliest time at which any imported key material permanently
+// associated with this KMS key expires" (API_KeyMetadata.html), so after a
+// rotation it may belong to older material: re-importing the current
+// material with it would shorten the current material's life. A key with a
+// CurrentKeyMaterialId therefore has its current material's own values read
+// from ListKeyRotations with IncludeKeyMaterial ALL_KEY_MATERIAL
+// (API_ListKeyRotations.html); a key without one (a single material) uses
+// DescribeKey's.
+func (t *KMS) currentExpiration(ctx context.Context, md *types.KeyMetadata) (types.ExpirationModelType, *time.Time, string, error) {
+	current := aws.ToString(md.CurrentKeyMaterialId)
+	if current == "" {
+		return md.ExpirationModel, md.ValidTo, "DescribeKey", nil
+	}
+	l, ok := t.Client.(rotationLister)
+	if !ok {
+		return "", nil, "", fmt.Errorf("%w: the KMS client %T cannot list key materials (ListKeyRotations)", errNoRotationLister, t.Client)
+	}
+	in := &kms.ListKeyRotationsInput{KeyId: md.Arn, IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial}
+	if in.KeyId == nil {
+		in.KeyId = md.KeyId
+	}
+	for {
+		out, err := l.ListKeyRotations(ctx, in)
+		if err != nil {
+			return "", nil, "", err
+		}
+		for _, r := range out.Rotations {
+			if aws.ToString(r.KeyMaterialId) == current {
+				return r.ExpirationModel, r.ValidTo, "ListKeyRotations", nil
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			break
+		}
+		in.Marker = out.NextMarker
+	}
+	return "", nil, "", fmt.Errorf("byok: ListKeyRotations of %s does not list its current key material %s", aws.ToString(in.KeyId), current)
 }

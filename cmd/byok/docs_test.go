@@ -125,12 +125,14 @@ type docWorkspace struct {
 	dir     string
 	srv     *kmstest.Server
 	lastARN string
+	aliases map[string]bool // aliases made for the docs' commands
 }
 
 var arnRE = regexp.MustCompile(`arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}`)
 
 // newDocWorkspace makes the fixtures the docs name:
-//   - signing-key.pem (a P-256 key), signing-key.pub.pem, aes.hex (an AES-256 key);
+//   - signing-key.pem (a P-256 key), signing-key.pub.pem, aes.hex and aes.bin
+//     (an AES-256 key, hex and raw);
 //   - fleet.yaml, a manifest of two key files (docs/migrate.md);
 //   - testdata, the repository's test keys;
 //   - the environment of a configured AWS account, pointing at the emulator.
@@ -154,6 +156,7 @@ func newDocWorkspace(t *testing.T) *docWorkspace {
 		"signing-key.pem":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		"signing-key.pub.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
 		"aes.hex":             []byte(hex.EncodeToString(aes) + "\n"),
+		"aes.bin":             aes,
 		"keys/signing.pem":    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		"keys/data.hex":       []byte(hex.EncodeToString(hmacKey) + "\n"),
 		"fleet.yaml": []byte(`version: 1
@@ -193,6 +196,19 @@ keys:
 func (ws *docWorkspace) placeholders(t *testing.T, s string) string {
 	s = strings.ReplaceAll(s, "http://127.0.0.1:8555", ws.srv.URL)
 	s = regexp.MustCompile(`\bSOURCE\b`).ReplaceAllString(s, "signing-key.pem")
+	// Aliases the docs name, made on first use by importing the key file
+	// they go with.
+	for alias, fixture := range map[string]string{
+		"alias/payments-aes": "byok import aes.bin --key-spec SYMMETRIC_DEFAULT --alias payments-aes",
+	} {
+		if strings.Contains(s, alias) && !ws.aliases[alias] {
+			if ws.aliases == nil {
+				ws.aliases = map[string]bool{}
+			}
+			ws.aliases[alias] = true
+			ws.run(t, docCmd{"fixture", fixture})
+		}
+	}
 	arnLike := regexp.MustCompile(`arn:aws:kms:[a-z0-9-]+:\d{12}:key/…|\bARN\b`)
 	if arnLike.MatchString(s) {
 		if ws.lastARN == "" {

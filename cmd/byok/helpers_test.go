@@ -212,7 +212,10 @@ func (r result) String() string {
 // runByok runs the built byok binary with env and args, in dir (if not empty).
 func runByok(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A guard against a hung binary, not a speed limit: the demo makes a
+	// fresh RSA-4096 wrapping key per import, which takes minutes on a
+	// loaded 2-core machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, byokBinary(t), args...)
 	cmd.Env = env

@@ -161,7 +161,7 @@ func TestKeySpecInferred(t *testing.T) {
 	}
 	describes := f.count("DescribeKey")
 	code, stdout, stderr = runCLI(t, "upload", "--params", out, "--source", keyFile("aes256.b64"))
-	if code != 0 || !strings.Contains(stdout, "PASSED") || f.count("DescribeKey") != describes+1 {
+	if code != 0 || !strings.Contains(stdout, "PASSED") || f.count("DescribeKey") <= describes {
 		t.Errorf("upload --source of a raw key, spec from DescribeKey: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

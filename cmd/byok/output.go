@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/byok-go/byok"
 )
@@ -40,6 +41,10 @@ func (s *summary) flush() {
 			lead := pad
 			if i == 0 {
 				lead = first
+			}
+			if len(pad)+utf8.RuneCountInString(l) <= lineWidth {
+				fmt.Fprintln(s.w, lead+l) // fits: kept as written, spacing included
+				continue
 			}
 			indent := l[:len(l)-len(strings.TrimLeft(l, " "))]
 			text := wrapText(strings.TrimLeft(l, " "), pad+indent, lineWidth)

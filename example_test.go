@@ -77,20 +77,23 @@ func ExampleCheckCompatible() {
 	fmt.Println(errors.Is(err, byok.ErrIncompatible))
 	var ce *byok.CompatibilityError
 	if errors.As(err, &ce) {
-		fmt.Println(ce.Rule)
+		fmt.Println(string(ce.Rule), errors.Is(err, byok.RuleNoP521OAEP2048))
+		fmt.Println(ce.Rule) // a Rule prints as the rule in words
 	}
 	fmt.Println(byok.CheckCompatible(byok.RSA2048, byok.RSAESOAEPSHA256, byok.WrappingRSA4096))
 	fmt.Println(byok.CheckCompatible(byok.SymmetricDefault, byok.RSAESPKCS1V15, byok.WrappingRSA4096))
 	// Output:
 	// true
+	// no_p521_oaep_2048 true
 	// ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key
 	// byok: RSA_2048 key material cannot be wrapped with RSAES_OAEP_SHA_256: RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1; use RSA_AES_KEY_WRAP_SHA_256
 	// byok: wrapping algorithm is not accepted by AWS KMS: RSAES_PKCS1_V1_5: AWS KMS stopped accepting it on 2023-10-10; use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256
 }
 
 // Import a key file into KMS and prove it. Here KMS is the kmstest emulator;
-// against AWS, use byok.NewKMS(ctx), which reads the usual AWS
-// configuration (profile, Region, credentials, AWS_ENDPOINT_URL_KMS).
+// against AWS, load the configuration (profile, Region, credentials,
+// AWS_ENDPOINT_URL_KMS) with config.LoadDefaultConfig and pass it to
+// byok.NewKMS(cfg).
 func ExampleImporter_Import() {
 	srv := kmstest.NewServer()
 	defer srv.Close()

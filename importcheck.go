@@ -12,15 +12,10 @@ import (
 	"reflect"
 )
 
-// MaxImportTokenLen is the longest import token GetParametersForImport
+// maxImportTokenLen is the longest import token GetParametersForImport
 // returns: "Length Constraints: Minimum length of 1. Maximum length of
 // 6144." (https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html)
-const MaxImportTokenLen = 6144
-
-// ErrBadParameters marks import parameters from a KMSTarget's Prepare that
-// are not what was asked for, or incomplete: the source would wrap its key
-// under a key nobody asked for, or KMS would refuse the result.
-var ErrBadParameters = errors.New("byok: the target returned unusable import parameters")
+const maxImportTokenLen = 6144
 
 // isNil reports whether v is nil, or an interface holding a nil pointer,
 // map, slice, channel or function (a "typed nil", which == nil misses).
@@ -82,8 +77,8 @@ func checkParameters(p ImportParameters, alg WrappingAlgorithm, wks WrappingKeyS
 		return bad("no wrapping public key")
 	case len(p.ImportToken) == 0:
 		return bad("no import token")
-	case len(p.ImportToken) > MaxImportTokenLen:
-		return bad("an import token of %d bytes; AWS's are at most %d bytes", len(p.ImportToken), MaxImportTokenLen)
+	case len(p.ImportToken) > maxImportTokenLen:
+		return bad("an import token of %d bytes; AWS's are at most %d bytes", len(p.ImportToken), maxImportTokenLen)
 	case p.Algorithm != alg:
 		return bad("parameters for wrapping algorithm %q, but %s was asked for", p.Algorithm, alg)
 	case p.WrappingKeySpec != wks:

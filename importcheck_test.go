@@ -197,7 +197,7 @@ func TestImportEdgesGoodParameters(t *testing.T) {
 	tok := good(t)
 	f.prepare = func(alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) byok.ImportParameters {
 		p := tok(alg, wks)
-		p.ImportToken = make([]byte, byok.MaxImportTokenLen)
+		p.ImportToken = make([]byte, 6144) // the longest GetParametersForImport returns
 		return p
 	}
 	if _, err := edgeImporter().Import(context.Background(), s, f); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -342,7 +341,3 @@ func (im *Importer) wrapAndImport(ctx context.Context, src KeySource, dst KMSTar
 	}
 	return dst.Import(ctx, p, wrapped)
 }
-
-// ErrExpiredParameters marks import parameters (wrapping key and token)
-// past their ValidTo: get new ones with GetParametersForImport.
-var ErrExpiredParameters = errors.New("byok: import parameters expired")

@@ -267,8 +267,8 @@ func interopOpenSSLToOurs(t *testing.T, o *opensslTool, alg byok.WrappingAlgorit
 	} else {
 		blob = o.oaepEncrypt(t, alg, bits, material)
 	}
-	if len(blob) != byok.WrappedLen(alg, bits/8, len(material)) {
-		t.Errorf("OpenSSL's blob is %d bytes; WrappedLen says %d", len(blob), byok.WrappedLen(alg, bits/8, len(material)))
+	if len(blob) != wrappedLen(alg, bits, len(material)) {
+		t.Errorf("OpenSSL's blob is %d bytes; want %d", len(blob), wrappedLen(alg, bits, len(material)))
 	}
 	got, err := byok.UnwrapKeyMaterial(wrapKey(t, bits), alg, blob)
 	if err != nil || !bytes.Equal(got, material) {

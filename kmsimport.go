@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
@@ -75,15 +74,20 @@ var (
 	_ ParameterRefresher = (*KMS)(nil)
 )
 
-// NewKMS returns a KMS target using the AWS SDK's default configuration
-// chain (environment, shared config and credentials files, profiles, SSO,
-// IMDS; AWS_ENDPOINT_URL_KMS for another endpoint), adjusted by optFns.
-func NewKMS(ctx context.Context, optFns ...func(*config.LoadOptions) error) (*KMS, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
-	if err != nil {
-		return nil, fmt.Errorf("byok: loading the AWS configuration: %w", err)
-	}
-	return &KMS{Client: kms.NewFromConfig(cfg)}, nil
+// NewKMS returns a KMS target whose Client is kms.NewFromConfig(cfg,
+// optFns...). Load cfg where the program starts, usually with the AWS
+// SDK's default chain (environment, shared config and credentials files,
+// profiles, SSO, IMDS; AWS_ENDPOINT_URL_KMS for another endpoint):
+//
+//	cfg, err := config.LoadDefaultConfig(ctx) // github.com/aws/aws-sdk-go-v2/config
+//	if err != nil { … }
+//	target := byok.NewKMS(cfg)
+//
+// byok takes the configuration rather than loading it, so that a program
+// importing byok links AWS's credential providers only if it loads a
+// configuration itself; an offline tool that only wraps links none.
+func NewKMS(cfg aws.Config, optFns ...func(*kms.Options)) *KMS {
+	return &KMS{Client: kms.NewFromConfig(cfg, optFns...)}
 }
 
 // Prepare creates the KMS key (or checks KeyID) and calls
@@ -302,11 +306,6 @@ func AliasName(name string) string {
 	}
 	return "alias/" + name
 }
-
-// ErrAliasInUse marks an alias that already names a KMS key an import
-// cannot use: creating a key and then failing on CreateAlias would leave a
-// key behind.
-var ErrAliasInUse = errors.New("byok: the alias is in use")
 
 // CheckAlias looks up t.Alias before any key is created. It returns "" when
 // the alias is free, and the key's ARN when the alias names a key an

@@ -62,21 +62,23 @@ func TestTypedErrorsPassThrough(t *testing.T) {
 	}
 }
 
-// NewKMS uses the SDK's default configuration chain, so the environment
-// (AWS_ENDPOINT_URL_KMS, AWS_REGION, credentials) points it at the emulator.
-func TestNewKMSFromEnvironment(t *testing.T) {
+// NewKMS takes the configuration the caller loaded: here the SDK's default
+// chain reads the Region and credentials from the environment, and optFns
+// point the client at the emulator.
+func TestNewKMSFromConfig(t *testing.T) {
 	srv := kmstest.NewServer(kmstest.WithWrappingKeyCache(true))
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", srv.URL)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
 	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	target, err := byok.NewKMS(context.Background(), config.WithRetryMaxAttempts(1))
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRetryMaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)
 	}
+	target := byok.NewKMS(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	src := openSource(t, "hmac384.hex", byok.LoadOptions{KeySpec: byok.HMAC384}, software.Options{})
 	res, err := new(byok.Importer).Import(context.Background(), src, target)
 	if err != nil {

@@ -6,36 +6,60 @@ import (
 	"strings"
 )
 
-// MaxWrappedLen is the largest EncryptedKeyMaterial ImportKeyMaterial
+// maxWrappedLen is the largest EncryptedKeyMaterial ImportKeyMaterial
 // accepts, in bytes.
-const MaxWrappedLen = 6144
+const maxWrappedLen = 6144
 
 // Rule names one of AWS KMS's rules for which key material a wrapping
 // algorithm and wrapping key spec can carry. Every refusal byok makes before
-// talking to KMS names the rule it applied.
+// talking to KMS names the rule it applied: a *CompatibilityError carries
+// it, and errors.Is(err, RuleOAEPOnly) tells which one.
+//
+// A Rule's value is a short, stable name for scripts and tests
+// ("oaep_only"); Error returns the rule in words, as AWS states it, so that
+// %v and %s print the rule itself.
 type Rule string
 
 // The rules, as AWS documents them for GetParametersForImport and
-// ImportKeyMaterial.
+// ImportKeyMaterial:
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html,
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html.
 const (
 	// RuleOAEPOnly: symmetric and HMAC key material is wrapped with
 	// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 only.
-	RuleOAEPOnly Rule = "symmetric and HMAC key material must be wrapped with RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1"
+	RuleOAEPOnly Rule = "oaep_only"
 	// RuleKeyWrapOnly: RSA private keys are too long for OAEP and are wrapped
 	// with RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256 only.
-	RuleKeyWrapOnly Rule = "RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1"
+	RuleKeyWrapOnly Rule = "key_wrap_only"
 	// RuleNoP521OAEP2048: ECC_NIST_P521 material cannot be wrapped with an
 	// RSAES_OAEP algorithm under an RSA_2048 wrapping key.
-	RuleNoP521OAEP2048 Rule = "ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key"
+	RuleNoP521OAEP2048 Rule = "no_p521_oaep_2048"
 	// RuleOAEPSize: RSA-OAEP carries at most k − 2·hLen − 2 bytes, k being
 	// the wrapping key's modulus length in bytes.
-	RuleOAEPSize Rule = "RSA-OAEP carries at most k - 2*hLen - 2 bytes of plaintext"
+	RuleOAEPSize Rule = "oaep_size"
 	// RuleMaxBlob: ImportKeyMaterial accepts at most 6144 bytes of
 	// EncryptedKeyMaterial.
-	RuleMaxBlob Rule = "the wrapped key material must not exceed 6144 bytes"
-	// RuleDeprecated: RSAES_PKCS1_V1_5 is no longer accepted (2023-10-10).
-	RuleDeprecated Rule = "AWS KMS no longer accepts RSAES_PKCS1_V1_5 (since 2023-10-10)"
+	RuleMaxBlob Rule = "max_blob"
 )
+
+var _ error = RuleOAEPOnly
+
+// ruleText is each rule in words.
+var ruleText = map[Rule]string{
+	RuleOAEPOnly:       "symmetric and HMAC key material must be wrapped with RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1",
+	RuleKeyWrapOnly:    "RSA private keys must be wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1",
+	RuleNoP521OAEP2048: "ECC_NIST_P521 key material cannot be wrapped with RSAES_OAEP_* under an RSA_2048 wrapping key",
+	RuleOAEPSize:       "RSA-OAEP carries at most k - 2*hLen - 2 bytes of plaintext",
+	RuleMaxBlob:        "the wrapped key material must not exceed 6144 bytes",
+}
+
+// Error returns the rule in words, as it appears in byok's messages.
+func (r Rule) Error() string {
+	if s, ok := ruleText[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("unknown rule %q", string(r))
+}
 
 // allowed is AWS's compatibility table: for each kind of key material, the
 // wrapping algorithms KMS accepts, best first. The size rules (RuleOAEPSize,
@@ -69,15 +93,18 @@ func (e *CompatibilityError) Error() string {
 	if e.WrappingKeySpec != "" {
 		fmt.Fprintf(&b, " under an %s wrapping key", e.WrappingKeySpec)
 	}
-	fmt.Fprintf(&b, ": %s", e.Rule)
+	fmt.Fprintf(&b, ": %s", e.Rule.Error())
 	if e.Fix != "" {
 		fmt.Fprintf(&b, "; %s", e.Fix)
 	}
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrIncompatible) true.
-func (e *CompatibilityError) Is(target error) bool { return target == ErrIncompatible }
+// Is makes errors.Is(err, ErrIncompatible) true, and errors.Is(err, r) for
+// the Rule r that refused.
+func (e *CompatibilityError) Is(target error) bool {
+	return target == ErrIncompatible || (e.Rule != "" && target == e.Rule)
+}
 
 // AllowedAlgorithms returns the wrapping algorithms AWS KMS accepts for key
 // material of spec k with some wrapping key spec, best first; nil if k is not
@@ -90,13 +117,16 @@ func AllowedAlgorithms(k KeySpec) []WrappingAlgorithm {
 	return slices.Clone(allowed[info.kind].algs)
 }
 
-// OAEPMaxPlaintext returns the most bytes RSA-OAEP with hash h's size hLen
-// carries under a modulus of modBytes bytes: modBytes − 2·hLen − 2.
-func OAEPMaxPlaintext(modBytes, hLen int) int { return modBytes - 2*hLen - 2 }
+// oaepMaxPlaintext returns the most bytes RSA-OAEP with a hash of hLen
+// bytes carries under a modulus of modBytes bytes: modBytes − 2·hLen − 2
+// (RFC 8017, 7.1.1).
+func oaepMaxPlaintext(modBytes, hLen int) int { return modBytes - 2*hLen - 2 }
 
-// WrappedLen returns the length of the blob alg produces for n bytes of
-// material under a wrapping key of modBytes bytes.
-func WrappedLen(alg WrappingAlgorithm, modBytes, n int) int {
+// wrappedLen returns the length of the blob alg produces for n bytes of
+// material under a wrapping key of modBytes bytes: one RSA block, followed
+// for RSA_AES_KEY_WRAP by RFC 5649's 8-byte integrity block and the
+// material padded to a multiple of 8.
+func wrappedLen(alg WrappingAlgorithm, modBytes, n int) int {
 	if alg.IsKeyWrap() {
 		return modBytes + 8 + (n+7)&^7
 	}
@@ -133,7 +163,7 @@ func checkLen(k KeySpec, alg WrappingAlgorithm, modBytes, n int) error {
 			Fix: "use " + string(row.algs[0])}
 	}
 	if !alg.IsKeyWrap() {
-		if max := OAEPMaxPlaintext(modBytes, alg.Hash().Size()); n > max {
+		if max := oaepMaxPlaintext(modBytes, alg.Hash().Size()); n > max {
 			e := &CompatibilityError{KeySpec: k, Algorithm: alg, WrappingKeySpec: w, Rule: RuleOAEPSize,
 				Fix: fmt.Sprintf("the material is %d bytes and this limit is %d; use a larger wrapping key or RSA_AES_KEY_WRAP_SHA_256", n, max)}
 			if k == ECCNISTP521 && modBytes == 256 {
@@ -143,7 +173,7 @@ func checkLen(k KeySpec, alg WrappingAlgorithm, modBytes, n int) error {
 			return e
 		}
 	}
-	if l := WrappedLen(alg, modBytes, n); l > MaxWrappedLen {
+	if l := wrappedLen(alg, modBytes, n); l > maxWrappedLen {
 		return &CompatibilityError{KeySpec: k, Algorithm: alg, WrappingKeySpec: w, Rule: RuleMaxBlob,
 			Fix: fmt.Sprintf("the wrapped blob would be %d bytes", l)}
 	}

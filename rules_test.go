@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -120,8 +121,11 @@ func TestRulesCompatibleTable(t *testing.T) {
 					t.Errorf("P-521 refusal names wrapping key spec %q, want RSA_2048", ce.WrappingKeySpec)
 				}
 				msg := err.Error()
-				if !strings.Contains(msg, string(spec)) || !strings.Contains(msg, string(alg)) || !strings.Contains(msg, string(want)) {
-					t.Errorf("error %q does not name the spec, the algorithm and the rule", msg)
+				if !strings.Contains(msg, string(spec)) || !strings.Contains(msg, string(alg)) || !strings.Contains(msg, want.Error()) {
+					t.Errorf("error %q does not name the spec, the algorithm and the rule in words", msg)
+				}
+				if !errors.Is(err, want) {
+					t.Errorf("errors.Is(%v, %s) = false; want true", err, string(want))
 				}
 			}
 		}
@@ -406,4 +410,31 @@ func rulesWorstRSAPKCS8(t *testing.T, bits int) int {
 		t.Fatal(err)
 	}
 	return len(outer)
+}
+
+// TestRuleNames: each Rule is a short stable name whose Error is the rule in
+// words, and a refusal matches its own rule with errors.Is and no other.
+func TestRuleNames(t *testing.T) {
+	rules := []byok.Rule{byok.RuleOAEPOnly, byok.RuleKeyWrapOnly, byok.RuleNoP521OAEP2048, byok.RuleOAEPSize, byok.RuleMaxBlob}
+	name := regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if !name.MatchString(string(r)) || len(r) > 24 {
+			t.Errorf("rule %q: want a short snake_case name", string(r))
+		}
+		text := r.Error()
+		if text == string(r) || len(text) < 30 || strings.HasPrefix(text, "unknown") || seen[text] {
+			t.Errorf("rule %q: Error() = %q; want its own sentence", string(r), text)
+		}
+		seen[text] = true
+	}
+	if got := byok.Rule("nonsense").Error(); !strings.Contains(got, "nonsense") {
+		t.Errorf("an unknown rule's Error() = %q; want it to name the rule", got)
+	}
+	err := byok.CheckCompatible(byok.HMAC256, byok.RSAAESKeyWrapSHA256, byok.WrappingRSA4096)
+	for _, r := range rules {
+		if got, want := errors.Is(err, r), r == byok.RuleOAEPOnly; got != want {
+			t.Errorf("errors.Is(%v, %s) = %v; want %v", err, string(r), got, want)
+		}
+	}
 }

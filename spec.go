@@ -205,8 +205,8 @@ const (
 const (
 	// RSAESPKCS1V15 was deprecated by AWS; KMS stopped accepting it on 2023-10-10.
 	RSAESPKCS1V15 WrappingAlgorithm = "RSAES_PKCS1_V1_5"
-	// SM2PKE exists only in AWS China Regions.
-	SM2PKE WrappingAlgorithm = "SM2PKE"
+	// sm2PKE exists only in AWS China Regions.
+	sm2PKE WrappingAlgorithm = "SM2PKE"
 )
 
 // WrappingAlgorithms returns the four algorithms AWS KMS accepts, best first.
@@ -232,7 +232,7 @@ func (a WrappingAlgorithm) Validate() error {
 		return nil
 	case RSAESPKCS1V15:
 		return fmt.Errorf("%w: RSAES_PKCS1_V1_5: AWS KMS stopped accepting it on 2023-10-10; use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256", ErrDeprecatedAlgorithm)
-	case SM2PKE:
+	case sm2PKE:
 		return fmt.Errorf("%w: SM2PKE: only AWS China Regions offer it, and byok does not implement it; use RSAES_OAEP_SHA_256", ErrDeprecatedAlgorithm)
 	}
 	return fmt.Errorf("%w %q: want one of %v", ErrUnknownAlgorithm, string(a), WrappingAlgorithms())

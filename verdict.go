@@ -2,7 +2,6 @@ package byok
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -156,11 +155,3 @@ func (v *Verification) Err(key string) error {
 	}
 	return fmt.Errorf("%w: %s: %s", ErrUnproven, key, why)
 }
-
-// ErrVerification marks a FAILED proof: the KMS key does not hold (or does
-// not behave as) the source key.
-var ErrVerification = errors.New("byok: verification failed")
-
-// ErrUnproven marks an UNPROVEN proof: nothing failed, but nothing showed
-// that KMS holds the source key either. Do not treat it as success.
-var ErrUnproven = errors.New("byok: not proven")

@@ -42,7 +42,7 @@ func WrapKeyMaterial(wrappingKey *rsa.PublicKey, alg WrappingAlgorithm, material
 	k := wrappingKey.Size()
 	h := alg.Hash()
 	if !alg.IsKeyWrap() {
-		if max := OAEPMaxPlaintext(k, h.Size()); len(material) > max {
+		if max := oaepMaxPlaintext(k, h.Size()); len(material) > max {
 			return nil, fmt.Errorf("%w: %d bytes of key material do not fit in %s under a %d-bit wrapping key (at most %d: %s); use RSA_AES_KEY_WRAP_SHA_256 or a larger wrapping key",
 				ErrIncompatible, len(material), alg, k*8, max, RuleOAEPSize)
 		}
@@ -52,7 +52,7 @@ func WrapKeyMaterial(wrappingKey *rsa.PublicKey, alg WrappingAlgorithm, material
 		}
 		return out, nil
 	}
-	if n := WrappedLen(alg, k, len(material)); n > MaxWrappedLen {
+	if n := wrappedLen(alg, k, len(material)); n > maxWrappedLen {
 		return nil, fmt.Errorf("%w: %d bytes of key material wrap to %d bytes under a %d-bit wrapping key; %s",
 			ErrIncompatible, len(material), n, k*8, RuleMaxBlob)
 	}
@@ -102,7 +102,7 @@ func UnwrapKeyMaterial(wrappingKey *rsa.PrivateKey, alg WrappingAlgorithm, wrapp
 		return out, nil
 	}
 	// The RSA block comes first; RFC 5649 output is at least 16 bytes.
-	if len(wrapped) < k+16 || len(wrapped) > MaxWrappedLen {
+	if len(wrapped) < k+16 || len(wrapped) > maxWrappedLen {
 		return nil, ErrUnwrap
 	}
 	key, err := rsa.DecryptOAEP(h.New(), nil, wrappingKey, wrapped[:k], nil)

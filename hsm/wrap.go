@@ -274,11 +274,16 @@ func (s *Source) checkWrapped(m method, pub *rsa.PublicKey, out []byte) error {
 	if len(out) < k+16 || (len(out)-k)%8 != 0 {
 		return bad("not an RSA block followed by RFC 5649 output")
 	}
-	if n := materialLen(s.key, s.materialLen); n > 0 && len(out) != byok.WrappedLen(m.alg, k, n) {
-		return bad(fmt.Sprintf("not %d bytes (a %d-byte RSA block and RFC 5649 of %d bytes of material)", byok.WrappedLen(m.alg, k, n), k, n))
+	if n := materialLen(s.key, s.materialLen); n > 0 && len(out) != k+kwpLen(n) {
+		return bad(fmt.Sprintf("not %d bytes (a %d-byte RSA block and RFC 5649 of %d bytes of material)", k+kwpLen(n), k, n))
 	}
 	return nil
 }
+
+// kwpLen is the length of RFC 5649 (AES key wrap with padding) output for n
+// bytes of input: an 8-byte integrity block and the input padded to a
+// multiple of 8 bytes (RFC 5649, 4.1).
+func kwpLen(n int) int { return 8 + (n+7)&^7 }
 
 func algNames(algs []byok.WrappingAlgorithm) string {
 	var s []string

@@ -55,7 +55,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 type resultJSON struct {
 	Key            string         `json:"key"`
 	Line           int            `json:"line"`
-	Outcome        string         `json:"outcome"`
+	Outcome        Outcome        `json:"outcome"`
 	Regions        []RegionResult `json:"regions"`
 	Plan           string         `json:"plan,omitempty"`
 	Error          string         `json:"error,omitempty"`

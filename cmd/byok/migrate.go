@@ -190,10 +190,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RegionConcurrency: *regionConc,
 		HSMSessions:       *sessions,
 		DryRun:            *dryRun,
-		ProgressTTY:       tty,
 	}
+	var bar *progressBar
 	if *prog != "none" {
-		mig.Progress = stderr
+		bar = newProgressBar(stderr, tty, m.Len, 0)
+		mig.OnProgress = bar.update
 	}
 	// verdicts counts the proofs' outcomes, per key and Region.
 	verdicts := map[byok.Verdict]int{}
@@ -207,7 +208,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				results = append(results, r)
 				return
 			}
-			if r.Outcome == "planned" {
+			if r.Outcome == migrate.OutcomePlanned {
 				fmt.Fprint(stdout, wrapText(fmt.Sprintf("%s (line %d): %s", r.Key, r.Line, r.Plan), "    ", lineWidth)[4:])
 			}
 		}
@@ -231,7 +232,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					verdicts[rr.Verdict]++
 				}
 			}
-			if r.Outcome == "failed" {
+			if r.Outcome == migrate.OutcomeFailed {
 				if tty {
 					fmt.Fprintln(stderr)
 				}
@@ -240,6 +241,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	sum, runErr := mig.Run(ctx)
+	if bar != nil {
+		bar.close()
+	}
 	if sum == nil {
 		return runErr
 	}

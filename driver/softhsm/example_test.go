@@ -19,7 +19,7 @@ import (
 // RSAES_OAEP_SHA_1 (and logs a warning, with a Logger set).
 func Example() {
 	ctx := context.Background()
-	// A KMS emulator stands in for AWS KMS; byok.NewKMS(ctx) gives the real one.
+	// A KMS emulator stands in for AWS KMS; byok.NewKMS(cfg) gives the real one.
 	srv := kmstest.NewServer(kmstest.WithWrappingKeyCache(true))
 	defer srv.Close()
 	target := &byok.KMS{Client: kms.NewFromConfig(srv.AWSConfig())}

@@ -25,6 +25,7 @@ import (
 	"log"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver/software"
 )
@@ -47,10 +48,11 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	}
 	defer src.Close()
 
-	target, err := byok.NewKMS(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx) // profile, Region, credentials, AWS_ENDPOINT_URL_KMS
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	target := byok.NewKMS(cfg)
 	if len(args) == 2 {
 		target.Alias = args[1]
 	}

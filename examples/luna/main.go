@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
 	_ "github.com/byok-go/byok/driver/luna" // registers the "luna" driver
@@ -46,10 +47,11 @@ func run(ctx context.Context, keys []string, w io.Writer) error {
 	if module == "" {
 		module = defaultModule
 	}
-	target, err := byok.NewKMS(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx) // profile, Region, credentials, AWS_ENDPOINT_URL_KMS
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	target := byok.NewKMS(cfg)
 	im := &byok.Importer{Logger: slog.Default()}
 	failed := 0
 	for _, key := range keys {

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver/software"
 )
@@ -78,10 +79,11 @@ func params(ctx context.Context, dir string, spec byok.KeySpec, w io.Writer) err
 	if err != nil {
 		return err
 	}
-	target, err := byok.NewKMS(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx) // profile, Region, credentials, AWS_ENDPOINT_URL_KMS
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	target := byok.NewKMS(cfg)
 	p, err := target.Prepare(ctx, byok.KeyInfo{Spec: spec, Label: "examples/offline"}, choice.Algorithm, choice.WrappingKeySpec)
 	if err != nil {
 		return err
@@ -152,10 +154,11 @@ func upload(ctx context.Context, dir, keyFile string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: run the wrap step first", err)
 	}
-	target, err := byok.NewKMS(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx) // profile, Region, credentials, AWS_ENDPOINT_URL_KMS
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	target := byok.NewKMS(cfg)
 	target.KeyID = m.KeyARN
 	imp, err := target.Import(ctx, p, wrapped)
 	if err != nil {

@@ -3,7 +3,11 @@ package byok
 import "errors"
 
 // Sentinel errors. Test for them with errors.Is; the errors byok returns wrap
-// them with the detail of what was being done and how to fix it.
+// them with the detail of what was being done and how to fix it. The errors
+// of reading key files (ErrEncrypted, ErrWrongPassphrase,
+// ErrUnsupportedEncryption, ErrPublicKeyOnly, ErrUnsupportedKey,
+// ErrSpecMismatch, ErrDestroyed, ErrAmbiguousEncoding) are declared with
+// KeyMaterial.
 var (
 	// ErrNotImportable marks a key spec that AWS KMS knows but cannot take
 	// as imported key material (SM2, ML-DSA, ML-KEM, Ed25519).
@@ -22,7 +26,7 @@ var (
 
 	// ErrIncompatible marks a key spec, wrapping algorithm and wrapping key
 	// spec that AWS's rules do not allow together. CheckCompatible and
-	// KeyMaterial.Wrap return a *CompatibilityError that names the rule;
+	// KeyMaterial.Wrap return a *CompatibilityError that names the Rule;
 	// WrapKeyMaterial and ChooseWrapping wrap ErrIncompatible with the
 	// detail.
 	ErrIncompatible = errors.New("byok: wrapping algorithm cannot carry this key material")
@@ -39,4 +43,33 @@ var (
 	// ErrInvalidMaterial marks key material that is malformed or is not what
 	// KMS accepts for the key spec (see ParseKeyMaterial).
 	ErrInvalidMaterial = errors.New("byok: invalid key material")
+)
+
+// Errors of an import (Importer.Import, KMS).
+var (
+	// ErrAliasInUse marks an alias that already names a KMS key an import
+	// cannot use: creating a key and then failing on CreateAlias would leave
+	// a key behind. See KMS.CheckAlias.
+	ErrAliasInUse = errors.New("byok: the alias is in use")
+
+	// ErrBadParameters marks import parameters from a KMSTarget's Prepare
+	// that are not what was asked for, or incomplete: the source would wrap
+	// its key under a key nobody asked for, or KMS would refuse the result.
+	ErrBadParameters = errors.New("byok: the target returned unusable import parameters")
+
+	// ErrExpiredParameters marks import parameters (wrapping key and token)
+	// past their ValidTo: get new ones with GetParametersForImport.
+	ErrExpiredParameters = errors.New("byok: import parameters expired")
+)
+
+// Errors of a proof (Importer.Import, KMS.VerifyKey, Verification.Err).
+var (
+	// ErrVerification marks a FAILED proof: the KMS key does not hold (or
+	// does not behave as) the source key.
+	ErrVerification = errors.New("byok: verification failed")
+
+	// ErrUnproven marks an UNPROVEN proof: nothing failed, but nothing
+	// showed that KMS holds the source key either. Do not treat it as
+	// success.
+	ErrUnproven = errors.New("byok: not proven")
 )

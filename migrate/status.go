@@ -63,13 +63,15 @@ type KeyStatus struct {
 	// KEY_MATERIAL_DOES_NOT_EXPIRE ("" when the key holds no material).
 	ExpirationModel string `json:"expiration_model"`
 	// ValidTo is when KMS deletes the key material; SecondsLeft is the
-	// time until then (negative: past). Both nil when it does not expire.
-	ValidTo     *time.Time `json:"valid_to"`
-	SecondsLeft *int64     `json:"seconds_left"`
+	// time until then in seconds (negative: past). Both nil (absent in
+	// JSON) when it does not expire.
+	ValidTo     *time.Time `json:"valid_to,omitempty"`
+	SecondsLeft *int64     `json:"time_left_seconds,omitempty"`
 	// LastProof is the time of the last PASSED proof in the audit log
-	// (nil: none); LastVerdict is the verdict of the last proof that ran.
-	LastProof   *time.Time   `json:"last_proof"`
-	LastVerdict byok.Verdict `json:"last_verdict"`
+	// (nil: none); LastVerdict is the verdict of the last proof that ran
+	// ("" when none).
+	LastProof   *time.Time   `json:"last_proof,omitempty"`
+	LastVerdict byok.Verdict `json:"last_verdict,omitempty"`
 	// Fingerprint is the source key's fingerprint recorded at import;
 	// Source is SourceMatches, SourceMismatch, SourceUnreadable or
 	// SourceNotChecked, SourceDetail the reason when it does not match.

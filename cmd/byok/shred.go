@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"io"
@@ -38,6 +39,10 @@ PendingImport); 1 some deletion failed; 2 the command line is wrong, or
 
 // shredOut is the JSON of byok shred.
 type shredOut struct {
+	// OK is false exactly when Error is set (not confirmed, or some
+	// deletion failed).
+	OK        bool                  `json:"ok"`
+	Error     *errorOut             `json:"error,omitempty"`
 	Migration string                `json:"migration,omitempty"`
 	Confirmed bool                  `json:"confirmed"`
 	Keys      []migrate.ShredResult `json:"keys"`
@@ -103,19 +108,19 @@ func runShred(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	restore := restoreCommands(targets, manifest)
 	if !*yes {
+		err := fmt.Errorf("%w: nothing deleted: add --yes-delete-key-material to delete it", errUsage)
 		if *jsonOut {
 			res := make([]migrate.ShredResult, 0, len(targets))
 			for _, t := range targets {
 				res = append(res, migrate.ShredResult{ShredTarget: t})
 			}
-			writeJSON(stdout, shredOut{Migration: migration, Keys: res, AuditLog: *audit, Restore: restore})
-		} else {
-			fmt.Fprintf(stdout, "would delete the imported key material of %s:\n", plural(len(targets), "KMS key"))
-			for _, t := range targets {
-				fmt.Fprintf(stdout, "  %s\n", t.KeyARN)
-			}
+			return errors.Join(err, writeJSON(stdout, shredOut{Error: newErrorOut(err, "", nil), Migration: migration, Keys: res, AuditLog: *audit, Restore: restore}))
 		}
-		return fmt.Errorf("%w: nothing deleted: add --yes-delete-key-material to delete it", errUsage)
+		fmt.Fprintf(stdout, "would delete the imported key material of %s:\n", plural(len(targets), "KMS key"))
+		for _, t := range targets {
+			fmt.Fprintf(stdout, "  %s\n", t.KeyARN)
+		}
+		return err
 	}
 	f, err := os.OpenFile(*audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -124,7 +129,8 @@ func runShred(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer f.Close()
 	res, shredErr := migrate.Shred(ctx, client, targets, f, migration)
 	if *jsonOut {
-		if err := writeJSON(stdout, shredOut{Migration: migration, Confirmed: true, Keys: res, AuditLog: *audit, Restore: restore}); err != nil {
+		doc := shredOut{OK: shredErr == nil, Error: newErrorOut(shredErr, "", nil), Migration: migration, Confirmed: true, Keys: res, AuditLog: *audit, Restore: restore}
+		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}
 		return shredErr

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok/migrate"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // TestShredThenRestore shreds a migrated multi-Region key by manifest and
@@ -62,10 +63,19 @@ func TestShredThenRestore(t *testing.T) {
 	if strings.Contains(logs.String(), "DeleteImportedKeyMaterial") {
 		t.Fatal("an unconfirmed shred called DeleteImportedKeyMaterial")
 	}
+	sch := schemas(t)
+	runJSONCase(t, sch, jsonCase{schema: "shred", args: []string{"shred", manifest, "--key", "single", "--json"}, code: 2, kind: kindUsage})
+	runJSONCase(t, sch, jsonCase{schema: "shred", args: []string{"shred", manifest, "--key", "nope", "--json"}, code: 1, kind: kindFailed})
+	if strings.Contains(logs.String(), "DeleteImportedKeyMaterial") {
+		t.Fatal("an unconfirmed shred (--json) called DeleteImportedKeyMaterial")
+	}
 	code, out, errOut = byokCLI(t, "shred", manifest, "--key", "global", "--yes-delete-key-material", "--json")
 	var so shredOut
 	if err := json.Unmarshal([]byte(out), &so); err != nil || code != 0 {
 		t.Fatalf("shred: exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	if err := sch["shred"].Validate(mustJSON(t, out)); err != nil {
+		t.Errorf("shred --json: %v\n%s", err, out)
 	}
 	if len(so.Keys) != 2 || !so.Confirmed || len(so.Restore) != 1 || so.Restore[0] != "byok migrate "+manifest+" --renew-within 0d" {
 		t.Errorf("shred --json: %+v", so)
@@ -108,4 +118,13 @@ func TestShredThenRestore(t *testing.T) {
 	if d.KeyMetadata.ValidTo == nil || d.KeyMetadata.ValidTo.Sub(*d.KeyMetadata.CreationDate).Hours() < 300*24 {
 		t.Errorf("after the renewal by byok import, ValidTo is %v", d.KeyMetadata.ValidTo)
 	}
+}
+
+func mustJSON(t *testing.T, s string) any {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

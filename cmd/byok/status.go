@@ -15,12 +15,12 @@ import (
 	"github.com/byok-go/byok/migrate"
 )
 
-// Exit codes of byok status (and of byok shred for a key left in a state
-// other than PendingImport).
-const (
-	// exitAttention: some key needs attention (status).
-	exitAttention = 5
-)
+// exitAttention is byok status's exit code when some key needs attention
+// (error kind "attention").
+const exitAttention = 5
+
+// errAttention marks byok status's finding that some key needs attention.
+var errAttention = errors.New("attention")
 
 const statusUsage = `Usage: byok status MANIFEST [flags]
 
@@ -47,17 +47,11 @@ says which and why); 1 the status could not be taken (the manifest or the
 audit log is unreadable, no AWS configuration); 2 the command line or the
 manifest is wrong.`
 
-// exitError carries an exit code other than the usual ones; its message
-// (if any) is printed as the error.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
 // statusOut is the JSON of byok status.
 type statusOut struct {
+	// OK is false exactly when Error is set: some key needs attention.
+	OK                bool                `json:"ok"`
+	Error             *errorOut           `json:"error,omitempty"`
 	Migration         string              `json:"migration"`
 	CheckedAt         time.Time           `json:"checked_at"`
 	WarnWithinSeconds int64               `json:"warn_within_seconds"`
@@ -110,8 +104,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			n++
 		}
 	}
+	var attention error
+	if n > 0 {
+		attention = fmt.Errorf("%w: %s of %d need attention", errAttention, plural(n, "KMS key"), len(rows))
+	}
 	if *jsonOut {
-		if err := writeJSON(stdout, statusOut{Migration: m.ID, CheckedAt: now.UTC().Truncate(time.Second), WarnWithinSeconds: int64(within / time.Second), Keys: rows, Attention: n}); err != nil {
+		doc := statusOut{OK: n == 0, Error: newErrorOut(attention, "", nil), Migration: m.ID, CheckedAt: now.UTC().Truncate(time.Second),
+			WarnWithinSeconds: int64(within / time.Second), Keys: rows, Attention: n}
+		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}
 	} else {
@@ -123,10 +123,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), *warn)
 		}
 	}
-	if n > 0 {
-		return &exitError{code: exitAttention}
-	}
-	return nil
+	return attention
 }
 
 // printStatus writes the status table: one line per key and Region (under

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,29 +75,31 @@ func TestStatusCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "all 4 KMS keys are fine") || !strings.Contains(out, "not-checked") {
 		t.Errorf("--warn-within 5d: exit %d\n%s", code, out)
 	}
-	code, out, _ = byokCLI(t, "status", manifest, "--json")
-	var st struct {
-		Migration         string           `json:"migration"`
-		WarnWithinSeconds int64            `json:"warn_within_seconds"`
-		Attention         int              `json:"attention"`
-		Keys              []map[string]any `json:"keys"`
+	// --json: the contract and its schema; exit 5 is an error of kind
+	// attention.
+	sch := schemas(t)
+	doc := runJSONCase(t, sch, jsonCase{schema: "status", args: []string{"status", manifest, "--json"}, code: exitAttention, kind: kindAttention})
+	keys, _ := doc["keys"].([]any)
+	if doc["migration"] != "status-cli" || fmt.Sprint(doc["warn_within_seconds"]) != "2592000" || fmt.Sprint(doc["attention"]) != "1" || len(keys) != 4 || doc["ok"] != false {
+		t.Errorf("--json: %v", doc)
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != exitAttention {
-		t.Fatalf("--json: exit %d, %v\n%s", code, err, out)
-	}
-	if st.Migration != "status-cli" || st.WarnWithinSeconds != 30*86400 || st.Attention != 1 || len(st.Keys) != 4 {
-		t.Errorf("--json: %+v", st)
-	}
-	for _, k := range st.Keys {
-		for _, f := range []string{"key", "region", "key_arn", "state", "expiration_model", "valid_to", "seconds_left", "last_proof", "last_verdict", "fingerprint", "source", "attention"} {
+	for _, k := range keys {
+		k := k.(map[string]any)
+		for _, f := range []string{"key", "region", "key_arn", "state", "expiration_model", "valid_to", "time_left_seconds", "last_proof", "last_verdict", "fingerprint", "source", "attention"} {
 			if _, ok := k[f]; !ok {
 				t.Errorf("--json: a key without %q: %v", f, k)
 			}
 		}
-		if k["attention"] == nil {
-			t.Errorf("attention is null: %v", k)
-		}
 	}
+	runJSONCase(t, sch, jsonCase{schema: "status", args: []string{"status", manifest, "--json", "--warn-within", "5d"}})
+	runJSONCase(t, sch, jsonCase{schema: "status", args: []string{"status", manifest, "--json", "--warn-within", "soon"}, code: 2, kind: kindUsage})
+	// A renewal with nothing due (the --json summary counts renewed and
+	// not due); and one whose valid_to (+10d) falls in its window.
+	ren := runJSONCase(t, sch, jsonCase{schema: "migrate", args: []string{"migrate", manifest, "--renew-within", "5d", "--json", "--progress", "none"}})
+	if sum, _ := ren["summary"].(map[string]any); fmt.Sprint(sum["renewed"], "/", sum["not_due"]) != "0/3" {
+		t.Errorf("renewal summary: %v", ren["summary"])
+	}
+	runJSONCase(t, sch, jsonCase{schema: "migrate", args: []string{"migrate", manifest, "--renew-within", "30d", "--json", "--progress", "none"}, code: 1, kind: kindFailed})
 	for _, bad := range [][]string{{"status"}, {"status", manifest, "--warn-within", "soon"}, {"status", manifest, "--warn-within", "-1d"}} {
 		if code, _, errOut := byokCLI(t, bad...); code != 2 {
 			t.Errorf("%v: exit %d; want 2\n%s", bad, code, errOut)

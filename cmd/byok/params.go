@@ -233,7 +233,11 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if arn == "" || (!created && !reused) {
 				return err
 			}
-			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			again := "byok params --out " + shellQuote(*out)
+			if *force { // --out may hold the parameters --force was to replace
+				again += " --force"
+			}
+			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, again)
 			return err
 		}
 		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)

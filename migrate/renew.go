@@ -72,6 +72,11 @@ func (r *runner) renewKey(ctx context.Context, k Key) (res Result) {
 		if res.Err != nil {
 			res.Outcome = OutcomeFailed
 			r.note(Entry{Key: k.Name, Step: StepKey, Phase: PhaseFailed, Error: res.Err.Error()})
+			if len(j.records) == 0 {
+				// Failed before any Region's renewal (the source did not
+				// open or changed): one record still says so.
+				r.record(j, "", "", "renewal")
+			}
 		}
 		for _, rec := range j.records {
 			if res.Err != nil && !rec.Verified {

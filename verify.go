@@ -86,6 +86,7 @@ const (
 	checkDescribe      = "DescribeKey: Origin EXTERNAL and the source's key spec"
 	checkReimport      = "re-import: KMS accepts the source's key material again as this key's material"
 	checkReimportMatID = "re-import: KMS accepted it as the key's current key material ID"
+	checkDecrypt       = "KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key"
 )
 
 // integrityCheck names what a successful ImportKeyMaterial proves: KMS
@@ -204,17 +205,23 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 				return err
 			}
 			dec, err := t.Client.Decrypt(ctx, &kms.DecryptInput{KeyId: id, CiphertextBlob: ct, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+			var invalid *types.InvalidCiphertextException
+			var e error
 			switch {
+			case errors.As(err, &invalid):
+				// RSAES-OAEP decryption fails for a ciphertext not made
+				// for the private key (RFC 8017, 7.1.2): KMS refusing one
+				// made with the source public key shows it holds another
+				// key. It is evidence, not a call that could not run.
+				e = fmt.Errorf("KMS could not decrypt it (InvalidCiphertextException: %s), so it holds another private key", invalid.ErrorMessage())
 			case skipRefused(v, "Decrypt", err):
 				return nil
 			case err != nil:
 				return fmt.Errorf("Decrypt: %w", err)
-			}
-			var e error
-			if !bytes.Equal(dec.Plaintext, msg) {
+			case !bytes.Equal(dec.Plaintext, msg):
 				e = errors.New("KMS decrypted to something else")
 			}
-			v.add("KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key", true, e)
+			v.add(checkDecrypt, true, e)
 		default:
 			v.Skip(fmt.Sprintf("%s: only the public key is compared (byok does not run DeriveSharedSecret)", info.usage()))
 		}

@@ -80,7 +80,8 @@ func (t *KMS) VerifyKey(ctx context.Context, keyID string, src KeySource, opts V
 	}
 	d, err := t.Client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {
-		if skipRefused(v, "DescribeKey", err) {
+		if refused(err) {
+			v.Skip(fmt.Sprintf("DescribeKey was refused (%v), so no check could run: byok needs the key's origin, spec, usage and state; allow kms:DescribeKey", err))
 			return kp, nil
 		}
 		return kp, fmt.Errorf("byok: DescribeKey %s: %w", keyID, err)

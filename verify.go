@@ -124,7 +124,9 @@ func integrityCheck(alg WrappingAlgorithm) Check {
 //     source can sign (SignerSource), KMS verifies the source's signature
 //     (RSASSA-PKCS1-v1_5 signatures, being deterministic, are also equal);
 //     for RSA ENCRYPT_DECRYPT, KMS decrypts what the source public key
-//     encrypted.
+//     encrypted. The public-key checks are identity checks only when the
+//     source derived its public key from its private key
+//     (KeyInfo.PublicKeyFromPrivate).
 //   - HMAC: KMS GenerateMac equals the source's HMAC of a fresh message (the
 //     source must be a MACSource).
 //   - SYMMETRIC_DEFAULT: an Encrypt/Decrypt round trip, recorded as a

@@ -34,7 +34,9 @@ comparing with the source:
                      accepts only the material it already holds and refuses any
                      other (IncorrectKeyMaterialException). It costs one
                      GetParametersForImport and one ImportKeyMaterial, and keeps
-                     the key's ExpirationModel and ValidTo unchanged.
+                     the key's ExpirationModel and ValidTo unchanged. Refused as
+                     the current material, it is tried as each other key
+                     material (pending rotation, or older): KMS holds them too.
 
 HMAC keys whose source cannot compute an HMAC are proven by re-import too.
 Run it after byok upload, or any time later.
@@ -73,7 +75,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	af.register(fs)
 	keyID := fs.String("key-id", "", "the KMS key to check (`ID`, ARN or alias/NAME)")
 	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
-	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: the key material to prove (`ID`; default: the key's current one)")
+	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: prove only this key material (`ID`), in any state; default: the current one, then the others")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

@@ -45,8 +45,9 @@ func TestNoCredentialChain(t *testing.T) {
 	}
 }
 
-// TestSentinelsInErrorsGo: every sentinel the package declares with
-// errors.New lives in errors.go, so that a reader finds them in one place.
+// TestSentinelsInErrorsGo: every sentinel the package declares (with
+// errors.New, or as a sentinel value such as &materialError{…}) lives in
+// errors.go, so that a reader finds them in one place.
 func TestSentinelsInErrorsGo(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -73,11 +74,17 @@ func TestSentinelsInErrorsGo(t *testing.T) {
 					if !n.IsExported() || !strings.HasPrefix(n.Name, "Err") || i >= len(vs.Values) {
 						continue
 					}
-					call, ok := vs.Values[i].(*ast.CallExpr)
-					if !ok {
-						continue
-					}
-					if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "New" {
+					// errors.New(…) or a sentinel value &materialError{…}.
+					switch v := vs.Values[i].(type) {
+					case *ast.CallExpr:
+						if sel, ok := v.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "New" {
+							continue
+						}
+					case *ast.UnaryExpr:
+						if _, ok := v.X.(*ast.CompositeLit); !ok || v.Op != token.AND {
+							continue
+						}
+					default:
 						continue
 					}
 					found++

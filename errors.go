@@ -3,11 +3,7 @@ package byok
 import "errors"
 
 // Sentinel errors. Test for them with errors.Is; the errors byok returns wrap
-// them with the detail of what was being done and how to fix it. The errors
-// of reading key files (ErrEncrypted, ErrWrongPassphrase,
-// ErrUnsupportedEncryption, ErrPublicKeyOnly, ErrUnsupportedKey,
-// ErrSpecMismatch, ErrDestroyed, ErrAmbiguousEncoding) are declared with
-// KeyMaterial.
+// them with the detail of what was being done and how to fix it.
 var (
 	// ErrNotImportable marks a key spec that AWS KMS knows but cannot take
 	// as imported key material (SM2, ML-DSA, ML-KEM, Ed25519).
@@ -73,3 +69,51 @@ var (
 	// success.
 	ErrUnproven = errors.New("byok: not proven")
 )
+
+// Refinements of ErrInvalidMaterial: every error that matches one of these
+// with errors.Is also matches ErrInvalidMaterial.
+var (
+	// ErrEncrypted marks an encrypted key file loaded without a passphrase
+	// (LoadOptions.Passphrase is nil).
+	ErrEncrypted error = &materialError{"byok: the key file is encrypted"}
+
+	// ErrWrongPassphrase marks an encrypted key file that did not decrypt
+	// with the passphrase given (or is corrupt).
+	ErrWrongPassphrase error = &materialError{"byok: wrong passphrase"}
+
+	// ErrUnsupportedEncryption marks a key file encrypted with a scheme byok
+	// does not implement: scrypt, PBES1, OpenSSL's legacy PEM encryption,
+	// ciphers other than AES-CBC. The message says how to convert it.
+	ErrUnsupportedEncryption error = &materialError{"byok: unsupported key file encryption"}
+
+	// ErrPublicKeyOnly marks a public key or certificate given where a
+	// private key is needed.
+	ErrPublicKeyOnly error = &materialError{"byok: public key only, the private key is needed"}
+
+	// ErrUnsupportedKey marks a well-formed key KMS does not import: an RSA
+	// key of another size or with more than two primes, an EC key on another
+	// curve or with explicit curve parameters, Ed25519, X25519 and other
+	// algorithms. (Ed25519, ML-DSA and ML-KEM keys also match
+	// ErrNotImportable.)
+	ErrUnsupportedKey error = &materialError{"byok: key type not importable into AWS KMS"}
+
+	// ErrSpecMismatch marks key material that is not of the key spec the
+	// caller named (LoadOptions.KeySpec, or the spec given to
+	// ParseKeyMaterial).
+	ErrSpecMismatch error = &materialError{"byok: key material does not match the key spec"}
+
+	// ErrDestroyed marks a KeyMaterial used after Destroy.
+	ErrDestroyed error = &materialError{"byok: key material was destroyed"}
+
+	// ErrAmbiguousEncoding marks a secret key file whose bytes read both as the
+	// raw key and as hex or base64 text: byok does not guess which the key is
+	// (importing another key than the user has is the worst outcome), and asks
+	// for the format (LoadOptions.Format). It refines ErrInvalidMaterial.
+	ErrAmbiguousEncoding error = &materialError{"byok: the secret key's encoding is ambiguous"}
+)
+
+// materialError is a sentinel that refines ErrInvalidMaterial.
+type materialError struct{ msg string }
+
+func (e *materialError) Error() string { return e.msg }
+func (e *materialError) Unwrap() error { return ErrInvalidMaterial }

@@ -11,13 +11,17 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/byok-go/byok/internal/keyfile"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // testPassphrase is the passphrase testdata/gen-keys.sh encrypts with.
@@ -236,27 +240,52 @@ func wrap(s string, n int) string {
 	return b.String()
 }
 
-// der is a test helper to take DER apart and put it back together.
+// DER tags the tests build with.
+const (
+	tagInteger     = 0x02
+	tagBitString   = 0x03
+	tagOctetString = 0x04
+	tagNull        = 0x05
+	tagSequence    = 0x30
+	tagContext0    = 0xa0
+	tagContext1    = 0xa1
+)
+
+// derTLV encodes one DER element whose content is the concatenation of
+// parts (the tests build altered keys with it).
+func derTLV(tag byte, parts ...[]byte) []byte {
+	b := cryptobyte.NewBuilder(nil)
+	b.AddASN1(cbasn1.Tag(tag), func(b *cryptobyte.Builder) {
+		for _, p := range parts {
+			b.AddBytes(p)
+		}
+	})
+	return b.BytesOrPanic()
+}
+
+// derElems takes DER apart: the whole encodings of the elements of b.
 func derElems(t testing.TB, b []byte) [][]byte {
 	t.Helper()
-	r := derReader{b}
+	s := cryptobyte.String(b)
 	var out [][]byte
-	for !r.empty() {
-		_, _, full, err := r.next()
-		if err != nil {
-			t.Fatal(err)
+	for !s.Empty() {
+		var full cryptobyte.String
+		if !s.ReadAnyASN1Element(&full, nil) {
+			t.Fatal("derElems: invalid DER")
 		}
 		out = append(out, full)
 	}
 	return out
 }
 
+// derContent returns the content of the one element b encodes.
 func derContent(t testing.TB, b []byte) []byte {
 	t.Helper()
-	r := derReader{b}
-	_, c, _, err := r.next()
-	if err != nil || !r.empty() {
-		t.Fatalf("derContent: %v", err)
+	s := cryptobyte.String(b)
+	var c cryptobyte.String
+	var tag cbasn1.Tag
+	if !s.ReadAnyASN1(&c, &tag) || !s.Empty() {
+		t.Fatal("derContent: not one DER element")
 	}
 	return c
 }
@@ -292,12 +321,12 @@ func pkcs8Variants(t testing.TB, name string, spec KeySpec) (bad map[string][]by
 		"version 1":  bad["version 1"],
 	}
 	if spec.Kind() == KindEC {
-		c := curveBySpec(spec)
-		params, _ := asn1.Marshal(c.oid)
+		c := keyfile.CurveBySpec(string(spec))
+		params, _ := asn1.Marshal(c.OID)
 		withParams := seq(innerElems[0], innerElems[1], derTLV(tagContext0, params), innerElems[2])
 		noPub := seq(innerElems[0], innerElems[1])
 		pubBits := derContent(t, derContent(t, innerElems[2]))
-		compressed := append([]byte{0, 2 | pubBits[len(pubBits)-1]&1}, pubBits[2:2+c.size]...)
+		compressed := append([]byte{0, 2 | pubBits[len(pubBits)-1]&1}, pubBits[2:2+c.Size]...)
 		lenient["inner curve parameters"] = seq(top[0], top[1], octet(withParams))
 		lenient["no public key"] = seq(top[0], top[1], octet(noPub))
 		lenient["compressed public key"] = seq(top[0], top[1], octet(seq(innerElems[0], innerElems[1], derTLV(tagContext1, derTLV(tagBitString, compressed)))))
@@ -306,8 +335,8 @@ func pkcs8Variants(t testing.TB, name string, spec KeySpec) (bad map[string][]by
 		flipped := slices.Clone(d)
 		flipped[len(flipped)-1] ^= 1
 		bad["wrong public key"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(flipped), innerElems[2])))
-		bad["scalar zero"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(make([]byte, c.size)))))
-		bad["scalar n"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(c.order))))
+		bad["scalar zero"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(make([]byte, c.Size)))))
+		bad["scalar n"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(c.Order))))
 		bad["scalar short"] = seq(top[0], top[1], octet(seq(innerElems[0], octet(d[1:]), innerElems[2])))
 		if d[0] == 0 { // the same scalar, without its leading zero
 			lenient["scalar short"] = bad["scalar short"]
@@ -321,7 +350,7 @@ func pkcs8Variants(t testing.TB, name string, spec KeySpec) (bad map[string][]by
 		if spec == ECCNISTP384 {
 			other = ECCNISTP256
 		}
-		bad["other curve"] = seq(top[0], curveBySpec(other).algorithmIdentifier(), top[2])
+		bad["other curve"] = seq(top[0], keyfile.CurveBySpec(string(other)).AlgorithmIdentifier(), top[2])
 	} else {
 		bad["no NULL parameters"] = seq(top[0], seq(derElems(t, derContent(t, top[1]))[0]), top[2])
 		lenient["no NULL parameters"] = bad["no NULL parameters"]
@@ -578,11 +607,45 @@ func isBinaryish(b []byte) bool {
 
 // TestLoadKeyFileMaxIterations checks the iteration bound.
 func TestLoadKeyFileMaxIterations(t *testing.T) {
-	old := maxPBKDF2Iterations
-	maxPBKDF2Iterations = 1000 // the fixtures use 2048
-	defer func() { maxPBKDF2Iterations = old }()
+	old := keyfile.MaxPBKDF2Iterations
+	keyfile.MaxPBKDF2Iterations = 1000 // the fixtures use 2048
+	defer func() { keyfile.MaxPBKDF2Iterations = old }()
 	_, err := LoadKeyFile(readKey(t, "p256.enc.pem"), LoadOptions{Passphrase: []byte(testPassphrase)})
 	if !errors.Is(err, ErrUnsupportedEncryption) || !strings.Contains(err.Error(), "2048 iterations") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestKeyfileErrors checks the mapping of internal/keyfile's sentinels onto
+// byok's: the same words, and errors.Is matching byok's sentinel (and
+// ErrInvalidMaterial for every refinement) through fromKeyfile.
+func TestKeyfileErrors(t *testing.T) {
+	if len(keyfileErrors) != len(keyfile.Sentinels) {
+		t.Fatalf("%d sentinels mapped, internal/keyfile has %d", len(keyfileErrors), len(keyfile.Sentinels))
+	}
+	for _, p := range keyfileErrors {
+		if p.in.Error() != p.out.Error() {
+			t.Errorf("internal %q, byok %q: the words differ", p.in, p.out)
+		}
+		err := fromKeyfile(fmt.Errorf("%w: detail", p.in))
+		if !errors.Is(err, p.out) || !errors.Is(err, p.in) {
+			t.Errorf("%v: errors.Is does not match %v", err, p.out)
+		}
+		if p.out != ErrNotImportable && !errors.Is(err, ErrInvalidMaterial) {
+			t.Errorf("%v does not match ErrInvalidMaterial", err)
+		}
+		for _, q := range keyfileErrors {
+			if q.out != p.out && q.out != ErrInvalidMaterial && errors.Is(err, q.out) {
+				t.Errorf("%v also matches %v", err, q.out)
+			}
+		}
+	}
+	if fromKeyfile(nil) != nil {
+		t.Error("fromKeyfile(nil) is not nil")
+	}
+	for spec, why := range map[KeySpec]string{ECCNISTEdwards25519: keyfile.WhyEd25519, MLDSA65: keyfile.WhyMLDSA, MLKEM768: keyfile.WhyMLKEM, SM2: keyfile.WhySM2} {
+		if notImportable[spec] != why {
+			t.Errorf("internal/keyfile says %q for %s, ParseKeySpec %q", why, spec, notImportable[spec])
+		}
 	}
 }

@@ -2,10 +2,6 @@ package byok
 
 import (
 	"crypto"
-	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,60 +9,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"sync"
 
-	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/byok-go/byok/internal/keyfile"
 )
-
-// Refinements of ErrInvalidMaterial: every error that matches one of these
-// with errors.Is also matches ErrInvalidMaterial.
-var (
-	// ErrEncrypted marks an encrypted key file loaded without a passphrase
-	// (LoadOptions.Passphrase is nil).
-	ErrEncrypted error = &materialError{"byok: the key file is encrypted"}
-
-	// ErrWrongPassphrase marks an encrypted key file that did not decrypt
-	// with the passphrase given (or is corrupt).
-	ErrWrongPassphrase error = &materialError{"byok: wrong passphrase"}
-
-	// ErrUnsupportedEncryption marks a key file encrypted with a scheme byok
-	// does not implement: scrypt, PBES1, OpenSSL's legacy PEM encryption,
-	// ciphers other than AES-CBC. The message says how to convert it.
-	ErrUnsupportedEncryption error = &materialError{"byok: unsupported key file encryption"}
-
-	// ErrPublicKeyOnly marks a public key or certificate given where a
-	// private key is needed.
-	ErrPublicKeyOnly error = &materialError{"byok: public key only, the private key is needed"}
-
-	// ErrUnsupportedKey marks a well-formed key KMS does not import: an RSA
-	// key of another size or with more than two primes, an EC key on another
-	// curve or with explicit curve parameters, Ed25519, X25519 and other
-	// algorithms. (Ed25519, ML-DSA and ML-KEM keys also match
-	// ErrNotImportable.)
-	ErrUnsupportedKey error = &materialError{"byok: key type not importable into AWS KMS"}
-
-	// ErrSpecMismatch marks key material that is not of the key spec the
-	// caller named (LoadOptions.KeySpec, or the spec given to
-	// ParseKeyMaterial).
-	ErrSpecMismatch error = &materialError{"byok: key material does not match the key spec"}
-
-	// ErrDestroyed marks a KeyMaterial used after Destroy.
-	ErrDestroyed error = &materialError{"byok: key material was destroyed"}
-)
-
-// materialError is a sentinel that refines ErrInvalidMaterial.
-type materialError struct{ msg string }
-
-func (e *materialError) Error() string { return e.msg }
-func (e *materialError) Unwrap() error { return ErrInvalidMaterial }
-
-// alsoIs makes err match another sentinel with errors.Is, without changing
-// its message.
-type alsoIs struct{ err, also error }
-
-func (e *alsoIs) Error() string   { return e.err.Error() }
-func (e *alsoIs) Unwrap() []error { return []error{e.err, e.also} }
 
 // KeyMaterial holds key material in exactly the form KMS imports: 32 raw
 // bytes for SYMMETRIC_DEFAULT, the spec's length in raw bytes for HMAC_*,
@@ -97,129 +43,12 @@ type keyMaterial struct {
 // github.com/decred/dcrd/dcrec/secp256k1/v4. The key is checked (its public
 // half must match its private half) and not modified.
 func NewKeyMaterial(key crypto.PrivateKey) (*KeyMaterial, error) {
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		if k == nil {
-			break
-		}
-		if k.N == nil || k.D == nil {
-			return nil, fmt.Errorf("%w: the RSA private key has no modulus or no private exponent (N or D is nil); pass a complete key, e.g. from rsa.GenerateKey or x509.ParsePKCS8PrivateKey", ErrInvalidMaterial)
-		}
-		if len(k.Primes) != 2 {
-			return nil, fmt.Errorf("%w: an RSA key with %d primes; KMS imports two-prime RSA keys only: generate one with rsa.GenerateKey", ErrUnsupportedKey, len(k.Primes))
-		}
-		if bits := k.N.BitLen(); bits != 2048 && bits != 3072 && bits != 4096 {
-			return nil, fmt.Errorf("%w: a %d-bit RSA key; KMS imports RSA keys of 2048, 3072 or 4096 bits only: generate one, e.g. rsa.GenerateKey(rand.Reader, 3072)", ErrUnsupportedKey, bits)
-		}
-		c := *k // Validate and marshalling fill in Precomputed: not in the caller's key
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: the RSA private key is invalid (%v); check how it was built", ErrInvalidMaterial, err)
-		}
-		return newAsymmetric(&privateKey{rsa: &c, borrowed: true})
-	case *ecdsa.PrivateKey:
-		if k == nil {
-			break
-		}
-		//nolint:staticcheck // D, X and Y are checked, not used, here
-		if k.Curve == nil || k.D == nil || k.X == nil || k.Y == nil {
-			return nil, fmt.Errorf("%w: the ECDSA private key is incomplete (its Curve, D, X or Y is nil); pass a complete key, e.g. from ecdsa.GenerateKey or x509.ParsePKCS8PrivateKey", ErrInvalidMaterial)
-		}
-		return newECDSA(k)
-	case *ecdh.PrivateKey:
-		if k == nil {
-			break
-		}
-		for _, c := range ecCurves {
-			if c.ecdh != nil && c.ecdh == k.Curve() {
-				d := k.Bytes()
-				defer clear(d)
-				return newEC(c, d, k.PublicKey().Bytes())
-			}
-		}
-		return nil, fmt.Errorf("%w: an X25519 private key; KMS has no X25519 key spec: for KEY_AGREEMENT use an ECDH key on P-256, P-384 or P-521", ErrUnsupportedKey)
-	case *secp256k1.PrivateKey:
-		if k == nil {
-			break
-		}
-		d := k.Serialize()
-		defer clear(d)
-		return newEC(curveBySpec(ECCSECGP256K1), d, nil)
-	case ed25519.PrivateKey, *ed25519.PrivateKey:
-		return nil, &alsoIs{fmt.Errorf("%w: an Ed25519 private key: %s; let KMS generate an ECC_NIST_EDWARDS25519 key, or import an ECC_* key instead", ErrUnsupportedKey, notImportable[ECCNISTEdwards25519]), ErrNotImportable}
-	case nil:
-		return nil, fmt.Errorf("%w: the private key is nil; pass a key", ErrInvalidMaterial)
-	default:
-		return nil, fmt.Errorf("%w: a %T, which NewKeyMaterial does not take; pass an *rsa.PrivateKey, *ecdsa.PrivateKey, *ecdh.PrivateKey or *secp256k1.PrivateKey (for a key that does not expose its bytes, such as an HSM key, use that key store's export)", ErrInvalidMaterial, key)
+	k, err := keyfile.FromPrivateKey(key)
+	if err != nil {
+		return nil, fromKeyfile(err)
 	}
-	return nil, fmt.Errorf("%w: the private key is nil; pass a key", ErrInvalidMaterial)
-}
-
-// newECDSA handles *ecdsa.PrivateKey on the NIST curves and, through a
-// custom elliptic.Curve, secp256k1.
-func newECDSA(k *ecdsa.PrivateKey) (*KeyMaterial, error) {
-	for _, c := range ecCurves {
-		if c.nist == nil || c.nist != k.Curve {
-			continue
-		}
-		d, err := k.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("%w: the %s private key is invalid; check how it was built", ErrInvalidMaterial, c.name)
-		}
-		defer clear(d)
-		pub, err := k.PublicKey.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("%w: the %s public key is invalid; check how the key was built", ErrInvalidMaterial, c.name)
-		}
-		return newEC(c, d, pub)
-	}
-	p := k.Curve.Params()
-	s := secp256k1.Params()
-	if p != nil && p.P != nil && p.N != nil && p.B != nil && p.Gx != nil && p.Gy != nil &&
-		p.P.Cmp(s.P) == 0 && p.N.Cmp(s.N) == 0 && p.B.Cmp(big.NewInt(7)) == 0 && p.Gx.Cmp(s.Gx) == 0 && p.Gy.Cmp(s.Gy) == 0 {
-		d, ok := scalarBytes(k.D, 32) //nolint:staticcheck // D is the only way to a custom curve's scalar
-		if !ok {
-			return nil, fmt.Errorf("%w: the secp256k1 private scalar is out of range; check how the key was built", ErrInvalidMaterial)
-		}
-		defer clear(d)
-		var pub []byte
-		if k.X != nil && k.Y != nil { //nolint:staticcheck // as above
-			pub = make([]byte, 65)
-			pub[0] = 4
-			if k.X.Sign() < 0 || k.Y.Sign() < 0 || k.X.BitLen() > 256 || k.Y.BitLen() > 256 { //nolint:staticcheck
-				return nil, fmt.Errorf("%w: the secp256k1 public key is invalid; check how the key was built", ErrInvalidMaterial)
-			}
-			k.X.FillBytes(pub[1:33]) //nolint:staticcheck
-			k.Y.FillBytes(pub[33:])  //nolint:staticcheck
-		}
-		return newEC(curveBySpec(ECCSECGP256K1), d, pub)
-	}
-	name := "a custom curve"
-	if p != nil && p.Name != "" {
-		name = p.Name
-	}
-	if k.Curve == elliptic.P224() {
-		name = "P-224"
-	}
-	return nil, fmt.Errorf("%w: an ECDSA key on %s; KMS imports EC keys on P-256, P-384, P-521 and secp256k1 only: generate one, e.g. ecdsa.GenerateKey(elliptic.P256(), rand.Reader)", ErrUnsupportedKey, name)
-}
-
-// newEC builds EC key material from the scalar d (copied) and checks pub,
-// the uncompressed public point the caller's key carries, if not nil.
-func newEC(c *ecCurve, d, pub []byte) (*KeyMaterial, error) {
-	k := &ecKey{curve: c, d: make([]byte, c.size)}
-	defer k.clear()
-	if len(d) != c.size {
-		return nil, fmt.Errorf("%w: the %s private scalar is %d bytes, want %d", ErrInvalidMaterial, c.name, len(d), c.size)
-	}
-	copy(k.d, d)
-	var err error
-	if k.pub, err = c.publicFromScalar(k.d); err != nil {
-		return nil, err
-	}
-	if pub != nil && subtle.ConstantTimeCompare(pub, k.pub) != 1 {
-		return nil, fmt.Errorf("%w: the %s public key does not match the private key; check how the key was built", ErrInvalidMaterial, c.name)
-	}
-	return newAsymmetric(&privateKey{ec: k})
+	defer k.Clear()
+	return newAsymmetric(k)
 }
 
 // NewSecretKeyMaterial makes key material of a symmetric or HMAC key spec
@@ -266,13 +95,13 @@ func ParseKeyMaterial(spec KeySpec, material []byte) (*KeyMaterial, error) {
 	if len(material) == 0 {
 		return nil, fmt.Errorf("%w: %s key material is empty; send the PKCS#8 DER of the key", ErrInvalidMaterial, spec)
 	}
-	k, err := parsePKCS8(material, spec, true)
+	k, err := keyfile.ParsePKCS8(material, string(spec), true)
 	if err != nil {
-		return nil, err
+		return nil, fromKeyfile(err)
 	}
-	defer k.clear()
-	if k.spec() != spec {
-		return nil, fmt.Errorf("%w: the material is an %s key, not %s; import it into a KMS key of spec %s, or send the right key", ErrSpecMismatch, k.spec(), spec, k.spec())
+	defer k.Clear()
+	if got := KeySpec(k.Spec()); got != spec {
+		return nil, fmt.Errorf("%w: the material is an %s key, not %s; import it into a KMS key of spec %s, or send the right key", ErrSpecMismatch, got, spec, got)
 	}
 	m, err := newAsymmetric(k)
 	if err != nil {
@@ -285,71 +114,23 @@ func ParseKeyMaterial(spec KeySpec, material []byte) (*KeyMaterial, error) {
 	return m, nil
 }
 
-// privateKey is a decoded RSA or EC private key, before encoding.
-type privateKey struct {
-	rsa      *rsa.PrivateKey
-	ec       *ecKey
-	borrowed bool // rsa shares its numbers with the caller's key: do not clear
-}
-
-func (k *privateKey) spec() KeySpec {
-	if k.ec != nil {
-		return k.ec.curve.spec
-	}
-	switch k.rsa.N.BitLen() {
-	case 2048:
-		return RSA2048
-	case 3072:
-		return RSA3072
-	case 4096:
-		return RSA4096
-	}
-	return ""
-}
-
-// clear zeroes the private numbers of a key byok decoded (best effort:
-// crypto/rsa keeps copies of its own).
-func (k *privateKey) clear() {
-	if k == nil {
-		return
-	}
-	k.ec.clear()
-	if k.rsa != nil && !k.borrowed {
-		for _, x := range append([]*big.Int{k.rsa.D, k.rsa.Precomputed.Dp, k.rsa.Precomputed.Dq, k.rsa.Precomputed.Qinv}, k.rsa.Primes...) {
-			if x != nil {
-				clear(x.Bits())
-			}
-		}
-	}
-}
-
-var rsaAlgorithmIdentifier = []byte{0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00}
-
 // newAsymmetric encodes k in the KMS form. k stays the caller's to clear.
-func newAsymmetric(k *privateKey) (*KeyMaterial, error) {
-	spec := k.spec()
+func newAsymmetric(k *keyfile.Key) (*KeyMaterial, error) {
+	spec := KeySpec(k.Spec())
 	if spec == "" {
 		return nil, fmt.Errorf("%w: unsupported key size; KMS imports RSA keys of 2048, 3072 or 4096 bits", ErrUnsupportedKey)
 	}
-	var der, pubDER []byte
-	if k.ec != nil {
-		der = k.ec.pkcs8()
-		pubDER = k.ec.spki()
-	} else {
-		inner := x509.MarshalPKCS1PrivateKey(k.rsa)
-		defer clear(inner)
-		octet := derTLV(tagOctetString, inner)
-		defer clear(octet)
-		der = derTLV(tagSequence, []byte{tagInteger, 1, 0}, rsaAlgorithmIdentifier, octet)
-		var err error
-		if pubDER, err = x509.MarshalPKIXPublicKey(&k.rsa.PublicKey); err != nil {
-			clear(der)
-			return nil, fmt.Errorf("%w: the RSA public key cannot be encoded (%v)", ErrInvalidMaterial, err)
-		}
+	pubDER, err := k.PublicDER()
+	if err != nil {
+		return nil, fmt.Errorf("%w: the RSA public key cannot be encoded (%v)", ErrInvalidMaterial, err)
 	}
 	sum := sha256.Sum256(pubDER)
-	return &KeyMaterial{&keyMaterial{spec: spec, b: der, pubDER: pubDER, fp: "sha256:" + hex.EncodeToString(sum[:])}}, nil
+	return &KeyMaterial{&keyMaterial{spec: spec, b: k.PKCS8(), pubDER: pubDER, fp: "sha256:" + hex.EncodeToString(sum[:])}}, nil
 }
+
+// parseECPublic decodes an EC SubjectPublicKeyInfo on a curve KMS imports:
+// *ecdsa.PublicKey for the NIST curves, *secp256k1.PublicKey for secp256k1.
+func parseECPublic(spki []byte) (any, error) { return keyfile.ParseECPublic(spki) }
 
 // secretFingerprintDomain separates secret-key fingerprints from any other
 // use of SHA-256 over the key.

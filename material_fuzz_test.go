@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/byok-go/byok/internal/keyfile"
 )
 
 // fuzzSpecs are the key specs the fuzz targets pick from; "" (no spec) first.
@@ -46,9 +48,9 @@ func checkFuzzError(t *testing.T, err error) {
 }
 
 func FuzzLoadKeyFile(f *testing.F) {
-	old := maxPBKDF2Iterations
-	maxPBKDF2Iterations = 4096 // keep executions fast; the fixtures use 2048
-	f.Cleanup(func() { maxPBKDF2Iterations = old })
+	old := keyfile.MaxPBKDF2Iterations
+	keyfile.MaxPBKDF2Iterations = 4096 // keep executions fast; the fixtures use 2048
+	f.Cleanup(func() { keyfile.MaxPBKDF2Iterations = old })
 	files, err := filepath.Glob(filepath.Join("testdata", "keys", "*"))
 	if err != nil {
 		f.Fatal(err)

@@ -284,11 +284,10 @@ func secretForms(t *testing.T, m *KeyMaterial) []string {
 	secrets := [][]byte{b}
 	switch m.Spec().Kind() {
 	case KindEC:
-		k, err := parsePKCS8(b, m.Spec(), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets = append(secrets, slices.Clone(k.ec.d))
+		// PrivateKeyInfo → OCTET STRING → ECPrivateKey → the scalar.
+		inner := derContent(t, derElems(t, derContent(t, b))[2])
+		d := derContent(t, derElems(t, derContent(t, inner))[1])
+		secrets = append(secrets, slices.Clone(d))
 	case KindRSA:
 		k, err := x509.ParsePKCS8PrivateKey(b)
 		if err != nil {

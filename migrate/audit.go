@@ -44,8 +44,8 @@ type AuditRecord struct {
 	Verified bool         `json:"verified"`
 	Checks   []byok.Check `json:"checks"`
 	Skipped  []string     `json:"skipped"`
-	// Outcome is "imported", "failed" or "dry-run".
-	Outcome  string    `json:"outcome"`
+	// Outcome is OutcomeImported, OutcomeFailed or OutcomeDryRun.
+	Outcome  Outcome   `json:"outcome"`
 	Error    string    `json:"error,omitempty"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,7 +68,13 @@ func benchFleet(b *testing.B, scale float64, regions []string) {
 		mig.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if os.Getenv("BYOK_FLEET_PROGRESS") == "1" {
-		mig.Progress, mig.ProgressInterval = os.Stderr, 15*time.Second
+		var last time.Time
+		mig.OnProgress = func(p Progress) {
+			if time.Since(last) >= 15*time.Second || p.Done == p.Total {
+				last = time.Now()
+				fmt.Fprintf(os.Stderr, "%d/%d keys, %s\n", p.Done, p.Total, time.Since(p.Started).Round(time.Second))
+			}
+		}
 	}
 	b.StartTimer()
 	sum, err := mig.Run(context.Background())

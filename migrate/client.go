@@ -3,16 +3,13 @@ package migrate
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
-	"strings"
-	"syscall"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/smithy-go"
 	"github.com/byok-go/byok"
 )
 
@@ -31,38 +28,52 @@ type API interface {
 
 var _ API = (*kms.Client)(nil)
 
+// throttles classifies a KMS answer as a throttle with the SDK's own
+// classifier and error codes (retry.DefaultThrottleErrorCodes), less
+// LimitExceededException: KMS answers that when a resource quota (keys,
+// aliases, grants) is full, which waiting does not cure; a request over a
+// rate quota gets ThrottlingException.
+// https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html
+// https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html
+var throttles = retry.IsErrorThrottles{retry.ThrottleErrorCode{Codes: func() map[string]struct{} {
+	codes := maps.Clone(retry.DefaultThrottleErrorCodes)
+	delete(codes, "LimitExceededException")
+	return codes
+}()}}
+
+// transients classifies an error that may go away on its own with the
+// SDK's retryables: a connection broken, reset or refused (the SDK marks a
+// request it could not send or whose answer it could not read), HTTP 500,
+// 502, 503 and 504, and the KMS errors that say so by name
+// (https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html
+// and each operation's errors: KMSInternalException,
+// DependencyTimeoutException, KeyUnavailableException). Throttles are not
+// in it: they are paced, not merely retried.
+var transients = retry.IsErrorRetryables{
+	retry.NoRetryCanceledError{},
+	retry.RetryableError{},
+	retry.RetryableConnectionError{},
+	retry.RetryableHTTPStatusCode{Codes: retry.DefaultRetryableHTTPStatusCodes},
+	retry.RetryableErrorCode{Codes: retry.DefaultRetryableErrorCodes},
+	retry.RetryableErrorCode{Codes: map[string]struct{}{
+		"KMSInternalException": {}, "DependencyTimeoutException": {}, "KeyUnavailableException": {}, "ServiceUnavailableException": {}, "InternalFailure": {},
+	}},
+}
+
 // isThrottle reports whether err is KMS's answer to a request over quota.
 func isThrottle(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
-			return true
-		}
-	}
-	return false
+	return err != nil && throttles.IsErrorThrottle(err) == aws.TrueTernary
 }
 
 // isTransient reports whether err may go away on its own: a KMS internal
 // error or a broken connection. For a request that changes something, the
-// request may or may not have been carried out.
+// request may or may not have been carried out. The run's own context
+// ending is not transient.
 func isTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException", "ServiceUnavailableException", "InternalFailure":
-			return true
-		}
-		return false
-	}
-	var ne net.Error
-	var oe *net.OpError
-	return errors.As(err, &ne) || errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF")
+	return transients.IsErrorRetryable(err) == aws.TrueTernary
 }
 
 // noSDKRetry turns off the SDK's own retries: the limited client retries

@@ -11,8 +11,10 @@
 // an existing key; alias, description, tags, policy, expiry, rotation) and
 // options (wrapping algorithm, wrapping key spec, verification). Defaults
 // apply to every key. OpenManifest validates it and reports every mistake
-// with its line and field (*ManifestError). The keys are read from the file
-// one at a time, never all held in memory. docs/migrate.md and
+// with its line and field (*ManifestError). Anchors, aliases and merge keys
+// work anywhere: a YAML manifest that may use them is decoded whole by the
+// YAML library; any other is read one key at a time, never all held in
+// memory. docs/migrate.md and
 // testdata/manifests/schema.json describe the format.
 //
 // # Engine
@@ -21,10 +23,13 @@
 // and per HSM token. Every request is paced by a Limiter per operation and
 // Region, starting from AWS's default quotas (DefaultQuotas;
 // GetParametersForImport, at 1 per second, binds) or from raised ones, and
-// adapting to ThrottlingException. Import parameters are fetched just
-// before each key is wrapped, once per KMS key (a multi-Region key's
-// replicas each get their own), and fetched again on
-// ExpiredImportTokenException.
+// adapting to ThrottlingException. Each KMS key is imported through
+// byok.Importer.Import, the path of a single import, with a target that
+// decorates byok.KMS: it journals the import and counts its calls. Import
+// parameters are fetched just before each key is wrapped, once per KMS key
+// (a multi-Region key's replicas each get their own), and fetched again on
+// ExpiredImportTokenException. Migration.OnResult and OnProgress report
+// each key as it finishes.
 //
 // # Crash safety
 //

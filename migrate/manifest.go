@@ -3,17 +3,13 @@ package migrate
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"iter"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +37,10 @@ type Manifest struct {
 	// Len is the number of keys.
 	Len int
 
-	json     bool
+	json bool
+	// whole: the YAML document may use anchors and aliases, so it is
+	// decoded whole by the YAML library rather than entry by entry.
+	whole    bool
 	defaults Key
 	now      time.Time
 }
@@ -257,22 +256,40 @@ func openManifest(path string, now time.Time) (*Manifest, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
 	}
-	br := bufio.NewReader(manifestReader(f, path, m.json))
-	errs := &errList{path: path}
-	// Pass 1: the header (it may come after the keys).
-	var header *yaml.Node
-	if err := m.scan(br, func(n *yaml.Node) { header = n }, nil); err != nil {
-		return nil, err
+	if !m.json {
+		m.whole, err = mayHaveAnchors(bufio.NewReader(manifestReader(f, path, false)))
+		if err != nil {
+			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+		}
 	}
-	m.parseHeader(header, errs)
-	// Pass 2: every key, validated with the defaults applied.
+	errs := &errList{path: path}
 	// Names are checked for uniqueness by 64-bit hash: 16 bytes a key.
 	names := map[uint64]int{}
-	for _, err := range m.keys(errs, names) {
-		if err != nil {
+	if m.whole {
+		// One pass: the document is decoded whole, header and keys.
+		for _, err := range m.keys(errs, names, func(n *yaml.Node) { m.parseHeader(n, errs) }) {
+			if err != nil {
+				return nil, err
+			}
+			m.Len++
+		}
+	} else {
+		// Pass 1: the header (it may come after the keys).
+		var header *yaml.Node
+		if err := m.scan(bufio.NewReader(manifestReader(f, path, m.json)), func(n *yaml.Node) { header = n }, nil); err != nil {
 			return nil, err
 		}
-		m.Len++
+		m.parseHeader(header, errs)
+		// Pass 2: every key, validated with the defaults applied.
+		for _, err := range m.keys(errs, names, nil) {
+			if err != nil {
+				return nil, err
+			}
+			m.Len++
+		}
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -288,7 +305,7 @@ func openManifest(path string, now time.Time) (*Manifest, error) {
 func (m *Manifest) Keys() iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
 		errs := &errList{path: m.Path}
-		for k, err := range m.keys(errs, nil) {
+		for k, err := range m.keys(errs, nil, nil) {
 			if err == nil {
 				err = errs.err()
 			}
@@ -302,7 +319,9 @@ func (m *Manifest) Keys() iter.Seq2[Key, error] {
 	}
 }
 
-func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, error] {
+// keys reads the manifest and yields its valid keys; header, when set, is
+// given the header before any key (a document decoded whole only).
+func (m *Manifest) keys(errs *errList, names map[uint64]int, header func(*yaml.Node)) iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
 		f, err := readfile.Open(m.Path, "manifest")
 		if err != nil {
@@ -312,7 +331,7 @@ func (m *Manifest) keys(errs *errList, names map[uint64]int) iter.Seq2[Key, erro
 		defer f.Close()
 		i := 0
 		stop := errors.New("stop")
-		err = m.scan(bufio.NewReader(manifestReader(f, m.Path, m.json)), nil, func(n *yaml.Node) error {
+		err = m.scan(bufio.NewReader(manifestReader(f, m.Path, m.json)), header, func(n *yaml.Node) error {
 			k, ok := m.parseKey(n, i, errs)
 			i++
 			if names != nil && k.Name != "" {
@@ -357,849 +376,59 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 // without its keys) to header and each entry of keys to item, as yaml.Nodes
 // whose Line fields are lines of the file.
 func (m *Manifest) scan(r *bufio.Reader, header func(*yaml.Node), item func(*yaml.Node) error) error {
-	if m.json {
+	switch {
+	case m.json:
 		return m.scanJSON(r, header, item)
+	case m.whole:
+		text, err := readfile.ReadAll(r, m.Path, "manifest with anchors or aliases", maxWholeManifest)
+		if err != nil {
+			return fmt.Errorf("migrate: reading the manifest: %w; a manifest with anchors or aliases is decoded whole, which takes about 20 times its size in memory: expand them (or split the manifest) to stream a larger one", err)
+		}
+		return m.scanWhole(text, header, item)
 	}
 	return m.scanYAML(r, header, item)
 }
 
-// parseYAML parses one YAML text and shifts its line numbers by offset.
-func (m *Manifest) parseYAML(text []byte, offset int) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(text, &doc); err != nil {
-		msg := err.Error()
-		// yaml: line N: … — make N a line of the file.
-		if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
-			if num, tail, ok := strings.Cut(rest, ":"); ok {
-				if n, e := strconv.Atoi(num); e == nil {
-					return nil, &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: n + offset, Msg: "not valid YAML:" + tail}}}
-				}
-			}
-		}
-		return nil, &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: offset + 1, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}}
-	}
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		n.Line += offset
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(&doc)
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		return doc.Content[0], nil
-	}
-	if len(doc.Content) == 0 {
-		return nil, nil // an empty document
-	}
-	return &doc, nil
-}
+// maxWholeManifest bounds a YAML manifest decoded whole (one that may use
+// anchors and aliases): decoded, a 16 MiB manifest of 100 000 keys takes
+// about 300 MiB.
+const maxWholeManifest = 32 << 20
 
-var keysLine = regexp.MustCompile(`^(keys|"keys"|'keys')[ \t]*:[ \t]*(#.*)?$`)
-
-// scanYAML splits a YAML manifest without parsing it whole: the top-level
-// "keys:" block sequence is cut into its entries, each parsed on its own,
-// and the rest of the document is the header. A manifest whose keys are a
-// flow sequence ("keys: [...]") is parsed whole.
-func (m *Manifest) scanYAML(r *bufio.Reader, header func(*yaml.Node), item func(*yaml.Node) error) error {
-	var head bytes.Buffer // header lines; keys lines are replaced by empty lines to keep numbering
-	var cur bytes.Buffer  // the current entry
-	curLine := 0
-	lineNo := 0
-	inKeys := false
-	seqIndent := -1
-	flush := func() error {
-		if cur.Len() == 0 {
-			return nil
-		}
-		defer cur.Reset()
-		if item == nil {
-			return nil
-		}
-		n, err := m.parseYAML(cur.Bytes(), curLine-1)
-		if err != nil {
-			return err
-		}
-		if n == nil {
-			n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: curLine}
-		}
-		return item(n)
-	}
-	whole := false
+// mayHaveAnchors reports whether a YAML text may hold an anchor (&name) or
+// an alias (*name): a '&' or '*' that starts a token, after a line's start,
+// a space, a tab, '[', '{' or ','. It errs on the side of yes (a '*' in a
+// plain scalar such as "a * b" counts), never of no: an anchor or alias can
+// only begin a node, which is where this looks. Such a document is decoded
+// whole; any other is streamed entry by entry, which gives the same nodes.
+func mayHaveAnchors(r io.Reader) (bool, error) {
+	buf := make([]byte, 64<<10)
+	prev := byte('\n')
 	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			// Over the size cap, or an I/O error: never a short manifest.
-			return fmt.Errorf("migrate: reading the manifest: %w", err)
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		for i := bytes.IndexAny(chunk, "&*"); i >= 0; {
+			p := prev
+			if i > 0 {
+				p = chunk[i-1]
+			}
+			switch p {
+			case '\n', '\r', ' ', '\t', '[', '{', ',':
+				return true, nil
+			}
+			j := bytes.IndexAny(chunk[i+1:], "&*")
+			if j < 0 {
+				break
+			}
+			i += 1 + j
 		}
-		if len(line) == 0 && err != nil {
-			break
+		if n > 0 {
+			prev = chunk[n-1]
 		}
-		lineNo++
-		text := strings.TrimRight(string(line), "\r\n")
-		trimmed := strings.TrimLeft(text, " ")
-		indent := len(text) - len(trimmed)
-		blank := trimmed == "" || strings.HasPrefix(trimmed, "#")
-		if !inKeys {
-			if keysLine.MatchString(text) {
-				inKeys, seqIndent = true, -1
-				head.WriteString("\n")
-				continue
-			}
-			if strings.HasPrefix(text, "keys:") || strings.HasPrefix(text, `"keys":`) {
-				whole = true // a flow sequence or another form: parse the document whole
-			}
-			head.Write(line)
-			if !bytes.HasSuffix(line, []byte("\n")) {
-				head.WriteByte('\n')
-			}
-			continue
+		if err == io.EOF {
+			return false, nil
 		}
-		isDash := strings.HasPrefix(trimmed, "- ") || trimmed == "-"
-		switch {
-		case blank:
-			if cur.Len() > 0 {
-				cur.WriteString("\n")
-			}
-			head.WriteString("\n")
-			continue
-		case seqIndent < 0 && isDash:
-			seqIndent = indent
-		case text == "---" || text == "..." || indent < seqIndent || seqIndent < 0 || (indent == seqIndent && !isDash):
-			// The end of the keys sequence.
-			if err := flush(); err != nil {
-				return err
-			}
-			inKeys = false
-			if keysLine.MatchString(text) {
-				return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: lineNo, Field: "keys", Msg: "given twice"}}}
-			}
-			head.Write(line)
-			if !bytes.HasSuffix(line, []byte("\n")) {
-				head.WriteByte('\n')
-			}
-			continue
-		}
-		head.WriteString("\n")
-		if indent == seqIndent && isDash {
-			if err := flush(); err != nil {
-				return err
-			}
-			curLine = lineNo
-			// "- name: x" becomes "  name: x": a mapping at indent+2.
-			text = strings.Repeat(" ", indent) + " " + text[indent+1:]
-		}
-		cur.WriteString(text)
-		cur.WriteString("\n")
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if whole {
-		return m.scanWhole(head.Bytes(), header, item)
-	}
-	if header != nil {
-		n, err := m.parseYAML(head.Bytes(), 0)
 		if err != nil {
-			return err
-		}
-		header(n)
-	}
-	return nil
-}
-
-// scanWhole parses a whole document (YAML flow sequences, small files).
-func (m *Manifest) scanWhole(text []byte, header func(*yaml.Node), item func(*yaml.Node) error) error {
-	n, err := m.parseYAML(text, 0)
-	if err != nil {
-		return err
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value != "keys" {
-				continue
-			}
-			v := n.Content[i+1]
-			n.Content = slices.Delete(n.Content, i, i+2)
-			if item != nil && v.Kind == yaml.SequenceNode {
-				for _, c := range v.Content {
-					if err := item(c); err != nil {
-						return err
-					}
-				}
-			} else if item != nil && !isNull(v) {
-				return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: v.Line, Field: "keys", Msg: "want a list of keys"}}}
-			}
-			break
+			return false, err
 		}
 	}
-	if header != nil {
-		header(n)
-	}
-	return nil
-}
-
-// lineCounter counts the lines of what passes through it, so that a
-// streaming JSON decoder's byte offsets can be turned into line numbers
-// without keeping the file.
-type lineCounter struct {
-	r    io.Reader
-	off  int64
-	nl   []int64 // offsets of newlines read but not yet counted
-	line int     // lines before the first offset in nl
-}
-
-func (c *lineCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	for i, b := range p[:n] {
-		if b == '\n' {
-			c.nl = append(c.nl, c.off+int64(i))
-		}
-	}
-	c.off += int64(n)
-	return n, err
-}
-
-// lineAt returns the 1-based line of byte offset off; offsets must be asked
-// for in increasing order.
-func (c *lineCounter) lineAt(off int64) int {
-	i := 0
-	for i < len(c.nl) && c.nl[i] < off {
-		i++
-	}
-	c.line += i
-	c.nl = c.nl[i:]
-	if len(c.nl) == 0 {
-		c.nl = nil
-	}
-	return c.line + 1
-}
-
-// scanJSON streams a JSON manifest: the members of the top-level object
-// other than "keys" form the header; each element of "keys" is decoded and
-// parsed on its own.
-func (m *Manifest) scanJSON(r io.Reader, header func(*yaml.Node), item func(*yaml.Node) error) error {
-	lc := &lineCounter{r: r}
-	dec := json.NewDecoder(lc)
-	bad := func(err error) error {
-		if fe := (*readfile.Error)(nil); errors.As(err, &fe) {
-			return fmt.Errorf("migrate: reading the manifest: %w", err)
-		}
-		line := lc.lineAt(dec.InputOffset())
-		return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: line, Msg: "not valid JSON: " + err.Error()}}}
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return bad(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return bad(errors.New("want an object"))
-	}
-	head := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1}
-	seenKeys := false
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return bad(err)
-		}
-		name, _ := kt.(string)
-		keyLine := lc.lineAt(dec.InputOffset())
-		if name == "keys" {
-			if seenKeys {
-				return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: keyLine, Field: "keys", Msg: "given twice"}}}
-			}
-			seenKeys = true
-			t, err := dec.Token()
-			if err != nil {
-				return bad(err)
-			}
-			if t == nil {
-				continue
-			}
-			if d, ok := t.(json.Delim); !ok || d != '[' {
-				return &ManifestError{Errs: []*FieldError{{Path: m.Path, Line: keyLine, Field: "keys", Msg: "want a list of keys"}}}
-			}
-			for dec.More() {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return bad(err)
-				}
-				if item == nil {
-					continue
-				}
-				start := dec.InputOffset() - int64(len(raw))
-				n, err := m.parseYAML(raw, lc.lineAt(start)-1)
-				if err != nil {
-					return err
-				}
-				if err := item(n); err != nil {
-					return err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return bad(err)
-			}
-			continue
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return bad(err)
-		}
-		start := dec.InputOffset() - int64(len(raw))
-		n, err := m.parseYAML(raw, lc.lineAt(start)-1)
-		if err != nil {
-			return err
-		}
-		head.Content = append(head.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: name, Line: keyLine}, n)
-	}
-	if header != nil {
-		header(head)
-	}
-	return nil
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-// fields calls f for each member of a mapping node, reporting unknown
-// members and non-mappings.
-func fields(n *yaml.Node, where string, errs *errList, known []string, f func(name string, v *yaml.Node)) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		errs.add(n.Line, where, "want a mapping of %s", strings.Join(known, ", "))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		field := k.Value
-		if where != "" {
-			field = where + "." + k.Value
-		}
-		if seen[k.Value] {
-			errs.add(k.Line, field, "given twice")
-			continue
-		}
-		seen[k.Value] = true
-		if !slices.Contains(known, k.Value) {
-			hint := ""
-			if s := closest(k.Value, known); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			errs.add(k.Line, field, "unknown field%s; known fields: %s", hint, strings.Join(known, ", "))
-			continue
-		}
-		f(k.Value, v)
-	}
-}
-
-// closest returns the known name nearest to s, if it is near.
-func closest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
-func str(v *yaml.Node, field string, errs *errList) (string, bool) {
-	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-		errs.add(v.Line, field, "want a string")
-		return "", false
-	}
-	return v.Value, true
-}
-
-func boolean(v *yaml.Node, field string, errs *errList) (bool, bool) {
-	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
-		errs.add(v.Line, field, "want true or false")
-		return false, false
-	}
-	var b bool
-	if err := v.Decode(&b); err != nil {
-		errs.add(v.Line, field, "want true or false")
-		return false, false
-	}
-	return b, true
-}
-
-func strList(v *yaml.Node, field string, errs *errList) ([]string, bool) {
-	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
-		return []string{v.Value}, true
-	}
-	if v.Kind != yaml.SequenceNode {
-		errs.add(v.Line, field, "want a list of strings")
-		return nil, false
-	}
-	var out []string
-	for i, c := range v.Content {
-		s, ok := str(c, fmt.Sprintf("%s[%d]", field, i), errs)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, s)
-	}
-	return out, true
-}
-
-func strMap(v *yaml.Node, field string, errs *errList, into map[string]string) map[string]string {
-	if v.Kind != yaml.MappingNode {
-		errs.add(v.Line, field, "want a mapping of names to strings")
-		return into
-	}
-	out := map[string]string{}
-	for k, val := range into {
-		out[k] = val
-	}
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := v.Content[i], v.Content[i+1]
-		if s, ok := str(val, field+"."+k.Value, errs); ok {
-			out[k.Value] = s
-		}
-	}
-	return out
-}
-
-var (
-	headerFields  = []string{"version", "id", "defaults", "keys"}
-	defaultFields = []string{"source", "target", "options"}
-	keyFields     = []string{"name", "source", "target", "options"}
-	sourceFields  = []string{"driver", "key", "module", "token", "pin_env", "pin_file", "passphrase_env", "passphrase_file", "key_spec", "usage", "options"}
-	targetFields  = []string{"key_id", "region", "regions", "multi_region", "replica_regions", "alias", "description", "tags", "policy", "policy_file", "valid_to", "rotate", "key_material_description"}
-	optionFields  = []string{"algorithm", "wrapping_key_spec", "skip_verify"}
-)
-
-func (m *Manifest) parseHeader(n *yaml.Node, errs *errList) {
-	if n == nil || isNull(n) {
-		errs.add(1, "", "the manifest is empty; it needs version, id and keys")
-		return
-	}
-	var haveVersion bool
-	fields(n, "", errs, headerFields, func(name string, v *yaml.Node) {
-		switch name {
-		case "version":
-			haveVersion = true
-			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Value != strconv.Itoa(ManifestVersion) {
-				errs.add(v.Line, "version", "want %d; this byok reads manifest version %d", ManifestVersion, ManifestVersion)
-			}
-			m.Version = ManifestVersion
-		case "id":
-			if s, ok := str(v, "id", errs); ok {
-				if !nameRe.MatchString(s) {
-					errs.add(v.Line, "id", "%q: want 1 to 128 letters, digits and _ . : / = + @ -", s)
-				}
-				m.ID = s
-			}
-		case "defaults":
-			fields(v, "defaults", errs, defaultFields, func(name string, v *yaml.Node) {
-				switch name {
-				case "source":
-					m.parseSource(v, "defaults.source", errs, &m.defaults.Source)
-				case "target":
-					m.parseTarget(v, "defaults.target", errs, &m.defaults.Target)
-				case "options":
-					parseOptions(v, "defaults.options", errs, &m.defaults.Options)
-				}
-			})
-			if m.defaults.Target.KeyID != "" {
-				errs.add(v.Line, "defaults.target.key_id", "a default key_id would import every key into one KMS key; give key_id per key")
-			}
-			if m.defaults.Target.Alias != "" {
-				errs.add(v.Line, "defaults.target.alias", "aliases are unique per Region; give alias per key")
-			}
-		}
-	})
-	if !haveVersion {
-		errs.add(n.Line, "version", "missing; want version: %d", ManifestVersion)
-	}
-	if m.ID == "" {
-		errs.add(n.Line, "id", "missing: name the migration (it is tagged on every key it creates, so that an interrupted run finds them again)")
-	}
-}
-
-func (m *Manifest) resolvePath(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(filepath.Dir(m.Path), p)
-}
-
-func (m *Manifest) parseSource(v *yaml.Node, where string, errs *errList, s *Source) {
-	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
-		s.Key = v.Value // shorthand: source: path/to/key.pem
-		return
-	}
-	fields(v, where, errs, sourceFields, func(name string, v *yaml.Node) {
-		f := where + "." + name
-		if name == "options" {
-			s.Options = strMap(v, f, errs, s.Options)
-			return
-		}
-		val, ok := str(v, f, errs)
-		if !ok {
-			return
-		}
-		switch name {
-		case "driver":
-			s.Driver = val
-		case "key":
-			s.Key = val
-		case "module":
-			s.Module = val
-		case "token":
-			s.Token = val
-		case "pin_env":
-			s.PINEnv, s.PINFile = val, ""
-		case "pin_file":
-			s.PINFile, s.PINEnv = val, ""
-		case "passphrase_env":
-			s.PassphraseEnv, s.PassphraseFile = val, ""
-		case "passphrase_file":
-			s.PassphraseFile, s.PassphraseEnv = val, ""
-		case "key_spec":
-			spec, err := byok.ParseKeySpec(val)
-			if err != nil {
-				errs.add(v.Line, f, "%v", err)
-			}
-			s.KeySpec = spec
-		case "usage":
-			switch u := byok.KeyUsage(val); u {
-			case byok.EncryptDecrypt, byok.SignVerify, byok.GenerateVerifyMAC, byok.KeyAgreement:
-				s.Usage = u
-			default:
-				errs.add(v.Line, f, "%q: want ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT", val)
-			}
-		}
-	})
-}
-
-func (m *Manifest) parseTarget(v *yaml.Node, where string, errs *errList, t *Target) {
-	fields(v, where, errs, targetFields, func(name string, v *yaml.Node) {
-		f := where + "." + name
-		switch name {
-		case "multi_region":
-			if b, ok := boolean(v, f, errs); ok {
-				t.MultiRegion = b
-			}
-			return
-		case "rotate":
-			if b, ok := boolean(v, f, errs); ok {
-				t.Rotate = b
-			}
-			return
-		case "tags":
-			t.Tags = strMap(v, f, errs, t.Tags)
-			for k, val := range t.Tags {
-				switch {
-				case strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(k, "byok:"):
-					errs.add(v.Line, f+"."+k, "tag keys beginning with aws: or byok: are reserved")
-				case len(k) > 128 || len(val) > 256:
-					errs.add(v.Line, f+"."+k, "tag keys have at most 128 characters, values at most 256")
-				}
-			}
-			if len(t.Tags) > 50-len(reservedTags) {
-				errs.add(v.Line, f, "at most %d tags (KMS allows 50; byok adds %d)", 50-len(reservedTags), len(reservedTags))
-			}
-			return
-		case "regions", "replica_regions":
-			l, ok := strList(v, f, errs)
-			if !ok {
-				return
-			}
-			for i, r := range l {
-				if !regionRe.MatchString(r) {
-					errs.add(v.Line, fmt.Sprintf("%s[%d]", f, i), "%q is not an AWS Region name (e.g. us-east-1)", r)
-				}
-			}
-			if name == "regions" {
-				t.Regions = l
-			} else {
-				t.ReplicaRegions = l
-			}
-			return
-		}
-		val, ok := str(v, f, errs)
-		if !ok {
-			return
-		}
-		switch name {
-		case "key_id":
-			t.KeyID = val
-		case "region":
-			if !regionRe.MatchString(val) {
-				errs.add(v.Line, f, "%q is not an AWS Region name (e.g. us-east-1)", val)
-			}
-			t.Regions = []string{val}
-		case "alias":
-			if !strings.HasPrefix(val, "alias/") {
-				val = "alias/" + val
-			}
-			if !aliasRe.MatchString(val) || strings.HasPrefix(val, "alias/aws/") || len(val) > 256 {
-				errs.add(v.Line, f, "%q: want alias/NAME with letters, digits, / _ - (not alias/aws/)", val)
-			}
-			t.Alias = val
-		case "description":
-			if len(val) > 8192 {
-				errs.add(v.Line, f, "at most 8192 characters")
-			}
-			t.Description = val
-		case "policy":
-			if !json.Valid([]byte(val)) {
-				errs.add(v.Line, f, "not a JSON document")
-			}
-			t.Policy, t.PolicyFile = val, ""
-		case "policy_file":
-			p := m.resolvePath(val)
-			// At most 32 KiB, the largest key policy KMS takes; a
-			// device, FIFO or directory is refused unread.
-			b, err := readfile.ReadFile(p, "key policy JSON file", readfile.Policy)
-			switch {
-			case err != nil:
-				errs.add(v.Line, f, "%v", err)
-			case !json.Valid(b):
-				errs.add(v.Line, f, "%s is not a JSON document", val)
-			}
-			t.PolicyFile, t.Policy = p, ""
-		case "valid_to":
-			vt, err := parseValidTo(val, m.now)
-			if err != nil {
-				errs.add(v.Line, f, "%v", err)
-			}
-			t.ValidTo = vt
-		case "key_material_description":
-			t.KeyMaterialDescription = val
-		}
-	})
-}
-
-func parseOptions(v *yaml.Node, where string, errs *errList, o *Options) {
-	fields(v, where, errs, optionFields, func(name string, v *yaml.Node) {
-		f := where + "." + name
-		if name == "skip_verify" {
-			if b, ok := boolean(v, f, errs); ok {
-				o.SkipVerify = b
-			}
-			return
-		}
-		val, ok := str(v, f, errs)
-		if !ok {
-			return
-		}
-		switch name {
-		case "algorithm":
-			a, err := byok.ParseWrappingAlgorithm(val)
-			if err != nil {
-				errs.add(v.Line, f, "%v", err)
-			}
-			o.Algorithm = a
-		case "wrapping_key_spec":
-			w, err := byok.ParseWrappingKeySpec(val)
-			if err != nil {
-				errs.add(v.Line, f, "%v", err)
-			}
-			o.WrappingKeySpec = w
-		}
-	})
-}
-
-// parseKey parses entry i; ok is false when it has mistakes (added to errs).
-func (m *Manifest) parseKey(n *yaml.Node, i int, errs *errList) (Key, bool) {
-	before := len(errs.errs) + errs.more
-	where := fmt.Sprintf("keys[%d]", i)
-	k := Key{Line: n.Line}
-	k.Source = m.defaults.Source
-	k.Source.Options = cloneMap(k.Source.Options)
-	k.Target = m.defaults.Target
-	k.Target.Tags = cloneMap(k.Target.Tags)
-	k.Target.Regions = slices.Clone(k.Target.Regions)
-	k.Target.ReplicaRegions = slices.Clone(k.Target.ReplicaRegions)
-	k.Options = m.defaults.Options
-	if n.Kind != yaml.MappingNode {
-		errs.add(n.Line, where, "want a mapping with name, source and target")
-		return k, false
-	}
-	fields(n, where, errs, keyFields, func(name string, v *yaml.Node) {
-		switch name {
-		case "name":
-			if s, ok := str(v, where+".name", errs); ok {
-				if !nameRe.MatchString(s) {
-					errs.add(v.Line, where+".name", "%q: want 1 to 128 letters, digits and _ . : / = + @ -", s)
-				}
-				k.Name = s
-			}
-		case "source":
-			m.parseSource(v, where+".source", errs, &k.Source)
-		case "target":
-			m.parseTarget(v, where+".target", errs, &k.Target)
-		case "options":
-			parseOptions(v, where+".options", errs, &k.Options)
-		}
-	})
-	if k.Name == "" {
-		errs.add(n.Line, where+".name", "missing: every key needs a unique name")
-	}
-	m.checkKey(&k, where, errs)
-	if k.Source.Driver == "" {
-		k.Source.Driver = "software"
-	}
-	if k.Source.Driver == "software" {
-		k.Source.Key = m.resolvePath(k.Source.Key)
-	}
-	k.Source.PINFile = m.resolvePath(k.Source.PINFile)
-	k.Source.PassphraseFile = m.resolvePath(k.Source.PassphraseFile)
-	return k, len(errs.errs)+errs.more == before
-}
-
-func (m *Manifest) checkKey(k *Key, where string, errs *errList) {
-	t := &k.Target
-	line := k.Line
-	if k.Source.Key == "" {
-		errs.add(line, where+".source.key", "missing: a key file or an HSM object (pkcs11: URI, label=NAME, id=HEX)")
-	}
-	if strings.Contains(strings.ToLower(k.Source.Key), "pin-value") || strings.Contains(strings.ToLower(k.Source.Key), "pin-source") {
-		errs.add(line, where+".source.key", "the PIN never goes in the manifest: remove pin-value/pin-source and use pin_env or pin_file")
-	}
-	if t.KeyID != "" {
-		if r := regionOfARN(t.KeyID); r != "" {
-			if len(t.Regions) > 0 && (len(t.Regions) > 1 || t.Regions[0] != r) {
-				// An ARN names its Region: a default region does not apply.
-				t.Regions = nil
-			}
-			t.Regions = []string{r}
-		}
-		for _, bad := range []struct {
-			set  bool
-			name string
-		}{{t.MultiRegion, "multi_region"}, {len(t.ReplicaRegions) > 0, "replica_regions"}, {t.Alias != "", "alias"},
-			{t.Policy != "" || t.PolicyFile != "", "policy"}} {
-			if bad.set {
-				errs.add(line, where+".target."+bad.name, "applies only to keys the migration creates; with key_id, the existing key (and its replicas) is used as it is")
-			}
-		}
-		if len(t.Regions) != 1 {
-			errs.add(line, where+".target.region", "key_id %q needs one Region: give the key's ARN, or region", t.KeyID)
-		}
-	} else {
-		if t.Rotate {
-			errs.add(line, where+".target.rotate", "rotation imports new key material into an existing key: give key_id")
-		}
-		if len(t.Regions) == 0 {
-			errs.add(line, where+".target.region", "missing: give region (or regions), here or in defaults.target")
-		}
-	}
-	if t.MultiRegion {
-		if len(t.Regions) != 1 {
-			errs.add(line, where+".target.regions", "a multi-Region key has one primary Region (region) and replica_regions")
-		}
-		for _, r := range t.ReplicaRegions {
-			if len(t.Regions) > 0 && r == t.Regions[0] {
-				errs.add(line, where+".target.replica_regions", "%s is the primary Region", r)
-			}
-		}
-	} else if len(t.ReplicaRegions) > 0 && t.KeyID == "" {
-		errs.add(line, where+".target.replica_regions", "replicas need multi_region: true")
-	}
-	if dup := firstDup(t.AllRegions()); dup != "" && len(t.Regions)+len(t.ReplicaRegions) > 0 {
-		errs.add(line, where+".target.regions", "%s is given twice", dup)
-	}
-	if t.KeyMaterialDescription != "" && !regexp.MustCompile(`^[a-zA-Z0-9:/_\s.-]{1,256}$`).MatchString(t.KeyMaterialDescription) {
-		errs.add(line, where+".target.key_material_description", "want at most 256 letters, digits, spaces and : / _ . -")
-	}
-	if k.Source.PINEnv != "" && !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k.Source.PINEnv) {
-		errs.add(line, where+".source.pin_env", "%q is not an environment variable name (the PIN itself never goes in the manifest)", k.Source.PINEnv)
-	}
-	if k.Source.Driver == "" || k.Source.Driver == "software" {
-		if k.Source.Module != "" || k.Source.Token != "" || k.Source.PINEnv != "" || k.Source.PINFile != "" {
-			errs.add(line, where+".source.driver", "module, token and PINs are for PKCS#11 drivers; set driver (softhsm, pkcs11, …)")
-		}
-	}
-	if k.Options.Algorithm != "" && k.Options.WrappingKeySpec != "" && k.Source.KeySpec != "" {
-		if err := byok.CheckCompatible(k.Source.KeySpec, k.Options.Algorithm, k.Options.WrappingKeySpec); err != nil {
-			errs.add(line, where+".options.algorithm", "%v", err)
-		}
-	}
-}
-
-func firstDup(l []string) string {
-	s := slices.Clone(l)
-	sort.Strings(s)
-	for i := 1; i < len(s); i++ {
-		if s[i] == s[i-1] {
-			return s[i]
-		}
-	}
-	return ""
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// regionOfARN returns the Region of a KMS ARN, or "".
-func regionOfARN(s string) string {
-	f := strings.SplitN(s, ":", 6)
-	if len(f) == 6 && f[0] == "arn" && f[2] == "kms" {
-		return f[3]
-	}
-	return ""
-}
-
-// parseValidTo parses an expiration time: RFC 3339, a date (midnight UTC)
-// or +Nd, +Nh, +Nm from now; it must be in the future and at most 365 days
-// ahead, as ImportKeyMaterial requires.
-func parseValidTo(s string, now time.Time) (time.Time, error) {
-	var t time.Time
-	if m := relRe.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return t, errors.New("the number is too large")
-		}
-		unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-		t = now.Add(time.Duration(n) * unit)
-	} else if d, err := time.Parse(time.DateOnly, s); err == nil {
-		t = d
-	} else if d, err := time.Parse(time.RFC3339, s); err == nil {
-		t = d
-	} else {
-		return t, fmt.Errorf("%q: want an RFC 3339 time (2027-01-31T00:00:00Z), a date (2027-01-31) or +90d / +36h", s)
-	}
-	switch {
-	case !t.After(now):
-		return t, fmt.Errorf("%s is not in the future", t.UTC().Format(time.RFC3339))
-	case t.After(now.Add(365 * 24 * time.Hour)):
-		return t, fmt.Errorf("%s is more than 365 days ahead; KMS allows at most 365 days", t.UTC().Format(time.RFC3339))
-	}
-	return t.UTC().Truncate(time.Second), nil
 }

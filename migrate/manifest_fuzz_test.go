@@ -23,6 +23,8 @@ func FuzzOpenManifest(f *testing.F) {
 	f.Add([]byte("version: 1\nkeys:\n  - name: a\n    source: k.pem\n"))
 	f.Add([]byte(`{"version":1,"keys":[{"name":"a","source":"k.pem"}]}`))
 	f.Add([]byte("keys: [&a {name: *a}]"))
+	f.Add([]byte("version: 1\nid: x\ndefaults:\n  target: &t {region: us-east-1}\nkeys:\n  - name: a\n    source: {key: a.pem}\n    target: {<<: [*t, {alias: b}], tags: &g {x: y}}\n  - name: b\n    source: a.pem\n    target: *t\n"))
+	f.Add([]byte("a: &a [*a]\nkeys: [{<<: *a}]"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "m.yaml")

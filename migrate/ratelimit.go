@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Quotas are request rates, in requests per second per account and Region,
@@ -62,11 +64,11 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Limiter paces requests per operation and Region with token buckets,
-// starting from a quota and adapting to ThrottlingException: each throttle
-// cuts the rate by a third, each success wins back 5% of the quota, up to
-// Headroom × the quota (AIMD, as TCP does). The zero value is not usable;
-// use NewLimiter.
+// Limiter paces requests per operation and Region, each with a token
+// bucket (golang.org/x/time/rate) starting from a quota and adapting to
+// ThrottlingException: each throttle cuts the rate by a third, each success
+// wins back 5% of the quota, up to Headroom × the quota (AIMD, as TCP
+// does). The zero value is not usable; use NewLimiter.
 type Limiter struct {
 	quotas   Quotas
 	headroom float64
@@ -77,12 +79,11 @@ type Limiter struct {
 }
 
 type bucket struct {
-	ceiling  float64 // headroom × quota
-	rate     float64 // current rate
-	capacity float64
-	tokens   float64
-	last     time.Time
-	lastCut  time.Time // when the rate was last cut
+	lim     *rate.Limiter // nil: not paced
+	burst   int
+	ceiling float64   // headroom × quota
+	rate    float64   // current rate
+	lastCut time.Time // when the rate was last cut
 
 	calls, throttles int
 	waited           time.Duration
@@ -106,47 +107,44 @@ func (l *Limiter) bucket(region, op string) *bucket {
 	k := region + "\x00" + op
 	b := l.buckets[k]
 	if b == nil {
-		q := l.quotas[op]
-		b = &bucket{last: l.clock.Now()}
-		if q > 0 {
+		b = &bucket{}
+		if q := l.quotas[op]; q > 0 {
 			b.ceiling = q * l.headroom
 			b.rate = b.ceiling
 			// AWS's buckets hold one second of requests; so does this
-			// one, minus the headroom, and at least one request.
-			b.capacity = max(1, b.ceiling)
-			b.tokens = b.capacity
+			// one, minus the headroom, and at least one request. It
+			// starts full.
+			b.burst = max(1, int(b.ceiling))
+			b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burst)
 		}
 		l.buckets[k] = b
 	}
 	return b
 }
 
-// Wait blocks until a request of op in region may be sent. Tokens are
-// taken when a request is let go, not reserved ahead: a process that was
-// stalled (a busy machine, a long GC) does not release a burst of waiting
-// requests when it runs again.
+// Wait blocks until a request of op in region may be sent. A token is
+// taken when a request is let go (AllowN), not reserved ahead: a process
+// that was stalled (a busy machine, a long GC) does not release a burst of
+// waiting requests when it runs again.
 func (l *Limiter) Wait(ctx context.Context, region, op string) error {
 	l.mu.Lock()
 	b := l.bucket(region, op)
 	b.calls++
 	start := l.clock.Now()
 	for {
-		if b.rate <= 0 {
+		if b.lim == nil {
 			l.mu.Unlock()
 			return ctx.Err()
 		}
 		now := l.clock.Now()
-		b.tokens = min(b.capacity, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
-		if b.tokens >= 1 {
-			b.tokens--
+		if b.lim.AllowN(now, 1) {
 			b.waited += now.Sub(start)
 			l.mu.Unlock()
 			return ctx.Err()
 		}
 		// Round up, and at least a microsecond: a wait rounded down to
 		// nothing would spin.
-		wait := max(time.Microsecond, time.Duration(math.Ceil((1-b.tokens)/b.rate*float64(time.Second))))
+		wait := max(time.Microsecond, time.Duration(math.Ceil((1-b.lim.TokensAt(now))/b.rate*float64(time.Second))))
 		l.mu.Unlock()
 		if err := l.clock.Sleep(ctx, wait); err != nil {
 			return err
@@ -165,7 +163,7 @@ func (l *Limiter) Throttled(region, op string) {
 	defer l.mu.Unlock()
 	b := l.bucket(region, op)
 	b.throttles++
-	if b.ceiling <= 0 {
+	if b.lim == nil {
 		return
 	}
 	now := l.clock.Now()
@@ -173,7 +171,9 @@ func (l *Limiter) Throttled(region, op string) {
 		b.rate = max(b.ceiling*0.05, b.rate*0.7)
 		b.lastCut = now
 	}
-	b.tokens = min(b.tokens, 0)
+	// A new bucket at the new rate, emptied now.
+	b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burst)
+	b.lim.AllowN(now, b.burst)
 }
 
 // Succeeded records a request op in region that was not throttled: the rate
@@ -182,8 +182,9 @@ func (l *Limiter) Succeeded(region, op string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucket(region, op)
-	if b.ceiling > 0 && b.rate < b.ceiling {
+	if b.lim != nil && b.rate < b.ceiling {
 		b.rate = min(b.ceiling, b.rate+b.ceiling*0.05)
+		b.lim.SetLimitAt(l.clock.Now(), rate.Limit(b.rate))
 	}
 }
 

@@ -1,7 +1,11 @@
 package migrate
 
 import (
+	"path/filepath"
+
 	"context"
+	"github.com/byok-go/byok/kmstest"
+	"github.com/byok-go/byok/migrate/fleettest"
 	"math"
 	"sync"
 	"testing"
@@ -121,5 +125,27 @@ func TestLimiterWaitHonoursContext(t *testing.T) {
 	start := time.Now()
 	if err := l.Wait(ctx, "r", "GetParametersForImport"); err == nil || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("Wait returned %v after %s; want the context's error at once", err, time.Since(start))
+	}
+}
+
+// TestMigrateAdaptsToThrottling: the engine believes the quota is 20/s, the
+// emulator allows 4/s: it is throttled, slows down, and every key arrives.
+func TestMigrateAdaptsToThrottling(t *testing.T) {
+	m := fleet(t, 16, fleettest.Options{ID: "thr"})
+	srv := emulator(t, kmstest.WithQuota("GetParametersForImport", 4))
+	q := fastQuotas()
+	q["GetParametersForImport"] = 20
+	sum, err := (&Migration{Manifest: m, Client: clientsOf(srv), Journal: filepath.Join(t.TempDir(), "j"), Quotas: q}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("%v %+v", err, sum.Failures)
+	}
+	var st OpStats
+	for _, o := range sum.Ops {
+		if o.Op == "GetParametersForImport" {
+			st = o
+		}
+	}
+	if st.Throttles == 0 || st.Rate >= 20*0.98 {
+		t.Errorf("GetParametersForImport: %+v; want throttles and a lower rate", st)
 	}
 }

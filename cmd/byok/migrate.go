@@ -186,17 +186,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RegionConcurrency: *regionConc,
 		HSMSessions:       *sessions,
 		DryRun:            *dryRun,
-		ProgressTTY:       tty,
 	}
+	var bar *progressBar
 	if *prog != "none" {
-		mig.Progress = stderr
+		bar = newProgressBar(stderr, tty, m.Len, 0)
+		mig.OnProgress = bar.update
 	}
 	// verdicts counts the proofs' outcomes, per key and Region.
 	verdicts := map[byok.Verdict]int{}
 	if *dryRun {
 		mig.Journal = *journal // read, if it exists, to plan only what is left
 		mig.OnResult = func(r migrate.Result) {
-			if r.Outcome == "planned" {
+			if r.Outcome == migrate.OutcomePlanned {
 				fmt.Fprintf(stdout, "%s (line %d): %s\n", r.Key, r.Line, r.Plan)
 			}
 		}
@@ -217,7 +218,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					verdicts[rr.Verdict]++
 				}
 			}
-			if r.Outcome == "failed" {
+			if r.Outcome == migrate.OutcomeFailed {
 				if tty {
 					fmt.Fprintln(stderr)
 				}
@@ -226,6 +227,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	sum, runErr := mig.Run(ctx)
+	if bar != nil {
+		bar.close()
+	}
 	if sum == nil {
 		return runErr
 	}

@@ -1,4 +1,4 @@
-package byok
+package keyfile
 
 // Encrypted PKCS#8 (RFC 5208 EncryptedPrivateKeyInfo, RFC 8018 PBES2): the
 // form `openssl pkcs8 -topk8 -v2 aes-256-cbc` and `openssl genpkey -aes-256-cbc`
@@ -12,45 +12,48 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/asn1"
+	encasn1 "encoding/asn1"
 	"fmt"
 	"hash"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// maxPBKDF2Iterations bounds the work a key file can ask for. OpenSSL
-// writes 2048 iterations; ten million takes seconds.
-var maxPBKDF2Iterations = 10_000_000
+// MaxPBKDF2Iterations bounds the work a key file can ask for. OpenSSL
+// writes 2048 iterations; ten million takes seconds. Tests lower it.
+var MaxPBKDF2Iterations = 10_000_000
 
 var (
-	oidPBES2  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
-	oidPBKDF2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
-	oidScrypt = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11591, 4, 11}
-	oidPBES1  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5}     // pbeWith... (PKCS#5 v1.5)
-	oidPKCS12 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1} // pbeWith... (PKCS#12)
-	oidDESEDE = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
+	oidPBES2  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBKDF2 = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidScrypt = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11591, 4, 11}
+	oidPBES1  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5}     // pbeWith... (PKCS#5 v1.5)
+	oidPKCS12 = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1} // pbeWith... (PKCS#12)
+	oidDESEDE = encasn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
 )
 
 // The PBKDF2 pseudo-random functions byok implements (RFC 8018 B.1).
 var pbkdf2PRFs = []struct {
-	oid  asn1.ObjectIdentifier
+	oid  encasn1.ObjectIdentifier
 	name string
 	h    func() hash.Hash
 }{
-	{asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}, "HMAC-SHA-1", sha1.New},
-	{asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}, "HMAC-SHA-224", sha256.New224},
-	{asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}, "HMAC-SHA-256", sha256.New},
-	{asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 10}, "HMAC-SHA-384", sha512.New384},
-	{asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 11}, "HMAC-SHA-512", sha512.New},
+	{encasn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}, "HMAC-SHA-1", sha1.New},
+	{encasn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}, "HMAC-SHA-224", sha256.New224},
+	{encasn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}, "HMAC-SHA-256", sha256.New},
+	{encasn1.ObjectIdentifier{1, 2, 840, 113549, 2, 10}, "HMAC-SHA-384", sha512.New384},
+	{encasn1.ObjectIdentifier{1, 2, 840, 113549, 2, 11}, "HMAC-SHA-512", sha512.New},
 }
 
 // The PBES2 ciphers byok implements: AES-CBC, by key length.
 var pbes2Ciphers = []struct {
-	oid    asn1.ObjectIdentifier
+	oid    encasn1.ObjectIdentifier
 	keyLen int
 }{
-	{asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}, 16},
-	{asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}, 24},
-	{asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}, 32},
+	{encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}, 16},
+	{encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}, 24},
+	{encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}, 32},
 }
 
 // pbes2Params is a decoded PBES2-params with PBKDF2 and AES-CBC.
@@ -69,60 +72,44 @@ func unsupportedEncryption(what string) error {
 }
 
 func corruptEncrypted(what string) error {
-	return fmt.Errorf("%w: the encrypted PKCS#8 key is malformed (%s); re-export the key from its source", ErrInvalidMaterial, what)
+	return fmt.Errorf("%w: the encrypted PKCS#8 key is malformed (%s); re-export the key from its source", ErrInvalid, what)
 }
 
 func wrongPassphraseError() error {
 	return fmt.Errorf("%w: the encrypted key did not decrypt with the passphrase given; check the passphrase (or the file is corrupt)", ErrWrongPassphrase)
 }
 
-// readOID reads an OBJECT IDENTIFIER element.
-func (r *derReader) readOID() (asn1.ObjectIdentifier, error) {
-	t, _, full, err := r.next()
-	if err != nil {
-		return nil, err
-	}
-	if t != tagOID {
-		return nil, fmt.Errorf("expected OBJECT IDENTIFIER, found %s", tagName(t))
-	}
-	var oid asn1.ObjectIdentifier
-	if rest, err := asn1.Unmarshal(full, &oid); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("malformed OBJECT IDENTIFIER")
-	}
-	return oid, nil
-}
-
 // hasPrefix reports whether oid starts with prefix.
-func hasPrefix(oid, prefix asn1.ObjectIdentifier) bool {
+func hasPrefix(oid, prefix encasn1.ObjectIdentifier) bool {
 	return len(oid) > len(prefix) && prefix.Equal(oid[:len(prefix)])
 }
 
 // parseEncryptedPKCS8 decodes an EncryptedPrivateKeyInfo, refusing every
 // scheme but PBES2 with PBKDF2 and AES-CBC.
 func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
-	r := derReader{der}
-	seq, err := r.read(tagSequence)
+	r := cryptobyte.String(der)
+	body, err := read(&r, asn1.SEQUENCE)
 	if err != nil {
 		return nil, nil, derError("the EncryptedPrivateKeyInfo", err)
 	}
-	if !r.empty() {
+	if !r.Empty() {
 		return nil, nil, trailingError("the EncryptedPrivateKeyInfo")
 	}
-	s := derReader{seq}
-	alg, err := s.read(tagSequence)
+	s := cryptobyte.String(body)
+	alg, err := read(&s, asn1.SEQUENCE)
 	if err != nil {
 		return nil, nil, derError("the encryption algorithm", err)
 	}
-	data, err := s.read(tagOctetString)
+	data, err := read(&s, asn1.OCTET_STRING)
 	if err != nil {
 		return nil, nil, derError("the encrypted data", err)
 	}
-	if !s.empty() {
+	if !s.Empty() {
 		return nil, nil, trailingError("the encrypted data")
 	}
 
-	a := derReader{alg}
-	oid, err := a.readOID()
+	a := cryptobyte.String(alg)
+	oid, err := readOID(&a)
 	if err != nil {
 		return nil, nil, derError("the encryption algorithm", err)
 	}
@@ -135,23 +122,23 @@ func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
 	default:
 		return nil, nil, unsupportedEncryption("an unknown scheme (" + oid.String() + ")")
 	}
-	params, err := a.read(tagSequence)
-	if err != nil || !a.empty() {
+	params, err := read(&a, asn1.SEQUENCE)
+	if err != nil || !a.Empty() {
 		return nil, nil, corruptEncrypted("PBES2 parameters")
 	}
-	p := derReader{params}
-	kdf, err := p.read(tagSequence)
+	p := cryptobyte.String(params)
+	kdf, err := read(&p, asn1.SEQUENCE)
 	if err != nil {
 		return nil, nil, corruptEncrypted("key derivation function")
 	}
-	enc, err := p.read(tagSequence)
-	if err != nil || !p.empty() {
+	enc, err := read(&p, asn1.SEQUENCE)
+	if err != nil || !p.Empty() {
 		return nil, nil, corruptEncrypted("encryption scheme")
 	}
 
 	var out pbes2Params
-	k := derReader{kdf}
-	switch oid, err := k.readOID(); {
+	k := cryptobyte.String(kdf)
+	switch oid, err := readOID(&k); {
 	case err != nil:
 		return nil, nil, corruptEncrypted("key derivation function")
 	case oid.Equal(oidScrypt):
@@ -159,37 +146,37 @@ func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
 	case !oid.Equal(oidPBKDF2):
 		return nil, nil, unsupportedEncryption("PBES2 with an unknown key derivation function (" + oid.String() + ")")
 	}
-	kp, err := k.read(tagSequence)
-	if err != nil || !k.empty() {
+	kp, err := read(&k, asn1.SEQUENCE)
+	if err != nil || !k.Empty() {
 		return nil, nil, corruptEncrypted("PBKDF2 parameters")
 	}
-	kr := derReader{kp}
-	if t, _ := kr.peek(); t != tagOctetString {
+	kr := cryptobyte.String(kp)
+	if !peekIs(kr, asn1.OCTET_STRING) {
 		return nil, nil, unsupportedEncryption("PBKDF2 with a salt from another source")
 	}
-	out.salt, _ = kr.read(tagOctetString)
-	if out.iter, err = kr.readSmallIntN(4); err != nil || out.iter < 1 {
+	out.salt, _ = read(&kr, asn1.OCTET_STRING)
+	if out.iter, err = readSmallInt(&kr, 4); err != nil || out.iter < 1 {
 		return nil, nil, corruptEncrypted("PBKDF2 iteration count")
 	}
-	if out.iter > maxPBKDF2Iterations {
-		return nil, nil, unsupportedEncryption(fmt.Sprintf("PBKDF2 with %d iterations, more than byok allows (%d)", out.iter, maxPBKDF2Iterations))
+	if out.iter > MaxPBKDF2Iterations {
+		return nil, nil, unsupportedEncryption(fmt.Sprintf("PBKDF2 with %d iterations, more than byok allows (%d)", out.iter, MaxPBKDF2Iterations))
 	}
 	keyLen := 0
-	if t, _ := kr.peek(); t == tagInteger {
-		if keyLen, err = kr.readSmallIntN(2); err != nil {
+	if peekIs(kr, asn1.INTEGER) {
+		if keyLen, err = readSmallInt(&kr, 2); err != nil {
 			return nil, nil, corruptEncrypted("PBKDF2 key length")
 		}
 	}
 	out.prf = sha1.New // the default, hmacWithSHA1
-	if t, ok := kr.peek(); ok && t == tagSequence {
-		prf, _ := kr.read(tagSequence)
-		pr := derReader{prf}
-		oid, err := pr.readOID()
+	if peekIs(kr, asn1.SEQUENCE) {
+		prf, _ := read(&kr, asn1.SEQUENCE)
+		pr := cryptobyte.String(prf)
+		oid, err := readOID(&pr)
 		if err != nil {
 			return nil, nil, corruptEncrypted("PBKDF2 pseudo-random function")
 		}
-		if !pr.empty() {
-			if c, err := pr.read(tagNull); err != nil || len(c) != 0 || !pr.empty() {
+		if !pr.Empty() {
+			if c, err := read(&pr, asn1.NULL); err != nil || len(c) != 0 || !pr.Empty() {
 				return nil, nil, corruptEncrypted("PBKDF2 pseudo-random function parameters")
 			}
 		}
@@ -203,12 +190,12 @@ func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
 			return nil, nil, unsupportedEncryption("PBKDF2 with the pseudo-random function " + oid.String())
 		}
 	}
-	if !kr.empty() {
+	if !kr.Empty() {
 		return nil, nil, corruptEncrypted("PBKDF2 parameters")
 	}
 
-	e := derReader{enc}
-	eoid, err := e.readOID()
+	e := cryptobyte.String(enc)
+	eoid, err := readOID(&e)
 	if err != nil {
 		return nil, nil, corruptEncrypted("encryption scheme")
 	}
@@ -223,7 +210,7 @@ func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
 		}
 		return nil, nil, unsupportedEncryption("PBES2 with the cipher " + eoid.String())
 	}
-	if out.iv, err = e.read(tagOctetString); err != nil || len(out.iv) != aes.BlockSize || !e.empty() {
+	if out.iv, err = read(&e, asn1.OCTET_STRING); err != nil || len(out.iv) != aes.BlockSize || !e.Empty() {
 		return nil, nil, corruptEncrypted("AES-CBC IV")
 	}
 	if keyLen != 0 && keyLen != out.keyLen {
@@ -233,26 +220,6 @@ func parseEncryptedPKCS8(der []byte) (*pbes2Params, []byte, error) {
 		return nil, nil, corruptEncrypted("the encrypted data is not whole AES blocks")
 	}
 	return &out, data, nil
-}
-
-// readSmallIntN reads a non-negative INTEGER of at most n bytes (n ≤ 4).
-func (r *derReader) readSmallIntN(n int) (int, error) {
-	c, err := r.read(tagInteger)
-	if err != nil {
-		return 0, err
-	}
-	mag, err := derUnsigned(c)
-	if err != nil {
-		return 0, err
-	}
-	if len(mag) > n || len(mag) == 4 && mag[0]&0x80 != 0 {
-		return 0, fmt.Errorf("integer too large")
-	}
-	v := 0
-	for _, b := range mag {
-		v = v<<8 | int(b)
-	}
-	return v, nil
 }
 
 // decryptPKCS8 decrypts an EncryptedPrivateKeyInfo with passphrase and
@@ -293,4 +260,20 @@ func decryptPKCS8(der, passphrase []byte) ([]byte, error) {
 	}
 	clear(plain[len(plain)-pad:])
 	return plain[:len(plain)-pad], nil
+}
+
+// loadEncrypted decrypts an EncryptedPrivateKeyInfo and parses the PKCS#8
+// key inside.
+func loadEncrypted(der []byte, opts Options) (*Key, error) {
+	plain, err := decryptPKCS8(der, opts.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	// A wrong passphrase passes the padding check once in ~256 tries; what
+	// comes out is then not PKCS#8.
+	if form, _ := classify(plain); form != formPKCS8 {
+		return nil, wrongPassphraseError()
+	}
+	return ParsePKCS8(plain, opts.Spec, false)
 }

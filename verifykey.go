@@ -247,16 +247,27 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 		}
 		targets = append([]reimportTarget{*first}, others...)
 	}
-	for _, tg := range targets {
-		if tg.model == "" {
-			v.Skip("re-import not tried: " + tg.from + " reports no ExpirationModel for " + tg.name() + ", so the re-import could not keep it unchanged")
-			return nil
+	var unknown []string
+	kept := targets[:0]
+	for i, tg := range targets {
+		why := ""
+		switch {
+		case tg.model == "":
+			why = tg.from + " reports no ExpirationModel for " + tg.name()
+		case tg.model == types.ExpirationModelTypeKeyMaterialExpires && tg.validTo == nil:
+			why = tg.from + " reports KEY_MATERIAL_EXPIRES without a ValidTo for " + tg.name()
 		}
-		if tg.model == types.ExpirationModelTypeKeyMaterialExpires && tg.validTo == nil {
-			v.Skip("re-import not tried: " + tg.from + " reports KEY_MATERIAL_EXPIRES without a ValidTo for " + tg.name() + ", so the re-import could not keep it unchanged")
+		switch {
+		case why != "" && i == 0:
+			v.Skip("re-import not tried: " + why + ", so the re-import could not keep it unchanged")
 			return nil
+		case why != "":
+			unknown = append(unknown, tg.name()+" ("+why+")")
+		default:
+			kept = append(kept, tg)
 		}
 	}
+	targets = kept
 
 	var can []WrappingAlgorithm
 	if l, ok := src.(AlgorithmLister); ok {
@@ -292,7 +303,7 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 			return nil
 		case outcome == reimportIncorrect:
 			refusedAs = append(refusedAs, tg.name())
-			if i == 0 && len(targets) == 1 {
+			if i == 0 && len(targets) == 1 && len(unknown) == 0 {
 				v.Add(Check{Name: checkReimport, OK: false, Identity: true, Detail: detail})
 				return nil
 			}
@@ -304,6 +315,7 @@ func (t *KMS) reimport(ctx context.Context, v *Verification, md *types.KeyMetada
 			notRun = append(notRun, tg.name()+" ("+detail+")")
 		}
 	}
+	notRun = append(notRun, unknown...)
 	if len(notRun) > 0 {
 		v.Skip(fmt.Sprintf("re-import: KMS refused the source's material as %s (IncorrectKeyMaterialException), and the re-import could not run as %s; "+
 			"nothing shows whether the source is that material", strings.Join(refusedAs, ", "), strings.Join(notRun, ", ")))

@@ -124,3 +124,47 @@ func TestVerifyKeyMaterialNotTriedIsUnproven(t *testing.T) {
 		}
 	}
 }
+
+// noOtherExpiration lists key materials without the expiration model of
+// those that are not current.
+type noOtherExpiration struct{ *kms.Client }
+
+func (c noOtherExpiration) ListKeyRotations(ctx context.Context, in *kms.ListKeyRotationsInput, o ...func(*kms.Options)) (*kms.ListKeyRotationsOutput, error) {
+	out, err := c.Client.ListKeyRotations(ctx, in, o...)
+	if err == nil {
+		for i := range out.Rotations {
+			if out.Rotations[i].KeyMaterialState != types.KeyMaterialStateCurrent {
+				out.Rotations[i].ExpirationModel = ""
+			}
+		}
+	}
+	return out, err
+}
+
+// A material whose expiration byok cannot learn is not tried (the re-import
+// would change it), so a source KMS refused as the current material is
+// UNPROVEN, naming that material, not FAILED; the current one still
+// proves.
+func TestVerifyKeyMaterialUnknownExpiration(t *testing.T) {
+	_, client := newServer(t)
+	ctx := context.Background()
+	first, second, stranger := otherKey(t, byok.SymmetricDefault), otherKey(t, byok.SymmetricDefault), otherKey(t, byok.SymmetricDefault)
+	res, err := new(byok.Importer).Import(ctx, first, &byok.KMS{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := (&byok.Importer{SkipVerify: true}).Import(ctx, second, &byok.KMS{Client: client, KeyID: res.KeyARN, ImportType: string(types.ImportTypeNewKeyMaterial)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &byok.KMS{Client: noOtherExpiration{client}}
+	kp, err := target.VerifyKey(ctx, res.KeyARN, first, byok.VerifyOptions{})
+	if err != nil || kp.Verification.Verdict != byok.VerdictPassed {
+		t.Errorf("the current material: %v, %+v", err, kp.Verification)
+	}
+	kp, err = target.VerifyKey(ctx, res.KeyARN, stranger, byok.VerifyOptions{})
+	v := kp.Verification
+	if err != nil || v.Verdict != byok.VerdictUnproven || !strings.Contains(strings.Join(v.Skipped, " "), pending.KeyMaterialID+" (PENDING_ROTATION)") {
+		t.Errorf("a key KMS does not hold: %v, %s %+v %v", err, v.Verdict, v.Checks, v.Skipped)
+	}
+}

@@ -155,15 +155,16 @@ type Report struct {
 	Environment Environment `json:"environment"`
 	// Short says the run was a short one, whose figures mean nothing.
 	Short bool `json:"short"`
-	// TimePerRow and Rounds are the options the run used.
-	TimePerRow time.Duration `json:"time_per_row_ns"`
+	// TimePerRow and Rounds are the options the run used. (JSON:
+	// time_per_row_seconds, see MarshalJSON.)
+	TimePerRow time.Duration `json:"-"`
 	Rounds     int           `json:"rounds"`
 	Rows       []Row         `json:"rows"`
 	// Comparisons are the ratios the project holds byok to, and byok's
 	// own overhead per imported key.
 	Comparisons []Comparison `json:"comparisons"`
 	// Notes say what was not measured, and why.
-	Notes []string `json:"notes,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // Run measures byok as the options say and returns the report. It stops

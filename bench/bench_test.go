@@ -104,10 +104,26 @@ func TestRunShort(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SHORT RUN", "RSA_AES_KEY_WRAP_SHA_256", "aes-chain-bound", "Comparisons", "ALLOCS/OP"} {
+	for _, want := range []string{"SHORT RUN", "RSA_AES_KEY_WRAP_SHA_256", "aes-chain-bound", "Comparisons", "not judged: run too short"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the text report lacks %q", want)
 		}
+	}
+	blank := 0
+	for _, l := range strings.Split(text.String(), "\n") {
+		if n := len([]rune(l)); n > 100 {
+			t.Errorf("a text line of %d columns: %s", n, l)
+		}
+		if strings.TrimSpace(l) == "" {
+			blank++
+		}
+	}
+	if blank > 4 || strings.Contains(text.String(), "NOT MET") {
+		t.Errorf("the short report has %d blank lines, or a NOT MET verdict:\n%s", blank, text.String())
+	}
+	var wide bytes.Buffer
+	if err := rep.WriteWideText(&wide); err != nil || !strings.Contains(wide.String(), "ALLOCS/OP") {
+		t.Errorf("the wide report lacks ALLOCS/OP: %v", err)
 	}
 	var js bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
@@ -233,4 +249,37 @@ func TestRunFull(t *testing.T) {
 	var b strings.Builder
 	rep.WriteText(&b)
 	t.Log("\n" + b.String())
+}
+
+// TestReportJSONContract: the JSON report gives durations in seconds, []
+// for empty lists, and judges no comparison of a short run.
+func TestReportJSONContract(t *testing.T) {
+	rep := &Report{Short: true, TimePerRow: 150 * time.Millisecond, Rounds: 5,
+		Comparisons: []Comparison{{Name: "c", Of: "a", To: "b", Ratio: 2, Limit: 1.1, Met: false}}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"time_per_row_seconds":0.15`, `"rows":[]`, `"notes":[]`, `"modules":[]`, `"judged":false`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the report lacks %s: %s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "null") || strings.Contains(string(b), "_ns\"") {
+		t.Errorf("null or nanoseconds in %s", b)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	if strings.Contains(text.String(), "NOT MET") || !strings.Contains(text.String(), "not judged: run too short") {
+		t.Errorf("a short run's comparison is judged:\n%s", text.String())
+	}
+	rep.Short = false
+	text.Reset()
+	rep.WriteText(&text)
+	if !strings.Contains(text.String(), "NOT MET") {
+		t.Errorf("a full run's failed limit is not NOT MET:\n%s", text.String())
+	}
+	if b, _ := json.Marshal(rep); !strings.Contains(string(b), `"judged":true`) {
+		t.Errorf("a full run's comparison is not judged: %s", b)
+	}
 }

@@ -48,7 +48,7 @@ var (
 // be loaded or initialised with ErrModuleNotLoadable.
 func OpenModule(path string) (*Module, error) {
 	if path == "" {
-		return nil, &Error{Op: "loading a PKCS#11 module", Kind: ErrModuleNotFound, Fix: "no library path given: name the module (driver.Config.Module, or module-path= in the pkcs11: URI)"}
+		return nil, &Error{Op: "loading a PKCS#11 module", Kind: ErrModuleNotFound, Fix: "no library path given: name the module (the --module flag, or module-path= in the pkcs11: URI)"}
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, &Error{Op: fmt.Sprintf("loading the PKCS#11 module %s", path), Kind: ErrModuleNotFound, Err: err,

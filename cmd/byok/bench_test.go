@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/byok-go/byok/bench"
 	"github.com/byok-go/byok/bench/opensslbench"
@@ -136,7 +137,8 @@ func TestBenchShortJSON(t *testing.T) {
 }
 
 func TestBenchShortTable(t *testing.T) {
-	code, out, errOut := runBenchCLI(t, "--short")
+	// --wide: every column, as before.
+	code, out, errOut := runBenchCLI(t, "--short", "--wide")
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
 	}
@@ -150,6 +152,34 @@ func TestBenchShortTable(t *testing.T) {
 			// OPERATION ALGORITHM WRAPPING-KEY KEY-SPEC BYTES BACKEND NS/OP OPS/S
 			re := regexp.MustCompile(`(?m)^\s*wrap\s+` + string(c.Algorithm) + `\s+` + string(c.WrappingKeySpec) + `\s+` +
 				string(c.KeySpec) + `\s+[1-9]\d*\s+` + b + `\s+[1-9]\d*\s+[0-9.]*[1-9][0-9.]*\s`)
+			if !re.MatchString(out) {
+				t.Errorf("no wide table line for %s on %s", c, b)
+			}
+		}
+	}
+	// The default: 100 columns, a line per row, no blank-line floods, no
+	// verdict on a run too short to judge.
+	code, out, errOut = runBenchCLI(t, "--short")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+	}
+	blank := 0
+	for _, l := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("a line of %d columns: %s", n, l)
+		}
+		if strings.TrimSpace(l) == "" {
+			blank++
+		}
+	}
+	if blank > 4 || strings.Contains(out, "NOT MET") || !strings.Contains(out, "not judged: run too short") {
+		t.Errorf("%d blank lines, or a verdict on a short run:\n%s", blank, out)
+	}
+	for _, c := range bench.Cases() {
+		for _, b := range benchBackends() {
+			// ALGORITHM WRAPPING-KEY KEY-SPEC BACKEND NS/OP ×FASTEST
+			re := regexp.MustCompile(`(?m)^\s+` + string(c.Algorithm) + `\s+` + string(c.WrappingKeySpec) + `\s+` +
+				string(c.KeySpec) + `\s+` + b + `\s+[1-9]\d*\s+[0-9]+\.[0-9]{2}$`)
 			if !re.MatchString(out) {
 				t.Errorf("no table line for %s on %s", c, b)
 			}

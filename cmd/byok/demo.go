@@ -47,7 +47,7 @@ are imported too.
 Examples:
   byok demo
   byok demo --all --fast
-  byok demo --json | jq '.[] | {key_spec, key_arn, verdict, checks: [.verification.checks[].name]}'`
+  byok demo --json | jq '.results[] | {key_spec, verdict, checks: [.verification.checks[].name]}'`
 
 // softhsmModule is where Debian's softhsm2 package installs the module.
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
@@ -69,16 +69,31 @@ type demoRow struct {
 	KeyARN          string                 `json:"key_arn"`
 	Fingerprint     string                 `json:"fingerprint"`
 	Reason          string                 `json:"reason,omitempty"`
-	ChecksPassed    int                    `json:"checks_passed"`
-	Checks          int                    `json:"checks"`
-	Verified        bool                   `json:"verified"`
+	// ChecksPassed of ChecksRun passed; Verification.Checks names them.
+	ChecksPassed int  `json:"checks_passed"`
+	ChecksRun    int  `json:"checks_run"`
+	Verified     bool `json:"verified"`
 	// Verdict is PASSED, FAILED or UNPROVEN; Verification lists every
 	// check by name.
-	Verdict      byok.Verdict     `json:"verdict"`
+	Verdict      byok.Verdict     `json:"verdict,omitempty"`
 	Verification *verificationOut `json:"verification"`
-	Seconds      float64          `json:"seconds"`
+	Seconds      float64          `json:"elapsed_seconds"`
 	OK           bool             `json:"ok"`
-	Error        string           `json:"error,omitempty"`
+	Error        *errorOut        `json:"error,omitempty"`
+}
+
+// demoOutput is what `byok demo --json` prints.
+type demoOutput struct {
+	OK       bool      `json:"ok"`
+	Imported int       `json:"imported"`
+	Failed   int       `json:"failed"`
+	Results  []demoRow `json:"results"`
+	Seconds  float64   `json:"elapsed_seconds"`
+	Error    *errorOut `json:"error,omitempty"`
+}
+
+func demoFailed(failed, total int) error {
+	return fmt.Errorf("%d of %d imports failed; see the table", failed, total)
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -106,19 +121,26 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *asJSON {
-		if err := writeJSON(stdout, rows); err != nil {
+		doc := demoOutput{OK: failed == 0, Imported: len(rows) - failed, Failed: failed, Results: rows, Seconds: time.Since(start).Seconds()}
+		if doc.Results == nil {
+			doc.Results = []demoRow{}
+		}
+		if failed > 0 {
+			doc.Error = newErrorOut(demoFailed(failed, len(rows)), "", nil)
+		}
+		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}
 	} else {
 		printDemo(stdout, rows)
-		fmt.Fprintf(stdout, "\n%d imported and verified, %d failed, in %s (KMS: byok's verifying emulator, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
+		end := fmt.Sprintf("%d imported and verified, %d failed, in %s (KMS: byok's verifying emulator, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
 		if *fast {
-			fmt.Fprint(stdout, ", pre-generated wrapping keys")
+			end += ", pre-generated wrapping keys"
 		}
-		fmt.Fprintln(stdout, ").")
+		fmt.Fprint(stdout, "\n"+wrapText(end+").", "", lineWidth))
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d imports failed; see the table", failed, len(rows))
+		return demoFailed(failed, len(rows))
 	}
 	return nil
 }
@@ -181,8 +203,8 @@ func printDemo(w io.Writer, rows []demoRow) {
 				writeWrapped(&b, "  skip  ", sk)
 			}
 		}
-		if r.Error != "" {
-			writeWrapped(&b, "  error ", r.Error)
+		if r.Error != nil {
+			writeWrapped(&b, "  error ", r.Error.Message)
 		}
 		fmt.Fprint(w, strings.TrimPrefix(b.String(), "\n")+"\n")
 	}
@@ -389,7 +411,7 @@ func importOne(ctx context.Context, j demoJob, client byok.KMSAPI) demoRow {
 		if v := res.Verification; v != nil {
 			r.Verification = toVerificationOut(v)
 			r.Verdict = r.Verification.Verdict
-			r.Verified, r.Checks = v.Verified, len(v.Checks)
+			r.Verified, r.ChecksRun = v.Verified, len(v.Checks)
 			for _, c := range v.Checks {
 				if c.OK {
 					r.ChecksPassed++
@@ -398,12 +420,16 @@ func importOne(ctx context.Context, j demoJob, client byok.KMSAPI) demoRow {
 		}
 	}
 	if err != nil {
-		r.Error = err.Error()
+		r.Error = newErrorOut(err, r.KeyARN, nil)
 		return r
 	}
 	r.OK = r.Verdict == byok.VerdictPassed
 	if !r.OK {
-		r.Error = "not proven: verdict " + string(r.Verdict)
+		perr := fmt.Errorf("%w: verdict %s", byok.ErrUnproven, r.Verdict)
+		if res != nil && res.Verification != nil && res.Verification.Err(r.KeyARN) != nil {
+			perr = res.Verification.Err(r.KeyARN)
+		}
+		r.Error = newErrorOut(perr, r.KeyARN, nil)
 	}
 	return r
 }

@@ -57,7 +57,7 @@ func TestDemoSoftHSM(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
 	}
-	rows := decode[[]demoRow](t, result{stdout: out.String()})
+	rows := decode[demoOutput](t, result{stdout: out.String()}).Results
 
 	got := map[byok.KeySpec]demoRow{}
 	for _, r := range rows {
@@ -75,11 +75,11 @@ func TestDemoSoftHSM(t *testing.T) {
 			t.Errorf("no softhsm row for %s; rows: %+v", spec, rows)
 			continue
 		}
-		if !r.OK || !r.Verified || r.Error != "" {
-			t.Errorf("%s (softhsm): ok %v, verified %v, error %q", spec, r.OK, r.Verified, r.Error)
+		if !r.OK || !r.Verified || r.Error != nil {
+			t.Errorf("%s (softhsm): ok %v, verified %v, error %+v", spec, r.OK, r.Verified, r.Error)
 		}
-		if r.Checks < 1 || r.ChecksPassed != r.Checks {
-			t.Errorf("%s (softhsm): %d of %d checks passed; want all, at least 1", spec, r.ChecksPassed, r.Checks)
+		if r.ChecksRun < 1 || r.ChecksPassed != r.ChecksRun {
+			t.Errorf("%s (softhsm): %d of %d checks passed; want all, at least 1", spec, r.ChecksPassed, r.ChecksRun)
 		}
 		if r.Algorithm != byok.RSAESOAEPSHA1 {
 			t.Errorf("%s (softhsm): wrapped with %s; want %s (SoftHSM 2.6.1 wraps with OAEP SHA-1 only)", spec, r.Algorithm, byok.RSAESOAEPSHA1)

@@ -61,10 +61,10 @@ type importOutput struct {
 	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
 	PlannedChecks       string                 `json:"planned_checks,omitempty"`
 	ReusedAliasKey      bool                   `json:"reused_alias_key,omitempty"`
-	LeftKey             *leftKey               `json:"left_key,omitempty"`
+	LeftKey             *leftKey               `json:"-"` // in Error
 	AWSCalls            []string               `json:"aws_calls,omitempty"`
-	Seconds             float64                `json:"seconds"`
-	Error               string                 `json:"error,omitempty"`
+	Seconds             float64                `json:"elapsed_seconds"`
+	Error               *errorOut              `json:"error,omitempty"`
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -126,7 +126,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		out.ValidTo = &validTo
 	}
 	fail := func(err error) error {
-		out.Error = err.Error()
+		out.Error = newErrorOut(err, out.KeyARN, out.LeftKey)
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			writeJSON(stdout, out)
@@ -225,13 +225,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case errors.Is(err, byok.ErrVerification) && res != nil:
 			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
 		case errors.Is(err, byok.ErrUnproven) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.shown())
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.positionalArgs())
 		}
 		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
 			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
 		}
 		if !*asJSON && res != nil && res.KeyARN != "" {
-			out.Error = err.Error()
+			out.Error = newErrorOut(err, out.KeyARN, out.LeftKey)
 			printImportResult(stdout, &out, sf.label())
 		}
 		return fail(err)
@@ -242,7 +242,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	printImportResult(stdout, &out, sf.label())
 	if *noVerify {
-		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.shown())
+		fmt.Fprintf(stderr, "byok import: VERIFICATION SKIPPED (--no-verify). Prove the import with:\n  byok verify --key-id %s %s\n", out.KeyARN, sf.positionalArgs())
 	}
 	return nil
 }
@@ -363,7 +363,7 @@ func printImportResult(w io.Writer, o *importOutput, label string) {
 	switch {
 	case o.Verification != nil || o.VerificationSkipped:
 		verificationRows(s, o.Verification)
-	case o.Error != "":
+	case o.Error != nil:
 		// A failed import is not a skipped proof: the proof never ran.
 		s.row("verification", "NOT RUN: the import failed before the proof (the error follows)")
 	}

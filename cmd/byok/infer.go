@@ -35,7 +35,14 @@ func shellQuote(s string) string {
 // shell command line fragment that can be pasted into the next step's
 // command (the key spec, inferred there, is left out).
 func (s *sourceFlags) sourceArgs() string {
-	a := []string{"--source", shellQuote(s.shown())}
+	return "--source " + s.positionalArgs()
+}
+
+// positionalArgs is sourceArgs for a command taking the source as its
+// argument (byok verify): the source, then the flags that reach it again,
+// --key-format included, so that a printed command runs as printed.
+func (s *sourceFlags) positionalArgs() string {
+	a := []string{shellQuote(s.shown())}
 	add := func(flag, v string) {
 		if v != "" {
 			a = append(a, flag, shellQuote(v))
@@ -48,6 +55,7 @@ func (s *sourceFlags) sourceArgs() string {
 	add("--pin-file", s.pinFile)
 	add("--passphrase-env", s.passEnv)
 	add("--passphrase-file", s.passFile)
+	add("--key-format", s.keyFormat)
 	keys := make([]string, 0, len(s.driverOpts))
 	for k := range s.driverOpts {
 		keys = append(keys, k)

@@ -33,8 +33,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-
-	"github.com/byok-go/byok"
 )
 
 // version, when set at link time (-ldflags "-X main.version=…"), overrides
@@ -161,28 +159,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// Help that was asked for is output, not an error: stdout.
 			errw = stdout
 		}
-		err := c.run(ctx, args[1:], stdout, errw)
+		asJSON := jsonRequested(args[1:])
+		out := &countingWriter{w: stdout}
+		err := c.run(ctx, args[1:], out, errw)
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
-			fmt.Fprintf(stderr, "Run 'byok %s --help' for the flags and examples.\n", c.name)
-			return 2
-		case errors.Is(err, byok.ErrVerification):
-			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
-			return 3
-		case errors.Is(err, byok.ErrUnproven):
-			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
-			return 4
-		default:
-			fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
-			return 1
 		}
+		code := exitCode(err)
+		fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+		if code == 2 {
+			fmt.Fprintf(stderr, "Run 'byok %s --help' for the flags and examples.\n", c.name)
+		}
+		if asJSON && out.n == 0 {
+			// The command printed nothing: a usage error or a failure
+			// before it had a document; the error alone is the document.
+			writeJSON(stdout, failureDoc{Error: newErrorOut(err, "", nil)})
+		}
+		return code
 	}
 	fmt.Fprintf(stderr, "byok: unknown command %q; run 'byok help' for the list\n", args[0])
+	if jsonRequested(args[1:]) {
+		err := fmt.Errorf("%w: unknown command %q; run 'byok help' for the list", errUsage, args[0])
+		writeJSON(stdout, failureDoc{Error: newErrorOut(err, "", nil)})
+	}
 	return 2
 }
 

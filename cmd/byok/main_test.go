@@ -217,7 +217,7 @@ func TestDemoJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
 	}
-	rows := decode[[]demoRow](t, result{stdout: out})
+	rows := decode[demoOutput](t, result{stdout: out}).Results
 	checkDemoRows(t, rows)
 }
 
@@ -232,11 +232,11 @@ func checkDemoRows(t *testing.T, rows []demoRow) {
 		}
 		generated++
 		seen[r.KeySpec] = true
-		if !r.OK || !r.Verified || r.Error != "" {
-			t.Errorf("%s: not ok: %s", r.KeySpec, r.Error)
+		if !r.OK || !r.Verified || r.Error != nil {
+			t.Errorf("%s: not ok: %+v", r.KeySpec, r.Error)
 		}
-		if r.Checks == 0 || r.ChecksPassed != r.Checks {
-			t.Errorf("%s: %d of %d checks passed", r.KeySpec, r.ChecksPassed, r.Checks)
+		if r.ChecksRun == 0 || r.ChecksPassed != r.ChecksRun {
+			t.Errorf("%s: %d of %d checks passed", r.KeySpec, r.ChecksPassed, r.ChecksRun)
 		}
 		want, err := byok.ChooseWrapping(r.KeySpec, nil)
 		if err != nil {

@@ -44,7 +44,8 @@ variable (pin_env) or a file (pin_file).
 Examples:
   byok migrate fleet.yaml --dry-run
   byok migrate fleet.yaml
-  byok migrate fleet.yaml --journal /var/lib/byok/fleet.journal --audit /var/log/byok/fleet.audit.jsonl
+  byok migrate fleet.yaml --journal /var/lib/byok/fleet.journal \
+    --audit /var/log/byok/fleet.audit.jsonl
   byok migrate fleet.yaml --quota GetParametersForImport=20 --quota CreateKey=100
   byok migrate fleet.yaml --endpoint-url http://127.0.0.1:8555   # against byok emulator
 
@@ -126,6 +127,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("%w: --endpoint-url %q: want a URL such as http://127.0.0.1:8555", errUsage, *endpoint)
 		}
 	}
+	if *jsonOut && *audit == "-" {
+		return fmt.Errorf("%w: --audit - and --json both write to stdout; give the audit log a file", errUsage)
+	}
 	var tty bool
 	switch *prog {
 	case "auto":
@@ -194,11 +198,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// verdicts counts the proofs' outcomes, per key and Region.
 	verdicts := map[byok.Verdict]int{}
+	// results collects every key's result for --json (which prints no
+	// line per key).
+	results := []migrate.Result{}
 	if *dryRun {
 		mig.Journal = *journal // read, if it exists, to plan only what is left
 		mig.OnResult = func(r migrate.Result) {
+			if *jsonOut {
+				results = append(results, r)
+				return
+			}
 			if r.Outcome == migrate.OutcomePlanned {
-				fmt.Fprintf(stdout, "%s (line %d): %s\n", r.Key, r.Line, r.Plan)
+				fmt.Fprint(stdout, wrapText(fmt.Sprintf("%s (line %d): %s", r.Key, r.Line, r.Plan), "    ", lineWidth)[4:])
 			}
 		}
 	} else {
@@ -213,6 +224,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		mig.Audit = w
 		mig.OnResult = func(r migrate.Result) {
+			if *jsonOut {
+				results = append(results, r)
+			}
 			for _, rr := range r.Regions {
 				if rr.Verdict != "" {
 					verdicts[rr.Verdict]++
@@ -234,7 +248,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return runErr
 	}
 	if *jsonOut {
-		if err := writeJSON(stdout, sum); err != nil {
+		doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
+			Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
+			Error:  newErrorOut(runErr, "", nil)}
+		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}
 	} else {
@@ -245,6 +262,26 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return runErr
+}
+
+// migrateOutput is what `byok migrate --json` prints.
+type migrateOutput struct {
+	OK      bool             `json:"ok"`
+	DryRun  bool             `json:"dry_run"`
+	Journal string           `json:"journal"`
+	Audit   string           `json:"audit_log"`
+	Summary *migrate.Summary `json:"summary"`
+	// Results has every key's result, in the order they finished.
+	Results []migrate.Result `json:"results"`
+	Proofs  proofCounts      `json:"proofs"`
+	Error   *errorOut        `json:"error,omitempty"`
+}
+
+// proofCounts counts the verdicts of a run's proofs.
+type proofCounts struct {
+	Passed   int `json:"passed"`
+	Failed   int `json:"failed"`
+	Unproven int `json:"unproven"`
 }
 
 func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string, dryRun bool) {

@@ -117,8 +117,16 @@ func TestMigrateCLI(t *testing.T) {
 	}
 	// Again: everything is done; --json gives the summary.
 	code, out, _ = migrateCLI(t, manifest, "--quota-scale", "100", "--json", "--progress", "none")
-	var sum migrate.Summary
-	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || sum.AlreadyDone != 12 {
+	var doc struct {
+		OK      bool `json:"ok"`
+		Summary struct {
+			AlreadyDone int `json:"already_done"`
+		} `json:"summary"`
+		Results []struct {
+			Outcome string `json:"outcome"`
+		} `json:"results"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || !doc.OK || doc.Summary.AlreadyDone != 12 || len(doc.Results) != 12 {
 		t.Fatalf("second run: exit %d\n%s", code, out)
 	}
 }

@@ -5,29 +5,54 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/byok-go/byok"
 )
 
-// summary prints a two-column table: a name, then a value.
-type summary struct{ tw *tabwriter.Writer }
-
-func newSummary(w io.Writer) *summary {
-	return &summary{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+// summary prints a two-column table: a name, then a value, wrapped to fit
+// 100 columns (a word longer than a line, such as an ARN or a path, stays
+// whole). Lines of a value that start with spaces (a check's detail under
+// its name) keep their indent when wrapped.
+type summary struct {
+	w    io.Writer
+	rows [][2]string
 }
+
+func newSummary(w io.Writer) *summary { return &summary{w: w} }
 
 func (s *summary) row(name, format string, a ...any) {
-	v := fmt.Sprintf(format, a...)
-	lines := strings.Split(v, "\n")
-	fmt.Fprintf(s.tw, "%s\t%s\n", name, lines[0])
-	for _, l := range lines[1:] {
-		fmt.Fprintf(s.tw, "\t%s\n", l)
-	}
+	s.rows = append(s.rows, [2]string{name, fmt.Sprintf(format, a...)})
 }
 
-func (s *summary) flush() { s.tw.Flush() }
+// lineWidth is how wide byok's human output may be.
+const lineWidth = 100
+
+func (s *summary) flush() {
+	width := 0
+	for _, r := range s.rows {
+		width = max(width, len(r[0]))
+	}
+	pad := strings.Repeat(" ", width+2)
+	for _, r := range s.rows {
+		first := fmt.Sprintf("%-*s", width+2, r[0])
+		for i, l := range strings.Split(r[1], "\n") {
+			lead := pad
+			if i == 0 {
+				lead = first
+			}
+			if len(pad)+utf8.RuneCountInString(l) <= lineWidth {
+				fmt.Fprintln(s.w, lead+l) // fits: kept as written, spacing included
+				continue
+			}
+			indent := l[:len(l)-len(strings.TrimLeft(l, " "))]
+			text := wrapText(strings.TrimLeft(l, " "), pad+indent, lineWidth)
+			fmt.Fprint(s.w, lead+indent+strings.TrimPrefix(text, pad+indent))
+		}
+	}
+	s.rows = nil
+}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -43,7 +68,7 @@ type progress struct {
 
 func (p progress) say(format string, a ...any) {
 	if !p.quiet {
-		fmt.Fprintf(p.w, format+"\n", a...)
+		fmt.Fprint(p.w, wrapText(fmt.Sprintf(format, a...), "", lineWidth))
 	}
 }
 

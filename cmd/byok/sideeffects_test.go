@@ -133,17 +133,18 @@ func TestFailureAfterCreateKeyNamesKey(t *testing.T) {
 		if code != 1 || f.count("CreateKey") != before+1 {
 			t.Fatalf("%v with %s failing: exit %d, %d CreateKey\n%s%s", tc.args, tc.op, code, f.count("CreateKey")-before, stdout, stderr)
 		}
-		var out struct {
-			Error   string   `json:"error"`
-			LeftKey *leftKey `json:"left_key"`
+		var doc struct {
+			Error errorOut `json:"error"`
 		}
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.LeftKey == nil {
+		err := json.Unmarshal([]byte(stdout), &doc)
+		out := doc.Error
+		if err != nil || out.LeftKey == nil || out.KeyARN != out.LeftKey.KeyARN {
 			t.Fatalf("%v: JSON %v: %s", tc.args, err, stdout)
 		}
 		arn := out.LeftKey.KeyARN
 		want := "aws kms schedule-key-deletion --key-id " + arn + " --pending-window-in-days 7 --region us-east-1"
 		if !strings.HasPrefix(arn, "arn:aws:kms:us-east-1:") || out.LeftKey.DeleteCommand != want || !out.LeftKey.CreatedNow ||
-			!strings.Contains(out.Error, want) || !strings.Contains(stderr, want) || !strings.Contains(stderr, "--cleanup-on-failure") {
+			!strings.Contains(out.Message, want) || !strings.Contains(stderr, want) || !strings.Contains(stderr, "--cleanup-on-failure") {
 			t.Errorf("%v with %s failing: the key and its removal are not named:\n%s%s", tc.args, tc.op, stdout, stderr)
 		}
 		if md := f.describe(t, arn); md.KeyState != types.KeyStatePendingImport {
@@ -179,10 +180,12 @@ func TestCleanupOnFailure(t *testing.T) {
 			}
 			msg := stderr
 			if asJSON {
-				var out struct {
-					LeftKey *leftKey `json:"left_key"`
+				var doc struct {
+					Error errorOut `json:"error"`
 				}
-				if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.LeftKey == nil || out.LeftKey.DeletionDate == nil {
+				err := json.Unmarshal([]byte(stdout), &doc)
+				out := doc.Error
+				if err != nil || out.LeftKey == nil || out.LeftKey.DeletionDate == nil {
 					t.Fatalf("%v: %v %s", a, err, stdout)
 				}
 				if d := out.LeftKey.DeletionDate.Sub(start); d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour+time.Hour {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -63,8 +62,8 @@ type verifyOutput struct {
 	KeyState     string           `json:"key_state,omitempty"`
 	Source       *sourceOut       `json:"source,omitempty"`
 	Verification *verificationOut `json:"verification"`
-	Seconds      float64          `json:"seconds"`
-	Error        string           `json:"error,omitempty"`
+	Seconds      float64          `json:"elapsed_seconds"`
+	Error        *errorOut        `json:"error,omitempty"`
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -93,7 +92,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	res := verifyOutput{KeyARN: *keyID, Verdict: byok.VerdictUnproven}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, res.KeyARN, nil)
 		res.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			writeJSON(stdout, res)
@@ -258,7 +257,7 @@ type inspectOutput struct {
 	Algorithm         byok.WrappingAlgorithm   `json:"wrapping_algorithm,omitempty"`
 	WrappingKeySpec   byok.WrappingKeySpec     `json:"wrapping_key_spec,omitempty"`
 	Reason            string                   `json:"reason,omitempty"`
-	Error             string                   `json:"error,omitempty"`
+	Error             *errorOut                `json:"error,omitempty"`
 }
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -273,9 +272,10 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
 	}
-	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName()}
+	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName(), UsageCandidates: []byok.KeyUsage{},
+		AllowedAlgorithms: []byok.WrappingAlgorithm{}, SourceAlgorithms: []byok.WrappingAlgorithm{}}
 	fail := func(err error) error {
-		res.Error = err.Error()
+		res.Error = newErrorOut(err, "", nil)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}
@@ -291,17 +291,18 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fail(err)
 	}
 	res.Label, res.KeySpec, res.Kind, res.Bits = info.Label, info.Spec, info.Spec.Kind().String(), info.Spec.Bits()
-	res.KeyUsage, res.UsageCandidates = effectiveUsage(info), info.Spec.Usages()
+	res.KeyUsage = effectiveUsage(info)
+	res.UsageCandidates = append(res.UsageCandidates, info.Spec.Usages()...)
 	res.Fingerprint, res.PublicKey = info.Fingerprint, info.PublicKeyDER
-	res.AllowedAlgorithms = byok.AllowedAlgorithms(info.Spec)
+	res.AllowedAlgorithms = append(res.AllowedAlgorithms, byok.AllowedAlgorithms(info.Spec)...)
 	var can []byok.WrappingAlgorithm
 	if l, ok := src.(byok.AlgorithmLister); ok {
 		if can, err = l.WrappingAlgorithms(ctx); err != nil {
 			return fail(fmt.Errorf("asking the source which wrapping algorithms it can perform: %w", err))
 		}
-		res.SourceAlgorithms = slices.Clone(can)
+		res.SourceAlgorithms = append(res.SourceAlgorithms, can...)
 	} else {
-		res.SourceAlgorithms = byok.WrappingAlgorithms()
+		res.SourceAlgorithms = append(res.SourceAlgorithms, byok.WrappingAlgorithms()...)
 	}
 	if c, err := byok.ChooseWrapping(info.Spec, can); err == nil {
 		res.Algorithm, res.WrappingKeySpec, res.Reason = c.Algorithm, c.WrappingKeySpec, c.Reason

@@ -145,8 +145,8 @@ func TestCLIVerifyMatrix(t *testing.T) {
 					break
 				}
 			}
-			if v.OK || v.Verdict != byok.VerdictFailed || !strings.HasPrefix(failed, want) || v.Error == "" {
-				t.Errorf("another key, JSON: verdict %s, first failed check %q, error %q", v.Verdict, failed, v.Error)
+			if v.OK || v.Verdict != byok.VerdictFailed || !strings.HasPrefix(failed, want) || v.Error == nil || v.Error.Kind != kindProofFailed {
+				t.Errorf("another key, JSON: verdict %s, first failed check %q, error %+v", v.Verdict, failed, v.Error)
 			}
 		})
 	}
@@ -205,7 +205,7 @@ func TestCLIUploadSymmetric(t *testing.T) {
 		if decline {
 			args = append(args, "--no-reimport")
 			u := decode[uploadOut](t, mustByok(t, 4, env, args...))
-			if u.OK || u.Verification == nil || u.Verification.Verdict != byok.VerdictUnproven || !strings.Contains(u.Error, "not proven") {
+			if u.OK || u.Verification == nil || u.Verification.Verdict != byok.VerdictUnproven || u.Error == nil || u.Error.Kind != kindUnproven || !strings.Contains(u.Error.Message, "not proven") {
 				t.Errorf("upload --no-reimport: %+v", u)
 			}
 			mustByok(t, 0, env, append([]string{"verify", "--key-id", p.Meta.KeyARN}, src...)...)

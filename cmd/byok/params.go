@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/params"
+)
+
+const paramsUsage = `Usage: byok params --out DIR [flags] [SOURCE]
+       byok params --console-zip ImportParameters.zip --out DIR [--algorithm ALG] [SOURCE]
+
+Step 1 of the offline import, on a host with AWS access: creates the KMS key
+(Origin EXTERNAL) or finds it (--key-id), calls GetParametersForImport and
+writes into DIR:
+
+  WrappingPublicKey.bin   the wrapping public key (DER), as the console's zip has it
+  ImportToken.bin         the import token
+  byok-params.json        the key ARN, key spec and usage, algorithm, wrapping
+                          key spec, when the parameters expire (24 hours), and
+                          the source's fingerprint and public key when known
+
+Carry DIR to the HSM host and run byok wrap there. The key spec comes from
+the SOURCE when it is reachable here, else from --public-key (the source's
+public key, for RSA and EC keys), --key-spec, or the existing --key-id.
+
+With --console-zip, byok makes no AWS call: it reads the ImportParameters.zip
+the KMS console downloads ("Download wrapping public key and import token")
+and writes the same directory. The console's README usually names the
+wrapping algorithm; if not, pass --algorithm (the one you chose there).
+
+` + sourceHelp + `
+
+Examples:
+  byok params --out params/ --key-spec ECC_NIST_P256 --alias payments-signing
+  byok params --out params/ --public-key signing-key.pub.pem --tag team=payments
+  byok params --out params/ --key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-…
+  byok params --out params/ --key-spec RSA_2048 --algorithm RSA_AES_KEY_WRAP_SHA_1
+      # (for an HSM without SHA-256 OAEP)
+  byok params --console-zip ~/Downloads/ImportParameters.zip --out params/`
+
+// paramsOutput is what `byok params --json` prints.
+type paramsOutput struct {
+	OK      bool             `json:"ok"`
+	Dir     string           `json:"dir"`
+	Meta    *params.Metadata `json:"parameters,omitempty"`
+	LeftKey *leftKey         `json:"-"` // in Error
+	Error   *errorOut        `json:"error,omitempty"`
+}
+
+func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("params", paramsUsage, stderr)
+	var sf sourceFlags
+	var af awsFlags
+	var wf wrappingFlags
+	var nk newKeyFlags
+	sf.register(fs)
+	af.register(fs)
+	wf.register(fs)
+	out := fs.String("out", "", "write the parameters into `DIR` (created, mode 0700)")
+	zipFile := fs.String("console-zip", "", "read the KMS console's ImportParameters.zip `FILE` instead of calling AWS")
+	pubFile := fs.String("public-key", "", "the source's public key `FILE` (PEM or DER, as openssl pkey -pubout writes it): gives the key spec and is recorded for byok wrap to check")
+	keyID := fs.String("key-id", "", "use this existing KMS key (`ID`, ARN or alias/NAME) instead of creating one")
+	nk.register(fs)
+	force := fs.Bool("force", false, "replace parameters already in --out")
+	cleanup := fs.Bool("cleanup-on-failure", false, "if byok params fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.setPositional(pos, false); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: --out DIR is required: the directory to write the parameters into", errUsage)
+	}
+	if *keyID != "" && nk.set() {
+		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)
+	}
+	if *zipFile != "" && (*keyID != "" || nk.set() || wf.wrappingKeySpec != "") {
+		return fmt.Errorf("%w: with --console-zip the key and the parameters exist already: --key-id, --alias, --description, --tag, --policy, --multi-region and --wrapping-key-spec do not apply", errUsage)
+	}
+	if sf.source != "" && *pubFile != "" {
+		return fmt.Errorf("%w: give the SOURCE or --public-key, not both", errUsage)
+	}
+	im, err := wf.importer()
+	if err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	if err := af.validate(); err != nil {
+		return err
+	}
+	policy, err := nk.policy()
+	if err != nil {
+		return err
+	}
+	p := progress{stderr, *asJSON}
+	res := paramsOutput{Dir: *out}
+	undoDir := func() {}
+	fail := func(err error) error {
+		undoDir()
+		res.Error = newErrorOut(err, "", res.LeftKey)
+		if *asJSON {
+			writeJSON(stdout, res)
+		}
+		return err
+	}
+
+	// What is known of the source key.
+	var info byok.KeyInfo
+	var known *params.Source
+	var src byok.KeySource
+	switch {
+	case sf.source != "":
+		p.say("opening %s…", sf.label())
+		s, err := sf.open(ctx, stderr)
+		if err != nil {
+			return fail(err)
+		}
+		defer s.Close()
+		src = s
+		if info, err = s.Describe(ctx); err != nil {
+			return fail(err)
+		}
+	case *pubFile != "":
+		der, spec, fp, err := readPublicKey(*pubFile)
+		if err != nil {
+			return err
+		}
+		if sf.keySpec != "" && byok.KeySpec(sf.keySpec) != spec {
+			return fmt.Errorf("%w: --key-spec %s, but --public-key %s is an %s key", errUsage, sf.keySpec, *pubFile, spec)
+		}
+		info = byok.KeyInfo{Spec: spec, Usage: byok.KeyUsage(sf.usage), PublicKeyDER: der, Fingerprint: fp, Label: *pubFile}
+	case sf.keySpec != "":
+		info = byok.KeyInfo{Spec: byok.KeySpec(sf.keySpec), Usage: byok.KeyUsage(sf.usage)}
+	}
+	if info.Spec != "" {
+		if info.Usage != "" && !info.Spec.AllowsUsage(info.Usage) {
+			return fmt.Errorf("%w: --usage %s is not valid for %s; KMS allows %s", errUsage, info.Usage, info.Spec, usagesOf(info.Spec))
+		}
+		if info.Fingerprint != "" || info.PublicKeyDER != nil {
+			known = &params.Source{Label: info.Label, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
+		}
+	}
+
+	if *zipFile == "" && info.Spec == "" && *keyID == "" {
+		return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
+	}
+	// Check, then create: the directory must take the files before a KMS
+	// key is made for them.
+	if undoDir, err = probeOutDir(*out, *force); err != nil {
+		return fail(err)
+	}
+	var set *params.Set
+	writeFailed := func(err error) error { return err }
+	if *zipFile != "" {
+		set, err = readZip(*zipFile, im.Algorithm)
+		if err != nil {
+			return fail(err)
+		}
+		if info.Spec != "" {
+			if err := byok.CheckCompatible(info.Spec, set.Meta.Algorithm, set.Meta.WrappingKeySpec); err != nil {
+				return fail(fmt.Errorf("the console's parameters cannot carry this key: %w", err))
+			}
+			if sf.keySpec != "" {
+				set.Meta.KeySpec = info.Spec
+				set.Meta.KeyUsage = effectiveUsage(info)
+			}
+		}
+		set.Meta.Source = known
+		set.Meta.Written = time.Now().UTC().Truncate(time.Second)
+	} else {
+		client, region, err := af.client(ctx, *keyID)
+		if err != nil {
+			return fail(err)
+		}
+		if info.Spec == "" {
+			p.say("describing KMS key %s…", *keyID)
+			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+			if err != nil {
+				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+			}
+			info = byok.KeyInfo{Spec: byok.KeySpec(d.KeyMetadata.KeySpec), Usage: byok.KeyUsage(d.KeyMetadata.KeyUsage)}
+			if err := info.Spec.Validate(); err != nil {
+				return fail(fmt.Errorf("%s: %w", *keyID, err))
+			}
+		}
+		if src == nil {
+			src = specSource{info}
+		}
+		if err := checkForcedWrapping(ctx, src, im); err != nil {
+			return fail(err)
+		}
+		info, choice, err := im.Plan(ctx, src)
+		if err != nil {
+			return fail(err)
+		}
+		if err := hsmExtractable(src); err != nil {
+			return fail(err)
+		}
+		if choice.Fallback {
+			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
+		}
+		target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
+		created, reused := *keyID == "", false
+		if created && nk.alias != "" {
+			p.say("checking alias %s…", byok.AliasName(nk.alias))
+			arn, err := target.CheckAlias(ctx, info)
+			if err != nil {
+				return fail(withHint(err))
+			}
+			if arn != "" {
+				fmt.Fprintf(stderr, "byok params: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): fetching parameters for it; no new key is created\n",
+					byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
+				target.KeyID, target.Alias, created, reused = arn, "", false, true
+			}
+		}
+		// left names the key this run created (or reused) when a later step
+		// fails, and with --cleanup-on-failure schedules its deletion.
+		left := func(err error, arn string) error {
+			if arn == "" || (!created && !reused) {
+				return err
+			}
+			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			return err
+		}
+		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
+		if err != nil {
+			return fail(left(withHint(err), ip.KeyID))
+		}
+		der, err := x509.MarshalPKIXPublicKey(ip.WrappingKey)
+		if err != nil {
+			return fail(left(err, ip.KeyID))
+		}
+		set = params.New(ip, der, info.Spec, effectiveUsage(info), time.Now())
+		set.Meta.CreatedKey = created
+		writeFailed = func(err error) error { return left(err, ip.KeyID) }
+		set.Meta.Source = known
+		if set.Meta.Region == "" {
+			set.Meta.Region = region
+		}
+	}
+	if err := params.Write(*out, set, *force); err != nil {
+		return fail(writeFailed(err))
+	}
+	res.OK, res.Meta = true, &set.Meta
+	if *asJSON {
+		return writeJSON(stdout, res)
+	}
+	printParams(stdout, *out, &set.Meta)
+	next := "SOURCE"
+	if sf.source != "" {
+		next = sf.sourceArgs()
+	}
+	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s %s\n", shellQuote(*out), next)
+	return nil
+}
+
+func readZip(name string, alg byok.WrappingAlgorithm) (*params.Set, error) {
+	set, err := params.ReadConsoleZipFile(name, alg)
+	if err != nil {
+		return nil, err
+	}
+	if set.Meta.Algorithm == "" {
+		return nil, fmt.Errorf("%w: the console zip's README does not name the wrapping algorithm: pass --algorithm, the one chosen when downloading (RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_1 or RSA_AES_KEY_WRAP_SHA_1)", errUsage)
+	}
+	return set, nil
+}
+
+func printParams(w io.Writer, dir string, m *params.Metadata) {
+	s := newSummary(w)
+	created := ""
+	if m.CreatedKey {
+		created = "\n(created now: Origin EXTERNAL, PendingImport)"
+	}
+	s.row("KMS key", "%s%s", m.KeyARN, created)
+	s.row("key spec", "%s", orUnknown(string(m.KeySpec)))
+	s.row("key usage", "%s", orUnknown(string(m.KeyUsage)))
+	s.row("algorithm", "%s", m.Algorithm)
+	s.row("wrapping key", "%s", m.WrappingKeySpec)
+	if m.ValidTo != nil {
+		s.row("valid until", "%s (%s from now)", fmtTime(*m.ValidTo), time.Until(*m.ValidTo).Round(time.Minute))
+	} else {
+		s.row("valid until", "unknown (%s): 24 hours after the download", m.From)
+	}
+	if m.Source != nil {
+		s.row("source", "%s %s", m.Source.KeySpec, m.Source.Fingerprint)
+	} else {
+		s.row("source", "not recorded (byok wrap checks the key spec only)")
+	}
+	s.row("files", "%s", strings.Join([]string{
+		filepath.Join(dir, params.WrappingKeyFile),
+		filepath.Join(dir, params.ImportTokenFile),
+		filepath.Join(dir, params.MetadataFile)}, "\n"))
+	s.flush()
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -512,12 +512,12 @@ func TestMigrateInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt once some keys are imported (the journal says so), not
+	// Interrupt once some keys are imported and proven (the journal says so), not
 	// after a fixed time: on a loaded machine 3 s imported none.
 	journal := strings.TrimSuffix(manifest, ".yaml") + ".journal.jsonl"
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		b, _ := os.ReadFile(journal)
-		if bytes.Contains(b, []byte(`"step":"import","phase":"done"`)) {
+		if bytes.Contains(b, []byte(`"step":"verify","phase":"done"`)) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/offline"
 )
 
 const importUsage = `Usage: byok import [flags] SOURCE
@@ -145,7 +146,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// the source opens, its spec and usage are importable, it can be
 	// wrapped with an algorithm AWS allows (the HSM's capabilities are
 	// probed), and an HSM key is extractable.
-	if err := checkForcedWrapping(ctx, src, im); err != nil {
+	if err := offline.CheckForcedWrapping(ctx, src, im); err != nil {
 		return fail(err)
 	}
 	info, choice, err := im.Plan(ctx, src)
@@ -412,24 +413,4 @@ func (pt *progressTarget) Import(ctx context.Context, p byok.ImportParameters, w
 func (pt *progressTarget) VerifyImport(ctx context.Context, imp byok.Imported, info byok.KeyInfo, src byok.KeySource) (byok.Verification, error) {
 	pt.p.say("verifying: using the KMS key and comparing with the source…")
 	return pt.t.VerifyImport(ctx, imp, info, src)
-}
-
-// checkForcedWrapping refuses --algorithm and --wrapping-key-spec that AWS
-// does not allow for the source key, naming the rule.
-func checkForcedWrapping(ctx context.Context, src byok.KeySource, im *byok.Importer) error {
-	if im.Algorithm == "" {
-		return nil
-	}
-	info, err := src.Describe(ctx)
-	if err != nil {
-		return err
-	}
-	w := im.WrappingKeySpec
-	if w == "" {
-		w = byok.WrappingRSA4096
-	}
-	if err := byok.CheckCompatible(info.Spec, im.Algorithm, w); err != nil {
-		return fmt.Errorf("--algorithm %s cannot carry an %s key (AWS allows %s): %w", im.Algorithm, info.Spec, joinAlgs(byok.AllowedAlgorithms(info.Spec)), err)
-	}
-	return nil
 }

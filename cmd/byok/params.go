@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/offline"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -163,97 +161,29 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if undoDir, err = probeOutDir(*out, *force); err != nil {
 		return fail(err)
 	}
-	var set *params.Set
-	writeFailed := func(err error) error { return err }
-	if *zipFile != "" {
-		set, err = readZip(*zipFile, im.Algorithm)
-		if err != nil {
-			return fail(err)
-		}
-		if info.Spec != "" {
-			if err := byok.CheckCompatible(info.Spec, set.Meta.Algorithm, set.Meta.WrappingKeySpec); err != nil {
-				return fail(fmt.Errorf("the console's parameters cannot carry this key: %w", err))
-			}
-			if sf.keySpec != "" {
-				set.Meta.KeySpec = info.Spec
-				set.Meta.KeyUsage = effectiveUsage(info)
-			}
-		}
-		set.Meta.Source = known
-		set.Meta.Written = time.Now().UTC().Truncate(time.Second)
-	} else {
-		client, region, err := af.client(ctx, *keyID)
-		if err != nil {
-			return fail(err)
-		}
-		if info.Spec == "" {
-			p.say("describing KMS key %s…", *keyID)
-			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+	set, err := offline.Params(ctx, offline.ParamsInput{
+		Dir: *out, Force: *force,
+		ConsoleZip: *zipFile, Algorithm: im.Algorithm,
+		Info: info, SpecGiven: sf.keySpec != "", Known: known, Source: src,
+		KeyID:    *keyID,
+		NewKey:   offline.NewKey{Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion},
+		Importer: im,
+		Client: func(ctx context.Context, keyID string) (byok.KMSAPI, string, error) {
+			client, region, err := af.client(ctx, keyID)
 			if err != nil {
-				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+				return nil, "", err
 			}
-			info = byok.KeyInfo{Spec: byok.KeySpec(d.KeyMetadata.KeySpec), Usage: byok.KeyUsage(d.KeyMetadata.KeyUsage)}
-			if err := info.Spec.Validate(); err != nil {
-				return fail(fmt.Errorf("%s: %w", *keyID, err))
-			}
-		}
-		if src == nil {
-			src = specSource{info}
-		}
-		if err := checkForcedWrapping(ctx, src, im); err != nil {
-			return fail(err)
-		}
-		info, choice, err := im.Plan(ctx, src)
-		if err != nil {
-			return fail(err)
-		}
-		if err := hsmExtractable(src); err != nil {
-			return fail(err)
-		}
-		if choice.Fallback {
-			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
-		}
-		target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
-		created, reused := *keyID == "", false
-		if created && nk.alias != "" {
-			p.say("checking alias %s…", byok.AliasName(nk.alias))
-			arn, err := target.CheckAlias(ctx, info)
-			if err != nil {
-				return fail(withHint(err))
-			}
-			if arn != "" {
-				fmt.Fprintf(stderr, "byok params: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): fetching parameters for it; no new key is created\n",
-					byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
-				target.KeyID, target.Alias, created, reused = arn, "", false, true
-			}
-		}
-		// left names the key this run created (or reused) when a later step
-		// fails, and with --cleanup-on-failure schedules its deletion.
-		left := func(err error, arn string) error {
-			if arn == "" || (!created && !reused) {
-				return err
-			}
-			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			return &progressClient{KMSAPI: client, p: p, region: region}, region, nil
+		},
+		Check: hsmExtractable,
+		Left: func(ctx context.Context, err error, t *byok.KMS, arn, region string, created bool) error {
+			err, res.LeftKey = afterFailure(ctx, err, t, arn, region, created, false, *cleanup, "byok params --out "+*out)
 			return err
-		}
-		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
-		if err != nil {
-			return fail(left(withHint(err), ip.KeyID))
-		}
-		der, err := x509.MarshalPKIXPublicKey(ip.WrappingKey)
-		if err != nil {
-			return fail(left(err, ip.KeyID))
-		}
-		set = params.New(ip, der, info.Spec, effectiveUsage(info), time.Now())
-		set.Meta.CreatedKey = created
-		writeFailed = func(err error) error { return left(err, ip.KeyID) }
-		set.Meta.Source = known
-		if set.Meta.Region == "" {
-			set.Meta.Region = region
-		}
-	}
-	if err := params.Write(*out, set, *force); err != nil {
-		return fail(writeFailed(err))
+		},
+		Hooks: p.hooks("params"),
+	})
+	if err != nil {
+		return fail(err)
 	}
 	res.OK, res.Meta = true, &set.Meta
 	if *asJSON {
@@ -266,17 +196,6 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s %s\n", shellQuote(*out), next)
 	return nil
-}
-
-func readZip(name string, alg byok.WrappingAlgorithm) (*params.Set, error) {
-	set, err := params.ReadConsoleZipFile(name, alg)
-	if err != nil {
-		return nil, err
-	}
-	if set.Meta.Algorithm == "" {
-		return nil, fmt.Errorf("%w: the console zip's README does not name the wrapping algorithm: pass --algorithm, the one chosen when downloading (RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_1 or RSA_AES_KEY_WRAP_SHA_1)", errUsage)
-	}
-	return set, nil
 }
 
 func printParams(w io.Writer, dir string, m *params.Metadata) {

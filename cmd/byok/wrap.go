@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/offline"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -105,7 +106,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if dir == "" {
 			return fmt.Errorf("%w: --out DIR is required with a console zip: byok writes the parameters and EncryptedKeyMaterial.bin there", errUsage)
 		}
-		if set, err = readZip(*paramsPath, alg); err != nil {
+		if set, err = offline.ReadConsoleZip(*paramsPath, alg); err != nil {
 			return fail(err)
 		}
 	} else {

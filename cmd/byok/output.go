@@ -209,12 +209,7 @@ func writeWrapped(b *strings.Builder, mark, text string) {
 	flush()
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+func fmtTime(t time.Time) string { return offline.FormatTime(t) }
 
 func fmtDuration(d time.Duration) string {
 	if d < time.Second {

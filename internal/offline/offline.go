@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
@@ -129,4 +130,13 @@ func CheckForcedWrapping(ctx context.Context, src byok.KeySource, im *byok.Impor
 		return fmt.Errorf("--algorithm %s cannot carry an %s key (AWS allows %s): %w", im.Algorithm, info.Spec, strings.Join(names, ", "), err)
 	}
 	return nil
+}
+
+// FormatTime is how byok writes a time in messages: RFC 3339 in UTC, or
+// "unknown" for the zero time.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
 }

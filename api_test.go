@@ -4,10 +4,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/byok-go/byok/internal/testenv"
 )
 
 // TestNoCredentialChain: the root package takes an aws.Config (NewKMS) and
@@ -16,24 +17,10 @@ import (
 // of the root must name the KMS client and none of the packages the SDK's
 // default configuration chain pulls in.
 func TestNoCredentialChain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on PATH")
-	}
-	out, err := exec.Command(goCmd, "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	deps := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		deps[p] = true
-	}
+	deps := testenv.Deps(t, ".")
 	const sdk = "github.com/aws/aws-sdk-go-v2/"
 	if !deps[sdk+"service/kms"] {
-		t.Fatalf("go list -deps does not list %sservice/kms; the check would pass vacuously:\n%s", sdk, out)
+		t.Fatalf("go list -deps does not list %sservice/kms; the check would pass vacuously: %v", sdk, deps)
 	}
 	for _, p := range []string{
 		"config", "credentials", "credentials/ec2rolecreds", "credentials/ssocreds", "credentials/stscreds",

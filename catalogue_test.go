@@ -157,7 +157,11 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "empty input", run: loadBytes(func(*testing.T) []byte { return nil }, byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "empty"},
 		{name: "not a key at all", run: loadBytes(func(*testing.T) []byte { return []byte("hello, world\n") }, byok.LoadOptions{}), is: byok.ErrInvalidMaterial},
 		{name: "two keys in one PEM", run: load("bad-two-keys.pem", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "ambiguous"},
-		{name: "EC parameters block before the key", run: load("bad-p256.ecparam.pem", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "-noout"},
+		{name: "EC PARAMETERS naming another curve than the key's", run: load("bad-p256.ecparam-p384.pem", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "names P-384 (secp384r1), but the key is on P-256"},
+		{name: "explicit EC PARAMETERS before a key", run: load("bad-p256.ecparam-explicit.pem", byok.LoadOptions{}), is: byok.ErrUnsupportedKey, msg: "named curve"},
+		{name: "EC PARAMETERS before two keys", run: loadBytes(func(t *testing.T) []byte {
+			return append(keyFile(t, "p256.ecparam.pem"), keyFile(t, "p384.sec1.pem")...)
+		}, byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "2 private keys"},
 		{name: "Ed25519 key", run: load("bad-ed25519.pem", byok.LoadOptions{}), is: byok.ErrNotImportable},
 		{name: "X25519 key", run: load("bad-x25519.pem", byok.LoadOptions{}), is: byok.ErrInvalidMaterial, msg: "X25519"},
 		{name: "RSA 1024", run: load("bad-rsa1024.pem", byok.LoadOptions{}), is: byok.ErrUnsupportedKey, msg: "2048, 3072 or 4096"},

@@ -61,7 +61,7 @@ func encodings(name string, spec KeySpec) []string {
 	if spec.Kind() == KindRSA {
 		e = append(e, ".pkcs1.pem", ".pkcs1.der")
 	} else {
-		e = append(e, ".sec1.pem", ".sec1.der", ".sec1-nopub.pem", ".sec1-nopub.der", ".pkcs8-nopub.pem")
+		e = append(e, ".sec1.pem", ".sec1.der", ".sec1-nopub.pem", ".sec1-nopub.der", ".pkcs8-nopub.pem", ".ecparam.pem")
 	}
 	if name == "p256" {
 		e = append(e, ".enc-sha1-aes-128-cbc.pem", ".enc-sha224-aes-192-cbc.pem", ".enc-sha384-aes-256-cbc.pem", ".enc-sha512-aes-128-cbc.pem")
@@ -541,8 +541,10 @@ func TestLoadKeyFileRejects(t *testing.T) {
 		{"empty", nil, LoadOptions{}, nil, []string{"empty"}},
 		{"whitespace", []byte(" \n\t\n"), LoadOptions{KeySpec: HMAC256}, nil, []string{"empty"}},
 		{"two PEM blocks", readKey(t, "bad-two-keys.pem"), LoadOptions{}, nil, []string{"2 private keys", `"PRIVATE KEY", "PRIVATE KEY"`, "ambiguous", "keep only"}},
-		{"EC PARAMETERS and key", readKey(t, "bad-p256.ecparam.pem"), LoadOptions{}, nil, []string{"2 PEM blocks", `"EC PARAMETERS", "EC PRIVATE KEY"`, "-noout"}},
-		{"EC PARAMETERS only", pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: pemBytes(t, "bad-p256.ecparam.pem")}), LoadOptions{}, nil, []string{"no key"}},
+		{"EC PARAMETERS of another curve", readKey(t, "bad-p256.ecparam-p384.pem"), LoadOptions{}, nil, []string{`"EC PARAMETERS" block names P-384 (secp384r1)`, "the key is on P-256 (prime256v1)"}},
+		{"EC PARAMETERS explicit", readKey(t, "bad-p256.ecparam-explicit.pem"), LoadOptions{}, []error{ErrUnsupportedKey}, []string{`"EC PARAMETERS" block spells out`, "named curve"}},
+		{"EC PARAMETERS only", pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: pemBytes(t, "p256.ecparam.pem")}), LoadOptions{}, nil, []string{"no key"}},
+		{"EC PARAMETERS and two keys", append(readKey(t, "p256.ecparam.pem"), readKey(t, "p256.sec1.pem")...), LoadOptions{}, nil, []string{"2 private keys", "ambiguous"}},
 		{"secret key without KeySpec", []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), LoadOptions{}, nil, []string{"give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"}},
 		{"binary without KeySpec", append([]byte{0x30, 0x82}, bytes.Repeat([]byte{1}, 30)...), LoadOptions{}, nil, []string{"neither PEM nor valid DER (truncated)", "give its key spec (SYMMETRIC_DEFAULT or HMAC_*)"}},
 		{"unknown KeySpec", p256PEM, LoadOptions{KeySpec: "AES_128"}, []error{ErrUnknownKeySpec}, []string{"AES_128"}},

@@ -204,12 +204,33 @@ keys:
 		t.Fatal(err)
 	}
 	srv := emulator(t)
-	sum, err := (&Migration{Manifest: m, Client: clientsOf(srv), Journal: filepath.Join(dir, "j"), Quotas: fastQuotas()}).Run(context.Background())
+	var audit bytes.Buffer
+	sum, err := (&Migration{Manifest: m, Client: clientsOf(srv), Journal: filepath.Join(dir, "j"), Audit: &audit, Quotas: fastQuotas()}).Run(context.Background())
 	if !errors.Is(err, ErrKeysFailed) || sum.Failed != 2 || sum.Imported != 1 {
 		t.Fatalf("%v %+v", err, sum)
 	}
 	if sum.Failures[0].Key != "missing-file" || !strings.Contains(sum.Failures[0].Err, "nope.pem") ||
 		sum.Failures[1].Key != "wrong-existing" || !strings.Contains(sum.Failures[1].Err, "NotFound") {
 		t.Errorf("failures %+v", sum.Failures)
+	}
+	// One audit record per key outcome: a key that fails before it
+	// reaches KMS (its file is missing) or on its first call (its target
+	// does not exist) is recorded once, as failed, with the error.
+	want := map[string]Outcome{"good": OutcomeImported, "missing-file": OutcomeFailed, "wrong-existing": OutcomeFailed}
+	got := map[string][]Outcome{}
+	for _, line := range strings.Split(strings.TrimSpace(audit.String()), "\n") {
+		var rec AuditRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		got[rec.Key] = append(got[rec.Key], rec.Outcome)
+		if rec.Outcome == OutcomeFailed && rec.Error == "" {
+			t.Errorf("%s: failed record without the error", rec.Key)
+		}
+	}
+	for key, outcome := range want {
+		if len(got[key]) != 1 || got[key][0] != outcome {
+			t.Errorf("%s: audit records %v, want one %s", key, got[key], outcome)
+		}
 	}
 }

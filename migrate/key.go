@@ -45,6 +45,12 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 		if res.Err != nil {
 			res.Outcome = OutcomeFailed
 			r.note(Entry{Key: k.Name, Step: StepKey, Phase: PhaseFailed, Error: res.Err.Error()})
+			if len(j.records) == 0 {
+				// Failed before any Region's record (the source did not
+				// open, the target key was not found): one record still
+				// says so. r.record keeps it in j.records.
+				r.record(j, "", "", "")
+			}
 		}
 		for _, rec := range j.records {
 			if res.Err != nil && rec.Outcome == OutcomeImported && !rec.Verified {
@@ -59,7 +65,6 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 	}()
 	if err := r.open(ctx, j); err != nil {
 		res.Err = err
-		j.records = append(j.records, r.record(j, "", "", ""))
 		return res
 	}
 	defer j.closeSource()
@@ -171,6 +176,8 @@ func (r *runner) describeTarget(ctx context.Context, j *job) (string, string, ma
 	return arn, role, replicas, nil
 }
 
+// record starts the audit record of j in region and keeps it in j.records,
+// which migrateKey writes when the key is done.
 func (r *runner) record(j *job, region, arn, role string) *AuditRecord {
 	rec := &AuditRecord{Time: time.Now().UTC(), Migration: r.m.Manifest.ID, Run: r.runID, Key: j.k.Name,
 		Source: sourceLabel(j.k.Source), Fingerprint: j.info.Fingerprint, KeySpec: j.info.Spec, KeyUsage: usageOf(j.info),

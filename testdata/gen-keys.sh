@@ -52,6 +52,10 @@ for c in p256:P-256 p384:P-384 p521:P-521 secp256k1:secp256k1; do
 	openssl ec -in "$name.pkcs8.pem" -no_public -outform DER -out "$name.sec1-nopub.der" 2>/dev/null
 	# PKCS#8 without the public key (OpenSSL keeps the SEC1 no-public flag).
 	openssl pkcs8 -topk8 -nocrypt -in "$name.sec1-nopub.pem" -out "$name.pkcs8-nopub.pem"
+	# `openssl ecparam -name CURVE -genkey`'s default form: an EC PARAMETERS
+	# block naming the curve, then the SEC1 key (here the same key, so that
+	# it loads to the same PKCS#8).
+	{ openssl ecparam -name "${c#*:}"; cat "$name.sec1.pem"; } >"$name.ecparam.pem"
 done
 
 # The other supported encryptions: every PBKDF2 PRF, every AES key size.
@@ -102,6 +106,8 @@ openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in p256.pkcs8.pem -passout "pass:$pass" 
 openssl pkcs8 -topk8 -v2 des3 -in p256.pkcs8.pem -passout "pass:$pass" -out bad-p256.enc-des3.pem
 openssl ec -in p256.pkcs8.pem -aes256 -passout "pass:$pass" -out bad-p256.legacy-enc.pem 2>/dev/null
 
-# Several PEM blocks: two keys, and `openssl ecparam -genkey`'s default output.
+# Several PEM blocks: two keys; EC PARAMETERS naming another curve than the
+# key's, or spelling the curve out (explicit parameters).
 cat p256.pkcs8.pem p384.pkcs8.pem >bad-two-keys.pem
-openssl ecparam -name prime256v1 -genkey -out bad-p256.ecparam.pem
+{ openssl ecparam -name P-384; cat p256.sec1.pem; } >bad-p256.ecparam-p384.pem
+{ openssl ecparam -name P-256 -param_enc explicit; cat p256.sec1.pem; } >bad-p256.ecparam-explicit.pem

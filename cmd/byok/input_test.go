@@ -49,8 +49,9 @@ func badInputFiles(t *testing.T, limit int) []struct{ name, path, want string } 
 	}
 }
 
-// runCLIPromptly is runCLI failing the test if byok blocks.
-func runCLIPromptly(t *testing.T, args ...string) (int, string, string) {
+// promptly runs a CLI invocation, failing the test if byok blocks for
+// longer than limit.
+func promptly(t *testing.T, limit time.Duration, run func(*testing.T, ...string) (int, string, string), args ...string) (int, string, string) {
 	t.Helper()
 	type res struct {
 		code     int
@@ -58,16 +59,22 @@ func runCLIPromptly(t *testing.T, args ...string) (int, string, string) {
 	}
 	done := make(chan res, 1)
 	go func() {
-		c, o, e := runCLI(t, args...)
+		c, o, e := run(t, args...)
 		done <- res{c, o, e}
 	}()
 	select {
 	case r := <-done:
 		return r.code, r.out, r.err
-	case <-time.After(20 * time.Second):
+	case <-time.After(limit):
 		t.Fatalf("byok %s blocked", strings.Join(args, " "))
 		return 0, "", ""
 	}
+}
+
+// runCLIPromptly is runCLI failing the test if byok blocks.
+func runCLIPromptly(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return promptly(t, 20*time.Second, runCLI, args...)
 }
 
 func TestCLIBoundedInputFiles(t *testing.T) {
@@ -106,22 +113,7 @@ func TestCLIBoundedInputFiles(t *testing.T) {
 // migrateCLIPromptly is migrateCLI failing the test if byok blocks.
 func migrateCLIPromptly(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	type res struct {
-		code     int
-		out, err string
-	}
-	done := make(chan res, 1)
-	go func() {
-		c, o, e := migrateCLI(t, args...)
-		done <- res{c, o, e}
-	}()
-	select {
-	case r := <-done:
-		return r.code, r.out, r.err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("byok migrate %s blocked", strings.Join(args, " "))
-		return 0, "", ""
-	}
+	return promptly(t, 30*time.Second, migrateCLI, args...)
 }
 
 // TestMigrateBoundedInputFiles: the manifest, a manifest's key and

@@ -173,7 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		code := exitCode(err)
-		fmt.Fprintf(stderr, "byok %s: %v\n", c.name, err)
+		fmt.Fprint(stderr, errorText(c.name, err.Error(), isTerminal(stderr)))
 		if code == 2 {
 			fmt.Fprintf(stderr, "Run 'byok %s --help' for the flags and examples.\n", c.name)
 		}

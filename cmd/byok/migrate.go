@@ -142,11 +142,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	m, err := migrate.OpenManifest(pos[0])
 	if err != nil {
+		// Any manifest that cannot be used (missing, not a regular file,
+		// over its cap, or with mistakes) is the input's fault: exit 2,
+		// as --help says, like a mistake in a field.
 		var me *migrate.ManifestError
 		if errors.As(err, &me) {
 			return fmt.Errorf("%w: the manifest has mistakes:\n%v", errUsage, err)
 		}
-		return err
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	defJournal, defAudit := migrate.DefaultPaths(pos[0])
 	if *journal == "" {

@@ -86,6 +86,46 @@ func TestMigrateCLIUsage(t *testing.T) {
 	}
 }
 
+// TestMigrateManifestInputExit2: every manifest that cannot be used —
+// missing, a device, a FIFO, a directory, over its cap, with mistakes, or
+// naming a bad policy_file — exits 2 ("the manifest is wrong", as --help
+// says), with or without --dry-run and --json, before any AWS call.
+func TestMigrateManifestInputExit2(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1") // never reached
+	dir := t.TempDir()
+	key, err := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, doc string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := map[string]struct{ path, want string }{
+		"missing":     {filepath.Join(dir, "nope.yaml"), "no such file"},
+		"long line":   {write("long.yaml", "version: 1\nid: x\ndescription: "+strings.Repeat("a", 2<<20)), "has a line longer than 1 MiB"},
+		"mistakes":    {write("typo.yaml", "version: 1\nid: x\nkeys:\n  - name: a\n    source: "+key+"\n    target: {region: us-east-1, alais: a}\n"), "unknown field"},
+		"policy_file": {write("policy.yaml", "version: 1\nid: x\nkeys:\n  - name: a\n    source: "+key+"\n    target: {region: us-east-1, policy_file: /dev/zero}\n"), "policy_file"},
+	}
+	for _, bad := range badInputFiles(t, 1<<10) {
+		if bad.name != "over the cap" { // the manifest's cap is 256 MiB: "long line" is its line cap
+			cases[bad.name] = struct{ path, want string }{bad.path, bad.want}
+		}
+	}
+	for name, c := range cases {
+		for _, flags := range [][]string{{"--dry-run"}, {"--progress", "none", "--journal", filepath.Join(dir, "j")}, {"--json", "--progress", "none", "--journal", filepath.Join(dir, "j")}} {
+			code, _, errOut := runCLIPromptly(t, append([]string{"migrate", c.path}, flags...)...)
+			if code != 2 || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s %v: exit %d, want 2 and %q\n%s", name, flags, code, c.want, errOut)
+			}
+		}
+	}
+}
+
 func TestMigrateCLI(t *testing.T) {
 	url, logs := startEmulator(t)
 	setEmulatorEnv(t, url)

@@ -177,7 +177,11 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		},
 		Check: hsmExtractable,
 		Left: func(ctx context.Context, err error, t *byok.KMS, arn, region string, created bool) error {
-			err, res.LeftKey = afterFailure(ctx, err, t, arn, region, created, false, *cleanup, "byok params --out "+*out)
+			again := "byok params --out " + shellQuote(*out)
+			if *force { // --out may hold the parameters --force was to replace
+				again += " --force"
+			}
+			err, res.LeftKey = afterFailure(ctx, err, t, arn, region, created, false, *cleanup, again)
 			return err
 		},
 		Hooks: p.hooks("params"),

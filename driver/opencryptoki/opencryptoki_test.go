@@ -26,20 +26,8 @@ import (
 // are session objects of known value (the token is the system's); every
 // blob is unwrapped and compared byte for byte, every import verified.
 func TestMigrate(t *testing.T) {
-	tokInfo := hsmtest.OpenCryptoki(t)
+	m, tok, tokInfo := openToken(t)
 	ctx := context.Background()
-	// Hold the module and a token open: session objects live as long as the
-	// session that made them, and the sources share this module.
-	m, err := hsm.OpenModule(hsmtest.OpenCryptokiPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, err := m.OpenToken(ctx, hsm.TokenSelector{Label: tokInfo.Label}, hsm.TokenOptions{PIN: hsmtest.OpenCryptokiUserPIN, Profile: &opencryptoki.Profile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
 	caps, err := tok.Capabilities(ctx, true)
 	if err != nil {
 		t.Fatal(err)
@@ -151,18 +139,8 @@ func TestMigrate(t *testing.T) {
 
 // TestDriverOpen opens a key through the registry, as the byok command does.
 func TestDriverOpen(t *testing.T) {
-	tokInfo := hsmtest.OpenCryptoki(t)
+	m, tok, tokInfo := openToken(t)
 	ctx := context.Background()
-	m, err := hsm.OpenModule(hsmtest.OpenCryptokiPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, err := m.OpenToken(ctx, hsm.TokenSelector{Label: tokInfo.Label}, hsm.TokenOptions{PIN: hsmtest.OpenCryptokiUserPIN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
 	tok.WithSession(ctx, func(sh pkcs11.SessionHandle) error {
 		_, err := hsmtest.ImportSecret(m.API(), sh, pkcs11.CKK_AES, make([]byte, 32), hsmtest.KeyOptions{Label: "byok-test-driver"})
 		return err
@@ -189,18 +167,8 @@ func TestDriverOpen(t *testing.T) {
 // signatures are checked the same way) and verifies the signatures with
 // crypto/rsa: RSASSA-PKCS1-v1_5 with SHA-256, SHA-384 and SHA-512, and PSS.
 func TestSigner(t *testing.T) {
-	tokInfo := hsmtest.OpenCryptoki(t)
+	m, tok, tokInfo := openToken(t)
 	ctx := context.Background()
-	m, err := hsm.OpenModule(hsmtest.OpenCryptokiPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, err := m.OpenToken(ctx, hsm.TokenSelector{Label: tokInfo.Label}, hsm.TokenOptions{PIN: hsmtest.OpenCryptokiUserPIN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
 	key, err := hsmtest.RSAKey("rsa2048-len8")
 	if err != nil {
 		t.Fatal(err)

@@ -22,18 +22,8 @@ import (
 // same spec fails. HMAC_224, whose HMAC the 3.8 token cannot compute
 // (no CKM_SHA224_HMAC), is proven by re-import instead of GenerateMac.
 func TestVerifyKey(t *testing.T) {
-	tokInfo := hsmtest.OpenCryptoki(t)
+	m, tok, tokInfo := openToken(t)
 	ctx := context.Background()
-	m, err := hsm.OpenModule(hsmtest.OpenCryptokiPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, err := m.OpenToken(ctx, hsm.TokenSelector{Label: tokInfo.Label}, hsm.TokenOptions{PIN: hsmtest.OpenCryptokiUserPIN, Profile: &opencryptoki.Profile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
 	keys, err := hsmtest.Keys()
 	if err != nil {
 		t.Fatal(err)

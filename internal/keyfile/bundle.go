@@ -35,11 +35,13 @@ func isCertificateBlock(t string) bool {
 }
 
 // loadPEMBundle loads a PEM file of several blocks: one private key and
-// the certificates of its chain, in any order. Anything else is ambiguous.
+// the certificates of its chain, in any order, or one key and "EC
+// PARAMETERS" blocks (which the caller checks). Anything else is ambiguous.
 func loadPEMBundle(blocks []*pem.Block, opts Options) (*Key, error) {
 	var keys, certs, others []*pem.Block
 	for _, b := range blocks {
 		switch {
+		case b.Type == "EC PARAMETERS":
 		case isPrivateKeyBlock(b.Type):
 			keys = append(keys, b)
 		case isCertificateBlock(b.Type):
@@ -48,10 +50,13 @@ func loadPEMBundle(blocks []*pem.Block, opts Options) (*Key, error) {
 			others = append(others, b)
 		}
 	}
-	if len(keys) == 1 && len(certs) > 0 && len(others) == 0 {
+	if len(keys) == 1 && len(others) == 0 {
 		k, err := parsePEMBlock(keys[0], opts)
 		if err != nil {
 			return nil, err
+		}
+		if len(certs) == 0 {
+			return k, nil
 		}
 		ders := make([][]byte, len(certs))
 		for i, c := range certs {
@@ -69,11 +74,8 @@ func loadPEMBundle(blocks []*pem.Block, opts Options) (*Key, error) {
 	}
 	what := fmt.Sprintf("the input has %d PEM blocks (%s)", len(blocks), strings.Join(types, ", "))
 	fix := "keep only the private key block in the file, with its certificates if you like (cut the others out with an editor, or re-export the key alone from its source)"
-	switch {
-	case len(keys) > 1:
+	if len(keys) > 1 {
 		what = fmt.Sprintf("the input has %d private keys (%s)", len(keys), strings.Join(types, ", "))
-	case blocks[0].Type == "EC PARAMETERS":
-		fix += "; `openssl ecparam -genkey` writes the parameters block unless given -noout"
 	}
 	return nil, fmt.Errorf("%w: %s, so which key to load is ambiguous; %s", ErrInvalid, what, fix)
 }

@@ -1,7 +1,8 @@
 package keyfile
 
 // PEM key files: one private key block, alone or with the certificates of
-// that key (RFC 7468).
+// that key (RFC 7468), and with the "EC PARAMETERS" block OpenSSL writes
+// before an EC key.
 
 import (
 	"bytes"
@@ -9,10 +10,14 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // loadPEM decodes the PEM blocks of data and parses the key in them: one
-// private key block, alone or with the certificates of that key. Text
+// private key block, alone or with the certificates of that key, and with
+// "EC PARAMETERS" blocks that name the key's curve. Text
 // before and between blocks is allowed (RFC 7468 section 5.2's explanatory
 // text, as `openssl pkcs12 -nodes` writes "Bag Attributes"), binary bytes
 // are not, and nothing but whitespace may follow the last block.
@@ -47,10 +52,67 @@ func loadPEM(data []byte, opts Options) (*Key, error) {
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, fmt.Errorf("%w: unexpected data after the last PEM block (%d bytes that are not whitespace); the file has bytes appended or is corrupt: pass the key file as its source wrote it", ErrInvalid, len(bytes.TrimSpace(rest)))
 	}
-	if len(blocks) == 1 {
+	curve, nparams, err := pemECParameters(blocks)
+	switch {
+	case err != nil:
+		return nil, err
+	case nparams == 0 && len(blocks) == 1:
 		return parsePEMBlock(blocks[0], opts)
+	case nparams == 0:
+		return loadPEMBundle(blocks, opts)
+	case nparams == len(blocks):
+		return parsePEMBlock(blocks[0], opts) // parameters, no key
 	}
-	return loadPEMBundle(blocks, opts)
+	// The parameters name the curve, for a SEC 1 key that does not.
+	opts.Spec = curve.Spec
+	k, err := loadPEMBundle(blocks, opts)
+	if err != nil {
+		return nil, err
+	}
+	if k.ec == nil || k.ec.curve != curve {
+		on := "is an RSA key"
+		if k.ec != nil {
+			on = "is on " + k.ec.curve.Name
+		}
+		k.Clear()
+		return nil, fmt.Errorf("%w: the \"EC PARAMETERS\" block names %s, but the key %s; the file was put together from the wrong parts: cut the parameters block out with an editor, or re-export the key alone from its source", ErrInvalid, curve.Name, on)
+	}
+	return k, nil
+}
+
+// pemECParameters reads the "EC PARAMETERS" blocks among blocks (`openssl
+// ecparam -genkey` writes one before the key unless given -noout): each
+// must name the same curve, one KMS imports. It returns that curve and the
+// number of such blocks.
+func pemECParameters(blocks []*pem.Block) (*Curve, int, error) {
+	var curve *Curve
+	n := 0
+	for _, b := range blocks {
+		if b.Type != "EC PARAMETERS" {
+			continue
+		}
+		n++
+		r := cryptobyte.String(b.Bytes)
+		tag, _, full, err := next(&r)
+		if err != nil {
+			return nil, 0, derError(`the "EC PARAMETERS" block`, err)
+		}
+		if !r.Empty() {
+			return nil, 0, trailingError(`the curve in the "EC PARAMETERS" block`)
+		}
+		if tag == asn1.SEQUENCE {
+			return nil, 0, fmt.Errorf("%w: the \"EC PARAMETERS\" block spells out its curve (explicit parameters); KMS requires a named curve: generate the key without -param_enc explicit, or convert it to encrypted PKCS#8 with a named curve: `openssl ec -in key.pem -param_enc named_curve | openssl pkcs8 -topk8 -v2 aes-256-cbc -out named.pem`", ErrUnsupportedKey)
+		}
+		c, err := curveFromParams(tag, full)
+		if err != nil {
+			return nil, 0, err
+		}
+		if curve != nil && c != curve {
+			return nil, 0, fmt.Errorf("%w: the input has \"EC PARAMETERS\" blocks for %s and %s, so which curve the key is on is ambiguous; keep only the private key block in the file, with its certificates if you like", ErrInvalid, curve.Name, c.Name)
+		}
+		curve = c
+	}
+	return curve, n, nil
 }
 
 // isText reports whether b is text: UTF-8 without control characters

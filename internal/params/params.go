@@ -234,18 +234,25 @@ func (s *Set) Expired(now time.Time) bool {
 // Write writes the wrapping key, token and metadata into dir (created with
 // mode 0700 if missing). It refuses to replace an existing set unless
 // force is true. The encrypted key material is written by WriteWrapped.
+//
+// The write is all or nothing: if it fails part way (a full disk), the
+// files it wrote are removed and, with force, the set it was replacing is
+// put back, so that the same command can run again as it was.
 func Write(dir string, s *Set, force bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	setFiles := []string{MetadataFile, WrappingKeyFile, ImportTokenFile, EncryptedKeyMaterialFile}
+	var replace []string
 	if !force {
-		for _, f := range []string{MetadataFile, WrappingKeyFile, ImportTokenFile, EncryptedKeyMaterialFile} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+		for _, f := range setFiles {
+			if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
 				return fmt.Errorf("%s already holds import parameters (%s); use another directory, or --force to replace them", dir, f)
 			}
 		}
 	} else {
-		os.Remove(filepath.Join(dir, EncryptedKeyMaterialFile))
+		// The old encrypted key material goes too: it is for the old set.
+		replace = setFiles
 	}
 	if s.Meta.WrappingKeySHA256 == "" {
 		s.Meta.WrappingKeySHA256 = Digest(s.WrappingKeyDER)
@@ -253,55 +260,152 @@ func Write(dir string, s *Set, force bool) error {
 	if s.Meta.ImportTokenSHA256 == "" {
 		s.Meta.ImportTokenSHA256 = Digest(s.ImportToken)
 	}
-	if err := writeFile(filepath.Join(dir, WrappingKeyFile), s.WrappingKeyDER); err != nil {
+	meta, err := metadataJSON(&s.Meta)
+	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, ImportTokenFile), s.ImportToken); err != nil {
-		return err
-	}
-	return WriteMetadata(dir, &s.Meta)
+	// The metadata last: it is what a reader looks for first.
+	return writeAll(dir, []namedFile{{WrappingKeyFile, s.WrappingKeyDER}, {ImportTokenFile, s.ImportToken}, {MetadataFile, meta}}, replace)
 }
 
 // WriteMetadata writes byok-params.json into dir.
 func WriteMetadata(dir string, m *Metadata) error {
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := metadataJSON(m)
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, MetadataFile), append(b, '\n'))
+	return writeFile(filepath.Join(dir, MetadataFile), b)
+}
+
+func metadataJSON(m *Metadata) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 // WriteWrapped writes the encrypted key material into dir and records it
-// in the metadata.
+// in the metadata, both or neither (as Write).
 func WriteWrapped(dir string, s *Set, encrypted []byte, src Source, now time.Time) error {
-	if err := writeFile(filepath.Join(dir, EncryptedKeyMaterialFile), encrypted); err != nil {
-		return err
-	}
-	s.Encrypted = encrypted
-	s.Meta.Wrapped = &Wrapped{Source: src, SHA256: Digest(encrypted), Bytes: len(encrypted), At: now.UTC().Truncate(time.Second)}
-	return WriteMetadata(dir, &s.Meta)
-}
-
-// writeFile writes atomically (a temporary file renamed over the target),
-// mode 0600.
-func writeFile(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".byok-*")
+	m := s.Meta
+	m.Wrapped = &Wrapped{Source: src, SHA256: Digest(encrypted), Bytes: len(encrypted), At: now.UTC().Truncate(time.Second)}
+	meta, err := metadataJSON(&m)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	if err := writeAll(dir, []namedFile{{EncryptedKeyMaterialFile, encrypted}, {MetadataFile, meta}}, []string{EncryptedKeyMaterialFile, MetadataFile}); err != nil {
 		return err
+	}
+	s.Encrypted, s.Meta = encrypted, m
+	return nil
+}
+
+// namedFile is one file of a parameters directory to write.
+type namedFile struct {
+	name string
+	data []byte
+}
+
+// writeAll writes files into dir, all or nothing. Each is written to a
+// temporary file first (mode 0600, synced); once all are, the files named
+// in replace that exist are moved aside and the new ones renamed into
+// place, in order. If a step fails, the files this call put in place are
+// removed and those it moved aside are moved back: dir is as it was (bar a
+// crash in the middle, which leaves .byok-* files and no half-written
+// file under a set's name). On success what was moved aside is removed.
+func writeAll(dir string, files []namedFile, replace []string) (err error) {
+	var temps, placed []string
+	type move struct{ name, aside string }
+	var moved []move
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+		if err == nil {
+			for _, m := range moved {
+				os.Remove(m.aside)
+			}
+			return
+		}
+		for _, p := range placed {
+			os.Remove(p)
+		}
+		for _, m := range moved {
+			os.Rename(m.aside, m.name)
+		}
+	}()
+	for _, f := range files {
+		t, err := writeTemp(dir, f.data)
+		if t != "" {
+			temps = append(temps, t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range replace {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		// A unique name beside it, taken by an empty file the rename
+		// replaces.
+		a, err := os.CreateTemp(dir, ".byok-old-*")
+		if err != nil {
+			return err
+		}
+		a.Close()
+		if err := rename(p, a.Name()); err != nil {
+			os.Remove(a.Name())
+			return err
+		}
+		moved = append(moved, move{p, a.Name()})
+	}
+	for i, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := rename(temps[i], p); err != nil {
+			return err
+		}
+		placed = append(placed, p)
+	}
+	temps = nil
+	return nil
+}
+
+// writeTemp writes data into a new temporary file in dir, mode 0600, and
+// syncs it. It returns the file's name once the file exists, error or not.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".byok-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	if _, err := fileWrite(f, data); err != nil {
+		f.Close()
+		return name, err
 	}
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return err
+		return name, err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return name, err
 	}
-	return os.Rename(f.Name(), name)
+	return name, f.Close()
+}
+
+// The file operations Write and WriteWrapped use; tests make them fail.
+var (
+	fileWrite = (*os.File).Write
+	rename    = os.Rename
+)
+
+// writeFile writes one file atomically (a temporary file renamed over the
+// target), mode 0600.
+func writeFile(name string, data []byte) error {
+	return writeAll(filepath.Dir(name), []namedFile{{filepath.Base(name), data}}, nil)
 }
 
 // readLimited reads one file of a parameters directory: a regular file of

@@ -7,10 +7,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,4 +265,162 @@ func FuzzParseMetadata(f *testing.F) {
 		set := &Set{Meta: m, WrappingKeyDER: s.WrappingKeyDER, ImportToken: s.ImportToken}
 		set.Check() // must not panic
 	})
+}
+
+// failNth makes the nth call (from 1) of the returned function fail with
+// err, and counts the calls.
+func failNth(n int, err error) (func() error, *int) {
+	calls := 0
+	return func() error {
+		calls++
+		if calls == n {
+			return err
+		}
+		return nil
+	}, &calls
+}
+
+// dirNames lists the names in dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestWriteAllOrNothing: a Write that fails part way (the disk fills up on
+// the second file, a rename fails) leaves the directory as it found it:
+// empty for a new set, so that the same command runs again without
+// --force; the old set whole with --force. Same for WriteWrapped. Every
+// write and every rename is made to fail in turn.
+func TestWriteAllOrNothing(t *testing.T) {
+	enospc := &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
+	defer func(w func(*os.File, []byte) (int, error), r func(string, string) error) { fileWrite, rename = w, r }(fileWrite, rename)
+	reset := func() { fileWrite, rename = (*os.File).Write, os.Rename }
+	// inject makes the nth write or rename fail; the count says whether
+	// there was an nth.
+	inject := func(step string, n int) *int {
+		fail, calls := failNth(n, enospc)
+		reset()
+		if step == "write" {
+			fileWrite = func(f *os.File, b []byte) (int, error) {
+				if err := fail(); err != nil {
+					return 0, err
+				}
+				return f.Write(b)
+			}
+		} else {
+			rename = func(from, to string) error {
+				if err := fail(); err != nil {
+					return err
+				}
+				return os.Rename(from, to)
+			}
+		}
+		return calls
+	}
+	// oldSet writes a complete, wrapped set into a new directory.
+	oldSet := func() (string, []string) {
+		reset()
+		dir := t.TempDir()
+		old := testSet(t)
+		if err := Write(dir, old, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteWrapped(dir, old, []byte("old wrapped"), Source{}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return dir, dirNames(t, dir)
+	}
+	scenarios := []struct {
+		name string
+		// run fails the nth step and checks the directory; it reports
+		// whether there was an nth step.
+		run func(t *testing.T, step string, n int) bool
+	}{
+		{"new set", func(t *testing.T, step string, n int) bool {
+			dir := t.TempDir()
+			calls := inject(step, n)
+			err := Write(dir, testSet(t), false)
+			reset()
+			if *calls < n {
+				return false
+			}
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("Write returned %v", err)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("Write left %q", names)
+			}
+			if err := Write(dir, testSet(t), false); err != nil {
+				t.Errorf("the same Write again, without force: %v", err)
+			}
+			return true
+		}},
+		{"--force over a wrapped set", func(t *testing.T, step string, n int) bool {
+			dir, before := oldSet()
+			calls := inject(step, n)
+			s := testSet(t)
+			s.ImportToken = []byte("new token")
+			err := Write(dir, s, true)
+			reset()
+			if *calls < n {
+				return false
+			}
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("Write returned %v", err)
+			}
+			got, err := ReadDir(dir)
+			if err != nil || string(got.ImportToken) != "token bytes" || string(got.Encrypted) != "old wrapped" {
+				t.Errorf("the old set is not whole: %v", err)
+			}
+			if after := dirNames(t, dir); !slices.Equal(after, before) {
+				t.Errorf("files %q, before %q", after, before)
+			}
+			return true
+		}},
+		{"WriteWrapped over wrapped material", func(t *testing.T, step string, n int) bool {
+			dir, before := oldSet()
+			got, err := ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := inject(step, n)
+			err = WriteWrapped(dir, got, []byte("new wrapped"), Source{}, time.Now())
+			reset()
+			if *calls < n {
+				return false
+			}
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("WriteWrapped returned %v", err)
+			}
+			got, err = ReadDir(dir)
+			if err != nil || string(got.Encrypted) != "old wrapped" {
+				t.Errorf("the old material is not kept: %v", err)
+			}
+			if after := dirNames(t, dir); !slices.Equal(after, before) {
+				t.Errorf("files %q, before %q", after, before)
+			}
+			return true
+		}},
+	}
+	for _, sc := range scenarios {
+		for _, step := range []string{"write", "rename"} {
+			n := 1
+			for ; sc.run(t, step, n); n++ {
+				if t.Failed() {
+					t.Fatalf("%s, %s %d fails", sc.name, step, n)
+				}
+			}
+			if n == 1 {
+				t.Errorf("%s: no %s to fail", sc.name, step)
+			}
+		}
+	}
 }

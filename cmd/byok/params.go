@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver"
 	"github.com/byok-go/byok/internal/offline"
 	"github.com/byok-go/byok/internal/params"
 )
@@ -116,43 +117,16 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	// What is known of the source key.
-	var info byok.KeyInfo
-	var known *params.Source
-	var src byok.KeySource
-	switch {
-	case sf.source != "":
-		p.say("opening %s…", sf.label())
-		s, err := sf.open(ctx, stderr)
-		if err != nil {
-			return fail(err)
-		}
-		defer s.Close()
-		src = s
-		if info, err = s.Describe(ctx); err != nil {
-			return fail(err)
-		}
-	case *pubFile != "":
-		der, spec, fp, err := readPublicKey(*pubFile)
-		if err != nil {
-			return err
-		}
-		if sf.keySpec != "" && byok.KeySpec(sf.keySpec) != spec {
-			return fmt.Errorf("%w: --key-spec %s, but --public-key %s is an %s key", errUsage, sf.keySpec, *pubFile, spec)
-		}
-		info = byok.KeyInfo{Spec: spec, Usage: byok.KeyUsage(sf.usage), PublicKeyDER: der, Fingerprint: fp, Label: *pubFile}
-	case sf.keySpec != "":
-		info = byok.KeyInfo{Spec: byok.KeySpec(sf.keySpec), Usage: byok.KeyUsage(sf.usage)}
+	info, src, known, openErr, err := paramsSource(ctx, &sf, *pubFile, p, stderr)
+	if src != nil {
+		defer src.Close()
 	}
-	if info.Spec != "" {
-		if info.Usage != "" && !info.Spec.AllowsUsage(info.Usage) {
-			return fmt.Errorf("%w: --usage %s is not valid for %s; KMS allows %s", errUsage, info.Usage, info.Spec, usagesOf(info.Spec))
-		}
-		if info.Fingerprint != "" || info.PublicKeyDER != nil {
-			known = &params.Source{Label: info.Label, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
-		}
+	if openErr != nil {
+		return fail(openErr)
 	}
-
+	if err != nil {
+		return err
+	}
 	if *zipFile == "" && info.Spec == "" && *keyID == "" {
 		return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
 	}
@@ -164,7 +138,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	set, err := offline.Params(ctx, offline.ParamsInput{
 		Dir: *out, Force: *force,
 		ConsoleZip: *zipFile, Algorithm: im.Algorithm,
-		Info: info, SpecGiven: sf.keySpec != "", Known: known, Source: src,
+		Info: info, SpecGiven: sf.keySpec != "", Known: known, Source: byokSource(src),
 		KeyID:    *keyID,
 		NewKey:   offline.NewKey{Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion},
 		Importer: im,
@@ -235,4 +209,51 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// paramsSource is what byok params knows of the source key: from the
+// SOURCE (opened here; the caller closes src), --public-key or --key-spec,
+// and known, the source as the parameters record it for byok wrap to
+// check. openErr is a failure to open or describe the SOURCE (reported in
+// the command's JSON); err a mistake on the command line.
+func paramsSource(ctx context.Context, sf *sourceFlags, pubFile string, p progress, stderr io.Writer) (info byok.KeyInfo, src driver.Source, known *params.Source, openErr, err error) {
+	switch {
+	case sf.source != "":
+		p.say("opening %s…", sf.label())
+		if src, openErr = sf.open(ctx, stderr); openErr != nil {
+			return info, nil, nil, openErr, nil
+		}
+		if info, openErr = src.Describe(ctx); openErr != nil {
+			return info, src, nil, openErr, nil
+		}
+	case pubFile != "":
+		der, spec, fp, err := readPublicKey(pubFile)
+		if err != nil {
+			return info, nil, nil, nil, err
+		}
+		if sf.keySpec != "" && byok.KeySpec(sf.keySpec) != spec {
+			return info, nil, nil, nil, fmt.Errorf("%w: --key-spec %s, but --public-key %s is an %s key", errUsage, sf.keySpec, pubFile, spec)
+		}
+		info = byok.KeyInfo{Spec: spec, Usage: byok.KeyUsage(sf.usage), PublicKeyDER: der, Fingerprint: fp, Label: pubFile}
+	case sf.keySpec != "":
+		info = byok.KeyInfo{Spec: byok.KeySpec(sf.keySpec), Usage: byok.KeyUsage(sf.usage)}
+	}
+	if info.Spec != "" {
+		if info.Usage != "" && !info.Spec.AllowsUsage(info.Usage) {
+			return info, src, nil, nil, fmt.Errorf("%w: --usage %s is not valid for %s; KMS allows %s", errUsage, info.Usage, info.Spec, usagesOf(info.Spec))
+		}
+		if info.Fingerprint != "" || info.PublicKeyDER != nil {
+			known = &params.Source{Label: info.Label, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
+		}
+	}
+	return info, src, known, nil, nil
+}
+
+// byokSource is src as a byok.KeySource: nil when there is none (a nil
+// driver.Source in the interface would not be nil).
+func byokSource(src driver.Source) byok.KeySource {
+	if src == nil {
+		return nil
+	}
+	return src
 }

@@ -229,21 +229,27 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if sum == nil {
 		return runErr
 	}
-	if *jsonOut {
-		doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
-			Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
-			Error:  newErrorOut(runErr, "", nil)}
-		if err := writeJSON(stdout, doc); err != nil {
-			return err
-		}
-	} else {
-		printMigrateSummary(stdout, sum, *journal, *audit, *dryRun)
-		if !*dryRun {
-			fmt.Fprintf(stdout, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
-				verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven])
-		}
+	doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
+		Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
+		Error:  newErrorOut(runErr, "", nil)}
+	if err := printMigrate(stdout, &doc, *jsonOut); err != nil {
+		return err
 	}
 	return runErr
+}
+
+// printMigrate prints a run's outcome: the JSON document, or the summary
+// and the proofs' counts.
+func printMigrate(w io.Writer, doc *migrateOutput, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, doc)
+	}
+	printMigrateSummary(w, doc.Summary, doc.Journal, doc.Audit, doc.DryRun)
+	if !doc.DryRun {
+		fmt.Fprintf(w, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
+			doc.Proofs.Passed, doc.Proofs.Failed, doc.Proofs.Unproven)
+	}
+	return nil
 }
 
 // migrateOutput is what `byok migrate --json` prints.

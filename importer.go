@@ -27,6 +27,14 @@ type KeyInfo struct {
 	// Label is a human-readable name of the source (a file path, an HSM
 	// object label).
 	Label string
+	// PublicKeyFromPrivate is true when PublicKeyDER was computed from the
+	// private key itself (a software key), so that a KMS public key equal to
+	// it shows KMS holds that private key. Sources that read the public key
+	// from somewhere else (an HSM's public-key object or attributes, which
+	// need not match its private key) leave it false; the proof then rests
+	// on checks that use the private key (a source signature KMS verifies,
+	// or the re-import).
+	PublicKeyFromPrivate bool
 }
 
 // usage returns the effective key usage.

@@ -645,7 +645,7 @@ func TestKeyfileErrors(t *testing.T) {
 	if fromKeyfile(nil) != nil {
 		t.Error("fromKeyfile(nil) is not nil")
 	}
-	for spec, why := range map[KeySpec]string{ECCNISTEdwards25519: keyfile.WhyEd25519, MLDSA65: keyfile.WhyMLDSA, MLKEM768: keyfile.WhyMLKEM, SM2: keyfile.WhySM2} {
+	for spec, why := range map[KeySpec]string{specEd25519: keyfile.WhyEd25519, specMLDSA65: keyfile.WhyMLDSA, specMLKEM768: keyfile.WhyMLKEM, specSM2: keyfile.WhySM2} {
 		if notImportable[spec] != why {
 			t.Errorf("internal/keyfile says %q for %s, ParseKeySpec %q", why, spec, notImportable[spec])
 		}

@@ -2,8 +2,11 @@ package byok
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,7 +196,15 @@ func (t *KMS) create(ctx context.Context, info KeyInfo) (string, error) {
 		in.MultiRegion = aws.Bool(true)
 	}
 	for k, v := range t.Tags {
+		if k == SourceFingerprintTag && info.Fingerprint != "" {
+			continue // byok's own, below
+		}
 		in.Tags = append(in.Tags, types.Tag{TagKey: aws.String(k), TagValue: aws.String(v)})
+	}
+	if info.Fingerprint != "" && len(in.Tags) < maxKeyTags {
+		// The evidence CheckAlias needs to finish this key after an
+		// interruption, rather than any PendingImport key an alias names.
+		in.Tags = append(in.Tags, types.Tag{TagKey: aws.String(SourceFingerprintTag), TagValue: aws.String(info.Fingerprint)})
 	}
 	out, err := t.Client.CreateKey(ctx, in)
 	if err != nil {
@@ -307,13 +318,39 @@ func AliasName(name string) string {
 	return "alias/" + name
 }
 
+// SourceFingerprintTag is the tag byok puts on every KMS key it creates, its
+// value the source key's fingerprint (KeyInfo.Fingerprint), when the source
+// has one. It is how a rerun knows that a key an alias names was created by
+// byok for the same source (see CheckAlias); byok's migrations use the same
+// tag.
+const SourceFingerprintTag = "byok:source-fingerprint"
+
+// maxKeyTags is how many tags a KMS key can have
+// (https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html).
+const maxKeyTags = 50
+
+// tagLister and policyGetter are optional parts of a KMSAPI client that
+// CheckAlias uses to compare a key with the settings of this import;
+// *kms.Client implements both.
+type tagLister interface {
+	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, optFns ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
+}
+
+type policyGetter interface {
+	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, optFns ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
+}
+
 // CheckAlias looks up t.Alias before any key is created. It returns "" when
 // the alias is free, and the key's ARN when the alias names a key an
-// interrupted import left behind that this import can finish: Origin
-// EXTERNAL, state PendingImport, the same key spec and usage. An alias
-// naming any other key is an error matching ErrAliasInUse that names the
-// alias, the key and the fix; so is a DescribeKey failure other than
-// NotFoundException.
+// interrupted byok import of this same source left behind, which this
+// import can finish: Origin EXTERNAL, state PendingImport, the same key spec
+// and usage, tagged SourceFingerprintTag with the source's fingerprint (only
+// byok sets it, on keys it creates), and with the settings this import asks
+// for: t.Description, t.Tags, t.Policy (compared with GetKeyPolicy) and
+// t.MultiRegion. An alias naming any other key is an error matching
+// ErrAliasInUse that names the alias, the key, why and the fix; so is a
+// DescribeKey failure other than NotFoundException, and a key whose tags or
+// policy cannot be read.
 func (t *KMS) CheckAlias(ctx context.Context, info KeyInfo) (string, error) {
 	if t.Alias == "" {
 		return "", nil
@@ -340,9 +377,136 @@ func (t *KMS) CheckAlias(ctx context.Context, info KeyInfo) (string, error) {
 	case md.KeyState != types.KeyStatePendingImport:
 		why = fmt.Sprintf("a key in state %s, which already holds key material or is going away", md.KeyState)
 	default:
+		why = t.notOurs(ctx, md, info)
+		if why != "" {
+			break
+		}
+		diffs, err := t.settingsDiffer(ctx, md)
+		if err != nil {
+			why = fmt.Sprintf("a PendingImport key byok created for this source, but %v, so byok cannot tell whether it has the settings this run asks for", err)
+			break
+		}
+		if len(diffs) > 0 {
+			return "", fmt.Errorf("%w: %s names %s, a PendingImport key an interrupted byok run created for this source, but its settings differ from this run's: %s; nothing was imported. "+
+				"Rerun with the settings of the interrupted run, change the key to match (aws kms tag-resource, untag-resource, update-key-description, put-key-policy), "+
+				"or use another alias (schedule that key's deletion: aws kms schedule-key-deletion --key-id %s --pending-window-in-days %d)",
+				ErrAliasInUse, name, arn, strings.Join(diffs, "; "), arn, MinPendingWindowDays)
+		}
 		return arn, nil
 	}
 	return "", fmt.Errorf("%w: %s already names %s, %s; nothing was created. Use another alias, import into that key with its ID (if it is meant for this key), or move the alias: aws kms update-alias --alias-name %s --target-key-id KEY", ErrAliasInUse, name, arn, why, name)
+}
+
+// notOurs says why a PendingImport key is not one byok created for this
+// source, or "" when its SourceFingerprintTag is the source's fingerprint.
+func (t *KMS) notOurs(ctx context.Context, md *types.KeyMetadata, info KeyInfo) string {
+	if info.Fingerprint == "" {
+		return "a PendingImport key; the source has no fingerprint, so nothing shows that byok created that key for it"
+	}
+	tags, err := t.keyTags(ctx, md)
+	if err != nil {
+		return fmt.Sprintf("a PendingImport key whose tags byok could not read (%v), so nothing shows that byok created it for this source", err)
+	}
+	got, ok := tags[SourceFingerprintTag]
+	switch {
+	case !ok:
+		return "a PendingImport key byok did not create (it has no " + SourceFingerprintTag + " tag)"
+	case got != info.Fingerprint:
+		return fmt.Sprintf("a PendingImport key byok created for another source (%s %s; this source is %s)", SourceFingerprintTag, got, info.Fingerprint)
+	}
+	return ""
+}
+
+// keyTags returns a key's tags.
+func (t *KMS) keyTags(ctx context.Context, md *types.KeyMetadata) (map[string]string, error) {
+	l, ok := t.Client.(tagLister)
+	if !ok {
+		return nil, fmt.Errorf("the KMS client %T cannot list tags (ListResourceTags)", t.Client)
+	}
+	in := &kms.ListResourceTagsInput{KeyId: md.KeyId}
+	tags := map[string]string{}
+	for range 100 {
+		out, err := l.ListResourceTags(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("ListResourceTags: %w", err)
+		}
+		for _, tg := range out.Tags {
+			tags[aws.ToString(tg.TagKey)] = aws.ToString(tg.TagValue)
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			return tags, nil
+		}
+		in.Marker = out.NextMarker
+	}
+	return nil, errors.New("ListResourceTags did not end after 100 pages")
+}
+
+// settingsDiffer compares a key byok created with the settings this import
+// asks for, and lists every difference, in flags' terms.
+func (t *KMS) settingsDiffer(ctx context.Context, md *types.KeyMetadata) ([]string, error) {
+	var diffs []string
+	if t.Description != "" && aws.ToString(md.Description) != t.Description {
+		diffs = append(diffs, fmt.Sprintf("its description is %q, this run asks for %q (--description)", aws.ToString(md.Description), t.Description))
+	}
+	if aws.ToBool(md.MultiRegion) != t.MultiRegion {
+		diffs = append(diffs, fmt.Sprintf("it is multi-Region: %v, this run asks for %v (--multi-region)", aws.ToBool(md.MultiRegion), t.MultiRegion))
+	}
+	tags, err := t.keyTags(ctx, md)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range t.Tags {
+		keys = append(keys, k)
+	}
+	for k := range tags {
+		if _, asked := t.Tags[k]; !asked && k != SourceFingerprintTag {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		want, asked := t.Tags[k]
+		got, has := tags[k]
+		switch {
+		case k == SourceFingerprintTag:
+		case !has:
+			diffs = append(diffs, fmt.Sprintf("it has no tag %s, this run asks for %s=%s (--tag)", k, k, want))
+		case !asked:
+			diffs = append(diffs, fmt.Sprintf("it has tag %s=%s, which this run does not ask for (--tag)", k, got))
+		case got != want:
+			diffs = append(diffs, fmt.Sprintf("its tag %s is %s, this run asks for %s (--tag)", k, got, want))
+		}
+	}
+	if t.Policy != "" {
+		g, ok := t.Client.(policyGetter)
+		if !ok {
+			return nil, fmt.Errorf("the KMS client %T cannot read key policies (GetKeyPolicy) to compare with --policy", t.Client)
+		}
+		out, err := g.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: md.KeyId, PolicyName: aws.String("default")})
+		if err != nil {
+			return nil, fmt.Errorf("GetKeyPolicy failed (%v) and --policy was given", err)
+		}
+		if same, err := samePolicy(aws.ToString(out.Policy), t.Policy); err != nil {
+			return nil, err
+		} else if !same {
+			diffs = append(diffs, "its key policy differs from the one this run asks for (--policy)")
+		}
+	}
+	return diffs, nil
+}
+
+// samePolicy compares two key policies as JSON values: KMS may return a
+// policy with other white space than it was given.
+func samePolicy(a, b string) (bool, error) {
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		return false, fmt.Errorf("the key's policy is not JSON: %v", err)
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		return false, fmt.Errorf("the policy this run asks for is not JSON: %v", err)
+	}
+	return reflect.DeepEqual(x, y), nil
 }
 
 // MinPendingWindowDays is the shortest waiting period KMS allows before it

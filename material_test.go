@@ -244,7 +244,7 @@ func TestNewSecretKeyMaterial(t *testing.T) {
 	if _, err := NewSecretKeyMaterial("AES_128", make([]byte, 16)); !errors.Is(err, ErrUnknownKeySpec) {
 		t.Errorf("AES_128: %v", err)
 	}
-	if _, err := ParseKeyMaterial(ECCNISTEdwards25519, make([]byte, 48)); !errors.Is(err, ErrNotImportable) {
+	if _, err := ParseKeyMaterial(specEd25519, make([]byte, 48)); !errors.Is(err, ErrNotImportable) {
 		t.Errorf("ParseKeyMaterial(ECC_NIST_EDWARDS25519): %v", err)
 	}
 }

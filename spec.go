@@ -26,17 +26,18 @@ const (
 	ECCSECGP256K1    KeySpec = "ECC_SECG_P256K1"   // PKCS#8, named curve secp256k1, public key included
 )
 
-// Key specs KMS knows but cannot import. byok recognises them so that it can
-// refuse them with ErrNotImportable rather than call them unknown.
+// Key specs KMS knows but cannot import. byok recognises them (ParseKeySpec
+// takes their names) so that it can refuse them with ErrNotImportable rather
+// than call them unknown; they are not API.
 const (
-	SM2                 KeySpec = "SM2"
-	ECCNISTEdwards25519 KeySpec = "ECC_NIST_EDWARDS25519"
-	MLDSA44             KeySpec = "ML_DSA_44"
-	MLDSA65             KeySpec = "ML_DSA_65"
-	MLDSA87             KeySpec = "ML_DSA_87"
-	MLKEM512            KeySpec = "ML_KEM_512"
-	MLKEM768            KeySpec = "ML_KEM_768"
-	MLKEM1024           KeySpec = "ML_KEM_1024"
+	specSM2       KeySpec = "SM2"
+	specEd25519   KeySpec = "ECC_NIST_EDWARDS25519"
+	specMLDSA44   KeySpec = "ML_DSA_44"
+	specMLDSA65   KeySpec = "ML_DSA_65"
+	specMLDSA87   KeySpec = "ML_DSA_87"
+	specMLKEM512  KeySpec = "ML_KEM_512"
+	specMLKEM768  KeySpec = "ML_KEM_768"
+	specMLKEM1024 KeySpec = "ML_KEM_1024"
 )
 
 // KeyUsage is a KMS key usage.
@@ -118,14 +119,14 @@ func rsaPKCS8Max(bits int) int {
 }
 
 var notImportable = map[KeySpec]string{
-	SM2:                 "SM2 keys exist only in AWS China Regions and cannot be imported",
-	ECCNISTEdwards25519: "Ed25519 keys are generated inside KMS; KMS does not import them",
-	MLDSA44:             "ML-DSA keys are generated inside KMS; KMS does not import them",
-	MLDSA65:             "ML-DSA keys are generated inside KMS; KMS does not import them",
-	MLDSA87:             "ML-DSA keys are generated inside KMS; KMS does not import them",
-	MLKEM512:            "ML-KEM keys are generated inside KMS; KMS does not import them",
-	MLKEM768:            "ML-KEM keys are generated inside KMS; KMS does not import them",
-	MLKEM1024:           "ML-KEM keys are generated inside KMS; KMS does not import them",
+	specSM2:       "SM2 keys exist only in AWS China Regions and cannot be imported",
+	specEd25519:   "Ed25519 keys are generated inside KMS; KMS does not import them",
+	specMLDSA44:   "ML-DSA keys are generated inside KMS; KMS does not import them",
+	specMLDSA65:   "ML-DSA keys are generated inside KMS; KMS does not import them",
+	specMLDSA87:   "ML-DSA keys are generated inside KMS; KMS does not import them",
+	specMLKEM512:  "ML-KEM keys are generated inside KMS; KMS does not import them",
+	specMLKEM768:  "ML-KEM keys are generated inside KMS; KMS does not import them",
+	specMLKEM1024: "ML-KEM keys are generated inside KMS; KMS does not import them",
 }
 
 // KeySpecs returns every importable key spec, in a stable order.

@@ -86,6 +86,7 @@ const (
 	checkDescribe      = "DescribeKey: Origin EXTERNAL and the source's key spec"
 	checkReimport      = "re-import: KMS accepts the source's key material again as this key's material"
 	checkReimportMatID = "re-import: KMS accepted it as the key's current key material ID"
+	checkDecrypt       = "KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key"
 )
 
 // integrityCheck names what a successful ImportKeyMaterial proves: KMS
@@ -123,7 +124,9 @@ func integrityCheck(alg WrappingAlgorithm) Check {
 //     source can sign (SignerSource), KMS verifies the source's signature
 //     (RSASSA-PKCS1-v1_5 signatures, being deterministic, are also equal);
 //     for RSA ENCRYPT_DECRYPT, KMS decrypts what the source public key
-//     encrypted.
+//     encrypted. The public-key checks are identity checks only when the
+//     source derived its public key from its private key
+//     (KeyInfo.PublicKeyFromPrivate).
 //   - HMAC: KMS GenerateMac equals the source's HMAC of a fresh message (the
 //     source must be a MACSource).
 //   - SYMMETRIC_DEFAULT: an Encrypt/Decrypt round trip, recorded as a
@@ -180,11 +183,23 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 		case err != nil:
 			return fmt.Errorf("GetPublicKey: %w", err)
 		default:
-			var mismatch error
-			if !bytes.Equal(out.PublicKey, info.PublicKeyDER) {
-				mismatch = errors.New("KMS holds a different public key")
+			// Equal public keys show that KMS holds the source's private key
+			// only when the source derived its public key from that private
+			// key. An HSM's public-key object need not match the private
+			// key beside it; then this check is not an identity check, and
+			// another one must prove the key (signatures both ways, or the
+			// re-import, which has the source wrap its private key).
+			c := Check{Name: checkGetPublicKey, OK: bytes.Equal(out.PublicKey, info.PublicKeyDER), Identity: info.PublicKeyFromPrivate}
+			switch {
+			case !c.OK:
+				c.Detail = "KMS holds a different public key"
+			case !c.Identity:
+				c.Detail = "the source's public key was read from its token, not derived from its private key, so equality does not show that KMS holds that private key"
 			}
-			v.add(checkGetPublicKey, true, mismatch)
+			if !c.OK && !info.PublicKeyFromPrivate {
+				c.Detail += " than the source's public key (read from its token, which need not match the token's private key)"
+			}
+			v.Add(c)
 		}
 		pub, err := ParsePublicKeyDER(info.PublicKeyDER)
 		if err != nil {
@@ -204,19 +219,32 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 				return err
 			}
 			dec, err := t.Client.Decrypt(ctx, &kms.DecryptInput{KeyId: id, CiphertextBlob: ct, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+			var invalid *types.InvalidCiphertextException
+			var e error
 			switch {
+			case errors.As(err, &invalid):
+				// RSAES-OAEP decryption fails for a ciphertext not made
+				// for the private key (RFC 8017, 7.1.2): KMS refusing one
+				// made with the source public key shows it holds another
+				// key. It is evidence, not a call that could not run.
+				e = fmt.Errorf("KMS could not decrypt it (InvalidCiphertextException: %s), so it holds another private key", invalid.ErrorMessage())
 			case skipRefused(v, "Decrypt", err):
 				return nil
 			case err != nil:
 				return fmt.Errorf("Decrypt: %w", err)
-			}
-			var e error
-			if !bytes.Equal(dec.Plaintext, msg) {
+			case !bytes.Equal(dec.Plaintext, msg):
 				e = errors.New("KMS decrypted to something else")
 			}
-			v.add("KMS decrypts RSAES_OAEP_SHA_256 ciphertext made with the source public key", true, e)
+			// Decrypting proves KMS holds the private key of the source's
+			// public key: the source's own only when that public key was
+			// derived from it.
+			v.add(checkDecrypt, info.PublicKeyFromPrivate, e)
 		default:
-			v.Skip(fmt.Sprintf("%s: only the public key is compared (byok does not run DeriveSharedSecret)", info.usage()))
+			what := "only the public key is compared"
+			if !info.PublicKeyFromPrivate {
+				what = "only the public key (read from the source's token) is compared, which does not prove the private key"
+			}
+			v.Skip(fmt.Sprintf("%s: %s (byok does not run DeriveSharedSecret)", info.usage(), what))
 		}
 	case KindHMAC:
 		ms, ok := src.(MACSource)
@@ -284,7 +312,10 @@ func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info 
 	case err != nil:
 		return fmt.Errorf("Sign: %w", err)
 	default:
-		v.add(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), true, verifySignature(pub, h, digest, out.Signature))
+		// Like GetPublicKey, this shows identity only for a public key
+		// derived from the source's private key.
+		v.add(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), info.PublicKeyFromPrivate,
+			verifySignature(pub, h, digest, out.Signature))
 	}
 	ss, ok := src.(SignerSource)
 	if !ok {

@@ -71,9 +71,16 @@ func TestVerifyKeyAfterRotationKeepsCurrentValidTo(t *testing.T) {
 		}
 	}
 
-	// The old material is not current: re-importing it as current fails.
+	// The old material is not current, but KMS still holds it (NON_CURRENT,
+	// used to decrypt): proven as that material, with its own ValidTo.
 	kp, err = (&byok.KMS{Client: client}).VerifyKey(ctx, res.KeyARN, first, byok.VerifyOptions{})
-	if err != nil || kp.Verification.Verdict != byok.VerdictFailed {
-		t.Fatalf("VerifyKey of the old material: %v, verdict %s", err, kp.Verification.Verdict)
+	if err != nil || kp.Verification.Verdict != byok.VerdictPassed || !reimportDetail(kp.Verification, "(NON_CURRENT), not the current one") {
+		t.Fatalf("VerifyKey of the old material: %v, verdict %s %+v", err, kp.Verification.Verdict, kp.Verification.Checks)
+	}
+	after = materialValidTo(t, client, res.KeyARN)
+	for id, to := range before {
+		if !after[id].Equal(to) {
+			t.Errorf("key material %s: ValidTo %v became %v", id, to, after[id])
+		}
 	}
 }

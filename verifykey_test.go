@@ -235,7 +235,7 @@ func TestVerifyKeyUnproven(t *testing.T) {
 	denied.Store("GetParametersForImport")
 	unproven("GetParametersForImport denied", byok.VerifyOptions{}, "GetParametersForImport was refused")
 	denied.Store("")
-	unproven("another key material", byok.VerifyOptions{KeyMaterialID: strings.Repeat("ab", 32)}, "not the key's current one")
+	unproven("another key material", byok.VerifyOptions{KeyMaterialID: strings.Repeat("ab", 32)}, "is not one of the key's key materials")
 	if _, err := client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(res.KeyARN)}); err != nil {
 		t.Fatal(err)
 	}

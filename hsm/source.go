@@ -194,7 +194,9 @@ func (s *Source) Token() *Token { return s.tok }
 // Describe reports the key spec, usage, public key, fingerprint and label.
 // For secret keys the fingerprint is computed inside the module
 // (C_DigestKey) and equals byok.KeyMaterial.Fingerprint of the same key; it
-// is empty if the module cannot digest keys.
+// is empty if the module cannot digest keys. The public key is read from
+// the token (the public-key object or the private key's attributes), which
+// need not match the private key, so KeyInfo.PublicKeyFromPrivate is false.
 func (s *Source) Describe(ctx context.Context) (byok.KeyInfo, error) {
 	s.once.Do(func() { s.fp = s.tok.fingerprint(ctx, s.key) })
 	return byok.KeyInfo{Spec: s.key.Spec, Usage: s.usage, PublicKeyDER: append([]byte(nil), s.key.PublicKeyDER...),

@@ -50,6 +50,10 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 			sum.AlreadyDone++
 		case OutcomePlanned:
 			sum.Planned++
+		case OutcomeRenewed:
+			sum.Renewed++
+		case OutcomeNotDue:
+			sum.NotDue++
 		case OutcomeFailed:
 			sum.Failed++
 			sum.Failures = append(sum.Failures, Failure{Key: res.Key, Line: res.Line, Err: res.Err.Error()})
@@ -71,7 +75,7 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 				iterErr, exhausted = err, true
 				break
 			}
-			if st := r.replay.keys[k.Name]; st != nil && st.finished {
+			if st := r.replay.keys[k.Name]; st != nil && st.finished && !r.m.Renew {
 				finish(Result{Key: k.Name, Line: k.Line, Outcome: OutcomeAlreadyDone})
 				continue
 			}
@@ -96,7 +100,12 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 					load[reg]++
 				}
 				go func() {
-					res := r.migrateKey(ctx, p.k)
+					var res Result
+					if r.m.Renew {
+						res = r.renewKey(ctx, p.k)
+					} else {
+						res = r.migrateKey(ctx, p.k)
+					}
 					done <- doneMsg{p.regions, res}
 				}()
 			}

@@ -85,6 +85,15 @@ type Migration struct {
 	// describes existing target keys, and changes nothing.
 	DryRun bool
 
+	// Renew turns the run into a renewal of keys an earlier run migrated
+	// (per the journal): in every Region, the key material that expires
+	// within RenewWithin, or has expired already (PendingImport), is
+	// imported again from the same source with the manifest's ValidTo,
+	// and proven. Each renewal is journaled (a round that a killed run
+	// resumes, each key renewed once) and audited (OutcomeRenewed).
+	Renew       bool
+	RenewWithin time.Duration
+
 	// OnProgress, when set, is called once before the first key and again
 	// each time a key finishes, with the counts so far (from one goroutine
 	// at a time; keep it quick: the run waits for it). A progress bar is
@@ -143,6 +152,9 @@ type Summary struct {
 	// outcomes. Total = Imported + AlreadyDone + Failed + Planned +
 	// NotStarted.
 	Total, Imported, AlreadyDone, Failed, Planned, NotStarted int
+	// Renewed and NotDue count the keys of a renewal (Migration.Renew)
+	// renewed, and not due for renewal; they are part of Total.
+	Renewed, NotDue int
 	// Failures names every key that failed, in manifest order.
 	Failures []Failure
 	// Orphans are KMS keys tagged with this migration that the run found
@@ -162,12 +174,12 @@ type Summary struct {
 	Ops []OpStats
 }
 
-// Rate returns the keys imported per second of the run.
+// Rate returns the keys imported (or renewed) per second of the run.
 func (s *Summary) Rate() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
-	return float64(s.Imported) / s.Elapsed.Seconds()
+	return float64(s.Imported+s.Renewed) / s.Elapsed.Seconds()
 }
 
 // Binding returns the operation whose requests waited longest for the rate
@@ -196,6 +208,7 @@ type runner struct {
 	replay  *replay
 	audit   *auditLog
 	runID   string
+	renewal string // the renewal round (Migration.Renew)
 
 	mu       sync.Mutex
 	clients  map[string]API
@@ -239,7 +252,7 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	r.replay = &replay{keys: map[string]*keyState{}}
 	switch {
 	case !m.DryRun:
-		j, rp, err := openJournal(m.Journal)
+		j, rp, err := openJournalKeep(m.Journal, m.Renew)
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +262,7 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 		f, err := readfile.Open(m.Journal, "journal")
 		switch {
 		case err == nil:
-			rp, _, err := replayJournal(f, m.Journal)
+			rp, _, err := replayJournalKeep(f, m.Journal, m.Renew)
 			f.Close()
 			if err != nil {
 				return nil, err
@@ -267,10 +280,19 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	if r.replay.lines > 0 {
 		detail = fmt.Sprintf("resume after %d journal entries", r.replay.lines)
 	}
+	if m.Renew {
+		detail = r.startRenewal()
+	}
 	if err := r.note(Entry{Step: StepRun, Phase: PhaseIntent, Detail: detail}); err != nil {
 		return nil, err
 	}
 	err := r.dispatch(ctx, sum)
+	if m.Renew && err == nil && ctx.Err() == nil {
+		// The round is complete: the next renewal starts a new one.
+		if nerr := r.note(Entry{Step: StepRenew, Phase: PhaseDone, Detail: "renewal round complete"}); nerr != nil {
+			err = nerr
+		}
+	}
 	r.audit.sync()
 	sum.Elapsed = time.Since(sum.Started)
 	sum.Ops = r.lim.Stats()
@@ -281,7 +303,7 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	}
 	sort.Strings(sum.Orphans)
 	sort.Slice(sum.Failures, func(i, j int) bool { return sum.Failures[i].Line < sum.Failures[j].Line })
-	sum.NotStarted = sum.Total - sum.Imported - sum.AlreadyDone - sum.Failed - sum.Planned
+	sum.NotStarted = sum.Total - sum.Imported - sum.AlreadyDone - sum.Failed - sum.Planned - sum.Renewed - sum.NotDue
 	r.note(Entry{Step: StepRun, Phase: PhaseDone, Detail: fmt.Sprintf("imported %d, already done %d, failed %d, not started %d",
 		sum.Imported, sum.AlreadyDone, sum.Failed, sum.NotStarted)})
 	switch {
@@ -302,6 +324,7 @@ func (r *runner) note(e Entry) error {
 	}
 	e.Migration = r.m.Manifest.ID
 	e.Run = r.runID
+	e.Renewal = r.renewal
 	return r.journal.Append(e)
 }
 

@@ -19,6 +19,10 @@ type importOpts struct {
 	createdByUs  bool // the migration created the key: Enabled means imported
 	waitCreating bool // a fresh replica may still be Creating
 	role         string
+	// renewed, for a renewal, says whether the key holds the material
+	// anew (the import happened though its answer or journal entry was
+	// lost); it replaces the checks by import type.
+	renewed func(ctx context.Context) (bool, string, error)
 }
 
 // importInto imports j's key material into arn in region through the one
@@ -123,6 +127,9 @@ func (r *runner) importedNote(j *job, region, arn, id, detail string) error {
 // alreadyImported reports whether arn holds the key material an import
 // with o would have put there.
 func (r *runner) alreadyImported(ctx context.Context, c API, arn string, o importOpts) (bool, string, error) {
+	if o.renewed != nil {
+		return o.renewed(ctx)
+	}
 	switch o.importType {
 	case "":
 		if !o.createdByUs {

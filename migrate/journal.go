@@ -28,6 +28,7 @@ const (
 	StepRotate    = "rotate"    // RotateKeyOnDemand
 	StepVerify    = "verify"    // the proof after import
 	StepKey       = "key"       // the key is finished (done) or gave up (failed)
+	StepRenew     = "renew"     // a renewal: per Region, the state before (intent); per round, complete (done)
 
 	PhaseIntent = "intent"
 	PhaseDone   = "done"
@@ -49,6 +50,9 @@ type Entry struct {
 	Fingerprint   string    `json:"fingerprint,omitempty"`
 	Detail        string    `json:"detail,omitempty"`
 	Error         string    `json:"error,omitempty"`
+	// Renewal is the renewal round (Migration.Renew) the entry belongs
+	// to; empty for the migration itself.
+	Renewal string `json:"renewal,omitempty"`
 }
 
 // journal is an append-only file of JSON lines, each fsynced before Append
@@ -73,6 +77,9 @@ type keyState struct {
 	finished    bool // StepKey done: nothing left to do
 	fingerprint string
 	regions     map[string]*regionState
+	// arns are the KMS keys by Region of a finished key, kept only when
+	// the replay is for a renewal (replay.keep).
+	arns map[string]string
 }
 
 // regionState is what the journal says about a key in one Region.
@@ -89,6 +96,9 @@ type regionState struct {
 	rotateIntent  bool
 	rotated       bool
 	verified      bool
+	// renewFrom is what a renewal saw before importing (StepRenew
+	// intent): the old ValidTo, or the state.
+	renewFrom string
 }
 
 // replay is the journal's content, folded per key. Finished keys keep no
@@ -97,13 +107,22 @@ type replay struct {
 	migration string
 	keys      map[string]*keyState
 	lines     int
+
+	// keep keeps the KMS keys and fingerprint of finished keys (for a
+	// renewal).
+	keep bool
+	// renewal is the last renewal round in the journal, renewClosed
+	// whether it completed, renew its keys.
+	renewal     string
+	renewClosed bool
+	renew       map[string]*keyState
 }
 
-func (r *replay) key(name string) *keyState {
-	k := r.keys[name]
+func key(keys map[string]*keyState, name string) *keyState {
+	k := keys[name]
 	if k == nil {
 		k = &keyState{}
-		r.keys[name] = k
+		keys[name] = k
 	}
 	return k
 }
@@ -125,16 +144,35 @@ func (r *replay) apply(e *Entry) {
 	if e.Migration != "" && r.migration == "" {
 		r.migration = e.Migration
 	}
+	keys := r.keys
+	if e.Renewal != "" {
+		if e.Renewal != r.renewal {
+			r.renewal, r.renewClosed, r.renew = e.Renewal, false, map[string]*keyState{}
+		}
+		if e.Key == "" && e.Step == StepRenew && e.Phase == PhaseDone {
+			r.renewClosed = true
+		}
+		keys = r.renew
+	}
 	if e.Key == "" {
 		return
 	}
-	k := r.key(e.Key)
+	k := key(keys, e.Key)
 	if k.finished {
 		return
 	}
 	if e.Step == StepKey {
 		if e.Phase == PhaseDone {
-			*k = keyState{finished: true}
+			done := keyState{finished: true}
+			if r.keep {
+				done.fingerprint, done.arns = k.fingerprint, map[string]string{}
+				for reg, rs := range k.regions {
+					if rs.arn != "" {
+						done.arns[reg] = rs.arn
+					}
+				}
+			}
+			*k = done
 		}
 		return
 	}
@@ -170,19 +208,26 @@ func (r *replay) apply(e *Entry) {
 		rs.rotated = rs.rotated || done
 	case StepVerify:
 		rs.verified = rs.verified || done
+	case StepRenew:
+		if intent {
+			rs.renewFrom = e.Detail
+		}
 	}
 }
 
 // openJournal opens (or creates) the journal at path and replays it. A
 // last line cut short by a crash is dropped; any other unreadable line is an
 // error.
-func openJournal(path string) (*journal, *replay, error) {
+func openJournal(path string) (*journal, *replay, error) { return openJournalKeep(path, false) }
+
+// openJournalKeep is openJournal; keep keeps finished keys' KMS keys.
+func openJournalKeep(path string, keep bool) (*journal, *replay, error) {
 	// A regular file only: a FIFO or device is refused without blocking.
 	f, err := readfile.OpenFile(path, "journal", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("migrate: opening the journal: %w", err)
 	}
-	rp, good, err := replayJournal(f, path)
+	rp, good, err := replayJournalKeep(f, path, keep)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -211,7 +256,11 @@ func openJournal(path string) (*journal, *replay, error) {
 // replayJournal reads a journal and returns its folded content and the
 // length of its well-formed prefix.
 func replayJournal(r io.Reader, path string) (*replay, int64, error) {
-	rp := &replay{keys: map[string]*keyState{}}
+	return replayJournalKeep(r, path, false)
+}
+
+func replayJournalKeep(r io.Reader, path string, keep bool) (*replay, int64, error) {
+	rp := &replay{keys: map[string]*keyState{}, keep: keep}
 	// Capped in total and per line: memory stays flat whatever the file.
 	br := bufio.NewReaderSize(readfile.Reader(r, path, "journal", readfile.Journal, readfile.JournalLine), 64<<10)
 	var good int64

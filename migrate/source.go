@@ -54,31 +54,10 @@ func (r *runner) open(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	var src driver.Source
-	if r.m.OpenSource != nil {
-		src, err = r.m.OpenSource(ctx, s)
-	} else {
-		cfg := driver.Config{Key: s.Key, Module: s.Module, Token: s.Token, KeySpec: s.KeySpec, Usage: s.Usage, Options: s.Options}
-		switch {
-		case s.PINEnv != "":
-			cfg.PIN = driver.PINFromEnv(s.PINEnv)
-		case s.PINFile != "":
-			cfg.PIN = driver.PINFromFile(s.PINFile)
-		}
-		switch {
-		case s.PassphraseEnv != "":
-			cfg.Passphrase = driver.PINFromEnv(s.PassphraseEnv)
-		case s.PassphraseFile != "":
-			cfg.Passphrase = driver.PINFromFile(s.PassphraseFile)
-		}
-		src, err = driver.Open(ctx, s.Driver, cfg)
-	}
+	src, err := openSource(ctx, s, r.m.OpenSource)
 	if err != nil {
 		release()
-		if errors.Is(err, byok.ErrAmbiguousEncoding) {
-			return fmt.Errorf("opening the source (%s): %w; in the manifest, give the source options: {key_format: raw} (or hex, or base64)", sourceLabel(s), err)
-		}
-		return fmt.Errorf("opening the source (%s): %w", sourceLabel(s), err)
+		return err
 	}
 	// The source itself, not a wrapper: VerifyImport looks for its
 	// optional capabilities (SignerSource, MACSource).
@@ -105,6 +84,38 @@ func (r *runner) open(ctx context.Context, j *job) error {
 		j.st.fingerprint = j.info.Fingerprint
 	}
 	return nil
+}
+
+// openSource opens a manifest's source with custom (Migration.OpenSource)
+// or, when nil, with its driver.
+func openSource(ctx context.Context, s Source, custom func(context.Context, Source) (driver.Source, error)) (driver.Source, error) {
+	var src driver.Source
+	var err error
+	if custom != nil {
+		src, err = custom(ctx, s)
+	} else {
+		cfg := driver.Config{Key: s.Key, Module: s.Module, Token: s.Token, KeySpec: s.KeySpec, Usage: s.Usage, Options: s.Options}
+		switch {
+		case s.PINEnv != "":
+			cfg.PIN = driver.PINFromEnv(s.PINEnv)
+		case s.PINFile != "":
+			cfg.PIN = driver.PINFromFile(s.PINFile)
+		}
+		switch {
+		case s.PassphraseEnv != "":
+			cfg.Passphrase = driver.PINFromEnv(s.PassphraseEnv)
+		case s.PassphraseFile != "":
+			cfg.Passphrase = driver.PINFromFile(s.PassphraseFile)
+		}
+		src, err = driver.Open(ctx, s.Driver, cfg)
+	}
+	if err != nil {
+		if errors.Is(err, byok.ErrAmbiguousEncoding) {
+			return nil, fmt.Errorf("opening the source (%s): %w; in the manifest, give the source options: {key_format: raw} (or hex, or base64)", sourceLabel(s), err)
+		}
+		return nil, fmt.Errorf("opening the source (%s): %w", sourceLabel(s), err)
+	}
+	return src, nil
 }
 
 // sourceLabel names a source for logs: driver and key, without any PIN.

@@ -24,6 +24,8 @@ type summaryJSON struct {
 	Failed                 int            `json:"failed"`
 	Planned                int            `json:"planned"`
 	NotStarted             int            `json:"not_started"`
+	Renewed                int            `json:"renewed"`
+	NotDue                 int            `json:"not_due"`
 	Failures               []Failure      `json:"failures"`
 	Orphans                []string       `json:"orphans"`
 	GetParametersForImport map[string]int `json:"get_parameters_for_import"`
@@ -39,7 +41,7 @@ type summaryJSON struct {
 func (s Summary) MarshalJSON() ([]byte, error) {
 	j := summaryJSON{
 		Migration: s.Migration, Run: s.Run, Total: s.Total, Imported: s.Imported, AlreadyDone: s.AlreadyDone,
-		Failed: s.Failed, Planned: s.Planned, NotStarted: s.NotStarted,
+		Failed: s.Failed, Planned: s.Planned, NotStarted: s.NotStarted, Renewed: s.Renewed, NotDue: s.NotDue,
 		Failures: nonNil(s.Failures), Orphans: nonNil(s.Orphans),
 		GetParametersForImport: map[string]int{}, ExpiredTokens: s.ExpiredTokens,
 		ElapsedSeconds: s.Elapsed.Seconds(), KeysPerSecond: s.Rate(), BoundBy: s.Binding(), Ops: nonNil(s.Ops),

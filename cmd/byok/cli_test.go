@@ -173,7 +173,7 @@ func TestCLIImportOptions(t *testing.T) {
 	for _, tg := range tags.Tags {
 		got[aws.ToString(tg.TagKey)] = aws.ToString(tg.TagValue)
 	}
-	if got["team"] != "payments" || got["env"] != "test" || len(got) != 2 {
+	if got["team"] != "payments" || got["env"] != "test" || got[byok.SourceFingerprintTag] != o.Source.Fingerprint || len(got) != 3 {
 		t.Errorf("tags %v", got)
 	}
 

@@ -26,6 +26,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cache := fs.Bool("fast-wrapping-keys", false, "reuse pre-generated wrapping key pairs instead of a fresh one per GetParametersForImport (AWS gives a fresh one)")
 	remote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address")
 	quiet := fs.Bool("quiet", false, "do not log each request")
+	offset := fs.String("time-offset", "", "run the emulator's clock `SPAN` ahead of real time (e.g. 400d, 36h; -2h behind): key material past its ValidTo is deleted and its key is PendingImport, without waiting")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: byok emulator [--listen 127.0.0.1:8555] [--state DIR] [flags]
 
@@ -39,6 +40,8 @@ it writes key material to disk unencrypted.
 
 Examples:
   byok emulator --listen 127.0.0.1:8555 --state /tmp/kms-state
+  byok emulator --state /tmp/kms-state --time-offset 400d   # a year later:
+    imported material past its ValidTo is gone, its keys are PendingImport
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url http://127.0.0.1:8555 kms create-key --origin EXTERNAL
@@ -70,6 +73,13 @@ Flags:`)
 	if *quotas {
 		opts = append(opts, kmstest.WithDefaultQuotas())
 	}
+	var skew time.Duration
+	if *offset != "" {
+		if skew, err = parseSpan(*offset); err != nil {
+			return fmt.Errorf("%w: --time-offset %s", errUsage, err)
+		}
+		opts = append(opts, kmstest.WithClock(func() time.Time { return time.Now().Add(skew) }))
+	}
 	emu, err := kmstest.NewHandler(opts...)
 	if err != nil {
 		return err
@@ -87,6 +97,9 @@ Flags:`)
 	fmt.Fprintf(stdout, "byok emulator: AWS KMS on http://%s (Region %s, account %s)\n", ln.Addr(), *region, *account)
 	if *state != "" {
 		fmt.Fprintf(stdout, "byok emulator: state in %s\n", *state)
+	}
+	if skew != 0 {
+		fmt.Fprintf(stdout, "byok emulator: its clock is %s from real time: %s\n", *offset, time.Now().Add(skew).UTC().Format(time.RFC3339))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

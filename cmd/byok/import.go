@@ -191,8 +191,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fail(withHint(err))
 		}
 		if arn != "" {
-			fmt.Fprintf(stderr, "byok import: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): importing into it; no new key is created\n",
-				byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
+			fmt.Fprintf(stderr, "byok import: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport that byok created for this source (tag %s) "+
+				"with the settings this run asks for, left by an interrupted run: importing into it; no new key is created\n",
+				byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info), byok.SourceFingerprintTag)
 			target.KeyID, target.Alias, created, out.ReusedAliasKey = arn, "", false, true
 		}
 	}

@@ -31,10 +31,11 @@ const (
 	kindFailed      = "failed"       // exit 1: the job failed for another reason
 	kindProofFailed = "proof_failed" // exit 3: a check shows KMS does not hold the source key
 	kindUnproven    = "unproven"     // exit 4: nothing failed, but nothing proved the import
+	kindAttention   = "attention"    // exit 5: byok status: some key needs attention
 )
 
 // errorKinds lists every kind, for the schema test.
-var errorKinds = []string{kindUsage, kindInput, kindHSM, kindAWS, kindInterrupted, kindFailed, kindProofFailed, kindUnproven}
+var errorKinds = []string{kindUsage, kindInput, kindHSM, kindAWS, kindInterrupted, kindFailed, kindProofFailed, kindUnproven, kindAttention}
 
 // errorOut is the "error" object of a failed command's JSON document.
 type errorOut struct {
@@ -77,6 +78,8 @@ func errorKind(err error) string {
 	switch {
 	case errors.Is(err, errUsage):
 		return kindUsage
+	case errors.Is(err, errAttention):
+		return kindAttention
 	case errors.Is(err, byok.ErrVerification):
 		return kindProofFailed
 	case errors.Is(err, byok.ErrUnproven):
@@ -108,6 +111,8 @@ func kindExit(kind string) int {
 		return 3
 	case kindUnproven:
 		return 4
+	case kindAttention:
+		return exitAttention
 	}
 	return 1
 }

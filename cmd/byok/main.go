@@ -125,6 +125,8 @@ func commands() []command {
 		{"verify", "prove that a KMS key holds the source key, by using both", runVerify},
 		{"inspect", "describe a key file or HSM object without revealing it", runInspect},
 		{"migrate", "move every key a manifest lists into AWS KMS, resumably, paced to AWS's quotas", runMigrate},
+		{"status", "show where every migrated key stands: state, expiry, last proof, source", runStatus},
+		{"shred", "delete the imported key material of KMS keys (crypto-shredding); restorable", runShred},
 		{"demo", "import an example key of every importable type into an in-process KMS emulator", runDemo},
 		{"bench", "measure byok's wrapping speed: pure Go, OpenSSL, PKCS#11 modules", runBench},
 		{"emulator", "run the verifying AWS KMS emulator for the AWS CLI, SDKs and tests", runEmulator},
@@ -219,6 +221,7 @@ Exit codes:
   4  verification UNPROVEN: nothing failed, but no check could prove that
      KMS holds the source key (a call was denied, the key's state,
      --no-reimport); do not rely on the key until byok verify passes
+  5  byok status only: some key needs attention (it says which and why)
 
 AWS configuration is the AWS CLI's: --profile, --region and --endpoint-url,
 else AWS_PROFILE, AWS_REGION (or AWS_DEFAULT_REGION, which the AWS CLI

@@ -47,6 +47,15 @@ Examples:
   byok migrate fleet.yaml --quota GetParametersForImport=20 --quota CreateKey=100
   byok migrate fleet.yaml --endpoint-url http://127.0.0.1:8555   # against byok emulator
 
+Renewal: with --renew-within SPAN, byok migrate renews instead: in every
+Region of every key it migrated, key material that expires within SPAN, or
+has expired (the key is PendingImport), is imported again from the same
+source with the manifest's valid_to (+365d counts from the renewal), and
+proven. It is journaled and resumed like the migration, each key renewed
+once. One key: byok import --key-id ARN SOURCE --valid-to +365d.
+  byok migrate fleet.yaml --renew-within 30d     # e.g. daily from cron
+  byok migrate fleet.yaml --renew-within 0d      # restore PendingImport keys only
+
 Exit status: 0 every key is migrated; 1 some key failed (the summary names
 each and why) or the run was interrupted (run it again to resume); 2 the
 command line or the manifest is wrong.`
@@ -92,6 +101,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	journal := fs.String("journal", "", "the journal file (default: MANIFEST's name with .journal.jsonl); resumed from when it exists")
 	audit := fs.String("audit", "", "the audit log, appended to (default: MANIFEST's name with .audit.jsonl; - for stdout)")
 	dryRun := fs.Bool("dry-run", false, "open every source, plan every key and report; change nothing in KMS")
+	renew := fs.String("renew-within", "", "renew instead of migrate: import the same key material again, with the manifest's valid_to, into every key whose material expires within `SPAN` (30d) or has expired (PendingImport), in every Region, and prove it")
 	var quotas quotaFlag
 	fs.Var(&quotas, "quota", "a raised request quota, OPERATION=RATE per second per Region (repeatable), e.g. GetParametersForImport=20")
 	scale := fs.Float64("quota-scale", 1, "multiply every default quota by this (e.g. 20 for an account with every quota raised 20×)")
@@ -118,6 +128,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: --headroom must be in (0, 1]", errUsage)
 	case *conc < 0 || *regionConc < 0 || *sessions < 1:
 		return fmt.Errorf("%w: --concurrency and --region-concurrency must not be negative, --hsm-sessions at least 1", errUsage)
+	}
+	var renewWithin time.Duration
+	if *renew != "" {
+		if renewWithin, err = nonNegativeSpan("--renew-within", *renew); err != nil {
+			return err
+		}
 	}
 	if *endpoint != "" {
 		u, err := url.Parse(*endpoint)
@@ -176,6 +192,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RegionConcurrency: *regionConc,
 		HSMSessions:       *sessions,
 		DryRun:            *dryRun,
+		Renew:             *renew != "",
+		RenewWithin:       renewWithin,
 	}
 	var bar *progressBar
 	if *prog != "none" {
@@ -229,27 +247,24 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if sum == nil {
 		return runErr
 	}
-	doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
-		Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
-		Error:  newErrorOut(runErr, "", nil)}
-	if err := printMigrate(stdout, &doc, *jsonOut); err != nil {
-		return err
+	if *jsonOut {
+		doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
+			Proofs: proofCounts{verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven]},
+			Error:  newErrorOut(runErr, "", nil)}
+		if err := writeJSON(stdout, doc); err != nil {
+			return err
+		}
+	} else {
+		printMigrateSummary(stdout, sum, *journal, *audit, *dryRun)
+		if mig.Renew {
+			fmt.Fprintf(stdout, "  renewal within %s: renewed %d, not due %d\n", *renew, sum.Renewed, sum.NotDue)
+		}
+		if !*dryRun {
+			fmt.Fprintf(stdout, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
+				verdicts[byok.VerdictPassed], verdicts[byok.VerdictFailed], verdicts[byok.VerdictUnproven])
+		}
 	}
 	return runErr
-}
-
-// printMigrate prints a run's outcome: the JSON document, or the summary
-// and the proofs' counts.
-func printMigrate(w io.Writer, doc *migrateOutput, asJSON bool) error {
-	if asJSON {
-		return writeJSON(w, doc)
-	}
-	printMigrateSummary(w, doc.Summary, doc.Journal, doc.Audit, doc.DryRun)
-	if !doc.DryRun {
-		fmt.Fprintf(w, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
-			doc.Proofs.Passed, doc.Proofs.Failed, doc.Proofs.Unproven)
-	}
-	return nil
 }
 
 // migrateOutput is what `byok migrate --json` prints.

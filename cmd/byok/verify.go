@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver/software"
 	"github.com/byok-go/byok/hsm"
@@ -32,7 +33,9 @@ comparing with the source:
                      accepts only the material it already holds and refuses any
                      other (IncorrectKeyMaterialException). It costs one
                      GetParametersForImport and one ImportKeyMaterial, and keeps
-                     the key's ExpirationModel and ValidTo unchanged.
+                     the key's ExpirationModel and ValidTo unchanged. Refused as
+                     the current material, it is tried as each other key
+                     material (pending rotation, or older): KMS holds them too.
 
 HMAC keys whose source cannot compute an HMAC are proven by re-import too.
 Run it after byok upload, or any time later.
@@ -71,7 +74,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	af.register(fs)
 	keyID := fs.String("key-id", "", "the KMS key to check (`ID`, ARN or alias/NAME)")
 	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
-	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: the key material to prove (`ID`; default: the key's current one)")
+	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: prove only this key material (`ID`), in any state; default: the current one, then the others")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -102,15 +105,30 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	p.say("describing KMS key %s…", *keyID)
-	d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
-	if err != nil {
-		return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+	d, derr := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+	describeRefused := derr != nil && refusedCall(derr)
+	switch {
+	case describeRefused:
+		// Not a failure of byok: no check can run without DescribeKey,
+		// so the verdict is UNPROVEN (VerifyKey records why).
+	case derr != nil:
+		return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, derr)))
+	case d.KeyMetadata == nil:
+		return fail(fmt.Errorf("DescribeKey %s returned no key metadata", *keyID))
+	default:
+		md := d.KeyMetadata
+		res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = aws.ToString(md.Arn), byok.KeySpec(md.KeySpec), byok.KeyUsage(md.KeyUsage), string(md.KeyState)
+		sf.inferKeySpec(res.KeySpec) // a raw AES or HMAC key file: KMS says which
 	}
-	md := d.KeyMetadata
-	res.KeyARN, res.KeySpec, res.KeyUsage, res.KeyState = aws.ToString(md.Arn), byok.KeySpec(md.KeySpec), byok.KeyUsage(md.KeyUsage), string(md.KeyState)
-	sf.inferKeySpec(res.KeySpec) // a raw AES or HMAC key file: KMS says which
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
+	if err != nil && describeRefused && sf.keySpec == "" && needsKeySpec(err) {
+		// A raw key file's spec comes from DescribeKey, which was refused.
+		var v byok.Verification
+		v.Skip(fmt.Sprintf("DescribeKey was refused (%v), so byok could not learn the KMS key's spec, which the raw key file %s needs "+
+			"to be read: pass --key-spec (and allow kms:DescribeKey: no check can run without it)", derr, sf.shown()))
+		return finishVerify(&res, v, nil, &sf, *asJSON, stdout, start, fail)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -123,20 +141,36 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		so := newSourceOut(&sf, kp.Source)
 		res.Source = &so
 	}
-	v := kp.Verification
-	res.Verdict = v.Verdict
 	if err != nil && !errors.Is(err, byok.ErrUnproven) && !errors.Is(err, byok.ErrVerification) {
 		// VerifyKey could not start: DescribeKey or the source failed.
+		res.Verdict = kp.Verification.Verdict
 		return fail(withHint(err))
+	}
+	return finishVerify(&res, kp.Verification, err, &sf, *asJSON, stdout, start, fail)
+}
+
+// finishVerify prints the verification (a table, or JSON) and returns the
+// error that gives the exit status: nil for PASSED, one wrapping
+// byok.ErrVerification (3) or byok.ErrUnproven (4).
+func finishVerify(res *verifyOutput, v byok.Verification, err error, sf *sourceFlags, asJSON bool, stdout io.Writer, start time.Time, fail func(error) error) error {
+	res.Verdict = v.Verdict
+	if res.Verdict == "" {
+		res.Verdict = byok.VerdictUnproven
 	}
 	res.Verification = toVerificationOut(&v)
 	res.Seconds = time.Since(start).Seconds()
-	if !*asJSON {
+	if !asJSON {
+		unknown := func(x string) string {
+			if x == "" {
+				return "unknown (DescribeKey did not answer)"
+			}
+			return x
+		}
 		s := newSummary(stdout)
 		s.row("KMS key", "%s", res.KeyARN)
-		s.row("key spec", "%s", res.KeySpec)
-		s.row("key usage", "%s", res.KeyUsage)
-		s.row("key state", "%s", res.KeyState)
+		s.row("key spec", "%s", unknown(string(res.KeySpec)))
+		s.row("key usage", "%s", unknown(string(res.KeyUsage)))
+		s.row("key state", "%s", unknown(res.KeyState))
 		fp := ""
 		if res.Source != nil {
 			fp = "\n" + res.Source.Fingerprint
@@ -153,10 +187,31 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(withHint(err))
 	}
 	res.OK = true
-	if *asJSON {
+	if asJSON {
 		return writeJSON(stdout, res)
 	}
 	return nil
+}
+
+// refusedCall reports whether err is KMS refusing a call (no permission,
+// the key's state, an unsupported operation): the proof cannot run, which
+// is UNPROVEN, not an error of byok's.
+func refusedCall(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDeniedException", "KMSInvalidStateException", "DisabledException", "UnsupportedOperationException":
+			return true
+		}
+	}
+	return false
+}
+
+// needsKeySpec reports whether opening a key file failed because its key
+// spec was not given (a raw, hex or base64 AES or HMAC key); see
+// keyFileHint.
+func needsKeySpec(err error) bool {
+	return strings.Contains(err.Error(), "give its key spec")
 }
 
 const inspectUsage = `Usage: byok inspect [flags] SOURCE

@@ -91,8 +91,10 @@ func Open(path string, load byok.LoadOptions, opts Options) (*Source, error) {
 
 // Describe reports the key spec, usage, public key and fingerprint.
 func (s *Source) Describe(context.Context) (byok.KeyInfo, error) {
+	// The public key is derived from the private key in memory
+	// (byok.NewKeyMaterial), so it is the private key's own.
 	return byok.KeyInfo{Spec: s.m.Spec(), Usage: s.usage, PublicKeyDER: s.m.PublicKeyDER(),
-		Fingerprint: s.m.Fingerprint(), Label: s.label}, nil
+		Fingerprint: s.m.Fingerprint(), Label: s.label, PublicKeyFromPrivate: s.m.PublicKeyDER() != nil}, nil
 }
 
 // Wrap wraps the key material under the import parameters, in pure Go.

@@ -1,0 +1,317 @@
+package migrate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/readfile"
+)
+
+// Source checks of a KeyStatus.
+const (
+	SourceMatches    = "matches"     // opens, and its fingerprint is the one recorded at import
+	SourceMismatch   = "mismatch"    // opens, but it is another key now
+	SourceUnreadable = "unreadable"  // does not open
+	SourceNotChecked = "not-checked" // StatusQuery.SkipSource, or nothing recorded to compare with
+)
+
+// StateNotMigrated is KeyStatus.State for a manifest key and Region that
+// the audit log names no KMS key for (not migrated yet).
+const StateNotMigrated = "not-migrated"
+
+// StatusQuery asks where every key of a manifest stands (Status).
+type StatusQuery struct {
+	// Manifest lists the keys; Client returns the KMS client of a Region.
+	Manifest *Manifest
+	Client   func(ctx context.Context, region string) (API, error)
+	// AuditLog is the path of the migration's audit log: it names each
+	// key's KMS key in each Region, the fingerprint recorded at import and
+	// the proofs. A missing file means nothing was migrated yet.
+	AuditLog string
+	// WarnWithin: material that expires within it needs attention.
+	WarnWithin time.Duration
+	// Now is the time to count from; nil means time.Now.
+	Now func() time.Time
+	// SkipSource skips opening the sources (no PIN needed).
+	SkipSource bool
+	// OpenSource opens a source; nil means its driver (as Migration).
+	OpenSource func(ctx context.Context, s Source) (driver.Source, error)
+}
+
+// KeyStatus is where one manifest key stands in one Region.
+type KeyStatus struct {
+	Key    string `json:"key"`
+	Line   int    `json:"line"`
+	Region string `json:"region"`
+	KeyARN string `json:"key_arn"`
+	// State is the KMS key state (Enabled, Disabled, PendingImport,
+	// PendingDeletion, …), StateNotMigrated, or "" when DescribeKey failed
+	// (Error says why).
+	State string `json:"state"`
+	// ExpirationModel is KEY_MATERIAL_EXPIRES or
+	// KEY_MATERIAL_DOES_NOT_EXPIRE ("" when the key holds no material).
+	ExpirationModel string `json:"expiration_model"`
+	// ValidTo is when KMS deletes the key material; SecondsLeft is the
+	// time until then in seconds (negative: past). Both nil (absent in
+	// JSON) when it does not expire.
+	ValidTo     *time.Time `json:"valid_to,omitempty"`
+	SecondsLeft *int64     `json:"time_left_seconds,omitempty"`
+	// LastProof is the time of the last PASSED proof in the audit log
+	// (nil: none); LastVerdict is the verdict of the last proof that ran
+	// ("" when none).
+	LastProof   *time.Time   `json:"last_proof,omitempty"`
+	LastVerdict byok.Verdict `json:"last_verdict,omitempty"`
+	// Fingerprint is the source key's fingerprint recorded at import;
+	// Source is SourceMatches, SourceMismatch, SourceUnreadable or
+	// SourceNotChecked, SourceDetail the reason when it does not match.
+	Fingerprint  string `json:"fingerprint"`
+	Source       string `json:"source"`
+	SourceDetail string `json:"source_detail,omitempty"`
+	// Attention lists why a scheduler should alert ([] when all is well).
+	Attention []string `json:"attention"`
+	// Error is why the key could not be checked ("" when it was).
+	Error string `json:"error,omitempty"`
+}
+
+// TimeLeft returns the time until the material expires (false when it
+// does not expire).
+func (s *KeyStatus) TimeLeft() (time.Duration, bool) {
+	if s.SecondsLeft == nil {
+		return 0, false
+	}
+	return time.Duration(*s.SecondsLeft) * time.Second, true
+}
+
+// auditRegion is what the audit log says about a key in one Region.
+type auditRegion struct {
+	arn         string
+	fingerprint string
+	source      string
+	lastProof   time.Time
+	lastVerdict byok.Verdict
+}
+
+// readAudit folds an audit log per key and Region. A missing file is an
+// empty log.
+func readAudit(path string) (map[string]map[string]*auditRegion, error) {
+	out, err := readAuditFull(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]map[string]*auditRegion{}, nil
+	}
+	return out, err
+}
+
+// readAuditFull is readAudit, with a missing file an error.
+func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
+	out := map[string]map[string]*auditRegion{}
+	if path == "" {
+		return out, nil
+	}
+	f, err := readfile.Open(path, "audit log")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(readfile.Reader(f, path, "audit log", readfile.Journal, readfile.JournalLine))
+	sc.Buffer(make([]byte, 64<<10), readfile.JournalLine)
+	for n := 1; sc.Scan(); n++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var rec AuditRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return nil, fmt.Errorf("migrate: %s:%d: not an audit record: %v", path, n, err)
+		}
+		if rec.Key == "" || rec.Region == "" || rec.KeyARN == "" || rec.Outcome == OutcomeDryRun {
+			continue
+		}
+		regions := out[rec.Key]
+		if regions == nil {
+			regions = map[string]*auditRegion{}
+			out[rec.Key] = regions
+		}
+		a := regions[rec.Region]
+		if a == nil {
+			a = &auditRegion{}
+			regions[rec.Region] = a
+		}
+		a.arn = rec.KeyARN
+		if rec.Fingerprint != "" {
+			a.fingerprint = rec.Fingerprint
+		}
+		if rec.Source != "" {
+			a.source = rec.Source
+		}
+		if rec.Verdict != "" {
+			a.lastVerdict = rec.Verdict
+			if rec.Verdict == byok.VerdictPassed {
+				a.lastProof = rec.Finished
+				if a.lastProof.IsZero() {
+					a.lastProof = rec.Time
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: reading the audit log: %w", err)
+	}
+	return out, nil
+}
+
+// Status reports, for every key of the manifest and every Region it lives
+// in, the KMS key, its state and expiry, the last proof and whether the
+// source still opens as the same key. It returns the rows in manifest
+// order; an error only when it could not run at all (an unreadable
+// manifest or audit log); a key that could not be checked has its Error.
+func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
+	if q.Manifest == nil || q.Client == nil {
+		return nil, errors.New("migrate: Status needs a Manifest and a Client")
+	}
+	now := time.Now
+	if q.Now != nil {
+		now = q.Now
+	}
+	audit, err := readAudit(q.AuditLog)
+	if err != nil {
+		return nil, err
+	}
+	clients := map[string]API{}
+	client := func(region string) (API, error) {
+		if c := clients[region]; c != nil {
+			return c, nil
+		}
+		c, err := q.Client(ctx, region)
+		if err != nil {
+			return nil, fmt.Errorf("the KMS client for %s: %w", region, err)
+		}
+		clients[region] = c
+		return c, nil
+	}
+	rows := []KeyStatus{}
+	for k, err := range q.Manifest.Keys() {
+		if err != nil {
+			return rows, err
+		}
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		recorded := audit[k.Name]
+		regions := k.Target.AllRegions()
+		for r := range recorded {
+			if !slices.Contains(regions, r) {
+				regions = append(regions, r)
+			}
+		}
+		slices.Sort(regions)
+		// The source: opened once per key, checked against each Region's
+		// recorded fingerprint.
+		var fp, srcErr string
+		if !q.SkipSource && len(recorded) > 0 {
+			fp, srcErr = sourceFingerprint(ctx, k, q.OpenSource)
+		}
+		for _, region := range regions {
+			s := KeyStatus{Key: k.Name, Line: k.Line, Region: region, Source: SourceNotChecked, Attention: []string{}}
+			a := recorded[region]
+			if a == nil && k.Target.KeyID != "" && region == k.Target.Regions[0] {
+				a = &auditRegion{arn: k.Target.KeyID}
+			}
+			if a == nil {
+				s.State = StateNotMigrated
+				s.Attention = append(s.Attention, "not migrated (no KMS key in the audit log)")
+				rows = append(rows, s)
+				continue
+			}
+			s.KeyARN, s.Fingerprint, s.LastVerdict = a.arn, a.fingerprint, a.lastVerdict
+			if !a.lastProof.IsZero() {
+				t := a.lastProof.UTC()
+				s.LastProof = &t
+			}
+			switch {
+			case q.SkipSource || a.fingerprint == "":
+			case srcErr != "":
+				s.Source, s.SourceDetail = SourceUnreadable, srcErr
+				s.Attention = append(s.Attention, "the source does not open: it could not restore the key")
+			case fp != a.fingerprint:
+				s.Source, s.SourceDetail = SourceMismatch, "it is "+fp+" now, "+a.fingerprint+" at import"
+				s.Attention = append(s.Attention, "the source is another key now: it could not restore the key")
+			default:
+				s.Source = SourceMatches
+			}
+			describeStatus(ctx, client, &s, now(), q.WarnWithin)
+			rows = append(rows, s)
+		}
+	}
+	return rows, nil
+}
+
+func describeStatus(ctx context.Context, client func(string) (API, error), s *KeyStatus, now time.Time, warn time.Duration) {
+	c, err := client(s.Region)
+	if err == nil {
+		var d *kms.DescribeKeyOutput
+		if d, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(s.KeyARN)}); err == nil {
+			md := d.KeyMetadata
+			s.State, s.ExpirationModel = string(md.KeyState), string(md.ExpirationModel)
+			if md.ValidTo != nil && md.ExpirationModel == types.ExpirationModelTypeKeyMaterialExpires {
+				vt := md.ValidTo.UTC()
+				left := int64(vt.Sub(now) / time.Second)
+				s.ValidTo, s.SecondsLeft = &vt, &left
+				if vt.Sub(now) <= warn && md.KeyState != types.KeyStatePendingImport {
+					s.Attention = append(s.Attention, fmt.Sprintf("the key material expires within %s: renew it", fmtSpan(warn)))
+				}
+			}
+			switch md.KeyState {
+			case types.KeyStatePendingImport:
+				s.Attention = append(s.Attention, "PendingImport: its key material expired or was deleted; ciphertexts under it are unusable until it is imported again")
+			case types.KeyStatePendingDeletion, types.KeyStatePendingReplicaDeletion:
+				s.Attention = append(s.Attention, "scheduled for deletion")
+			}
+			return
+		}
+	}
+	s.Error = err.Error()
+	s.Attention = append(s.Attention, "could not be checked: "+err.Error())
+}
+
+// sourceFingerprint opens k's source and returns its fingerprint, or why it
+// does not open.
+func sourceFingerprint(ctx context.Context, k Key, custom func(context.Context, Source) (driver.Source, error)) (string, string) {
+	src, err := openSource(ctx, k.Source, custom)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer src.Close()
+	info, _, err := (&byok.Importer{Algorithm: k.Options.Algorithm, WrappingKeySpec: k.Options.WrappingKeySpec}).Plan(ctx, src)
+	if err != nil {
+		return "", err.Error()
+	}
+	return info.Fingerprint, ""
+}
+
+// fmtSpan writes a duration in days when it is whole days.
+func fmtSpan(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// NeedsAttention reports whether any row needs attention.
+func NeedsAttention(rows []KeyStatus) bool {
+	for _, r := range rows {
+		if len(r.Attention) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -157,15 +157,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	if *dryRun {
-		out.DryRun, out.OK = true, true
 		out.Source = newSourceOut(&sf, info)
-		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
-		out.KeyARN = *keyID
-		out.Created = *keyID == ""
-		if !*noVerify {
-			out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
-		}
-		out.AWSCalls = plannedCalls(*keyID == "", nk.alias != "", !*noVerify, info)
+		planImport(&out, info, choice, *keyID, nk.alias != "", !*noVerify)
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			return writeJSON(stdout, out)
@@ -216,18 +209,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out.VerificationSkipped = *noVerify
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		if res != nil {
-			err = withImportHint(err, res.KeySpec, *importType, res.KeyARN)
-		} else {
-			err = withHint(err)
-		}
+		err = importError(err, res, *importType, sf.positionalArgs())
 		holds := errors.Is(err, byok.ErrVerification) || errors.Is(err, byok.ErrUnproven)
-		switch {
-		case errors.Is(err, byok.ErrVerification) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
-		case errors.Is(err, byok.ErrUnproven) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.positionalArgs())
-		}
 		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
 			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
 		}
@@ -249,6 +232,37 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // plannedCalls lists the AWS calls an import will make.
+// planImport fills out with the plan of a --dry-run: the wrapping chosen,
+// the key, the checks of the proof (verify) and the AWS calls.
+func planImport(out *importOutput, info byok.KeyInfo, choice byok.Choice, keyID string, alias, verify bool) {
+	out.DryRun, out.OK = true, true
+	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
+	out.KeyARN = keyID
+	out.Created = keyID == ""
+	if verify {
+		out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
+	}
+	out.AWSCalls = plannedCalls(keyID == "", alias, verify, info)
+}
+
+// importError adds to a failed import what to do next and, when the key
+// material was imported but not proven, that it was; res is what the
+// import got to (nil: nothing), args the source's arguments for byok
+// verify.
+func importError(err error, res *byok.Result, importType, args string) error {
+	if res == nil {
+		return withHint(err)
+	}
+	err = withImportHint(err, res.KeySpec, importType, res.KeyARN)
+	switch {
+	case errors.Is(err, byok.ErrVerification):
+		err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
+	case errors.Is(err, byok.ErrUnproven):
+		err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, args)
+	}
+	return err
+}
+
 func plannedCalls(create, alias, verify bool, info byok.KeyInfo) []string {
 	var c []string
 	if create {

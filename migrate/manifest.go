@@ -222,7 +222,6 @@ var (
 	regionRe = regexp.MustCompile(`^([a-z]+-){2,3}\d+$`)
 	nameRe   = regexp.MustCompile(`^[A-Za-z0-9_.:/=+@-]{1,128}$`)
 	aliasRe  = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
-	relRe    = regexp.MustCompile(`^\+([0-9]+)([dhm])$`)
 )
 
 // manifestReader caps a manifest being streamed: its whole size, and for

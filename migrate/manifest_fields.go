@@ -10,10 +10,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/internal/readfile"
+	"github.com/byok-go/byok/internal/validto"
 	"gopkg.in/yaml.v3"
 )
 
@@ -304,7 +304,10 @@ func (m *Manifest) parseTarget(v *yaml.Node, where string, errs *errList, t *Tar
 			}
 			t.PolicyFile, t.Policy = p, ""
 		case "valid_to":
-			vt, err := parseValidTo(val, m.now)
+			vt, err := validto.Parse(val, m.now)
+			if errors.Is(err, validto.ErrSyntax) {
+				err = fmt.Errorf("%q: %w", val, err)
+			}
 			if err != nil {
 				errs.add(v.Line, f, "%v", err)
 			}
@@ -492,32 +495,4 @@ func regionOfARN(s string) string {
 		return f[3]
 	}
 	return ""
-}
-
-// parseValidTo parses an expiration time: RFC 3339, a date (midnight UTC)
-// or +Nd, +Nh, +Nm from now; it must be in the future and at most 365 days
-// ahead, as ImportKeyMaterial requires.
-func parseValidTo(s string, now time.Time) (time.Time, error) {
-	var t time.Time
-	if m := relRe.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return t, errors.New("the number is too large")
-		}
-		unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-		t = now.Add(time.Duration(n) * unit)
-	} else if d, err := time.Parse(time.DateOnly, s); err == nil {
-		t = d
-	} else if d, err := time.Parse(time.RFC3339, s); err == nil {
-		t = d
-	} else {
-		return t, fmt.Errorf("%q: want an RFC 3339 time (2027-01-31T00:00:00Z), a date (2027-01-31) or +90d / +36h", s)
-	}
-	switch {
-	case !t.After(now):
-		return t, fmt.Errorf("%s is not in the future", t.UTC().Format(time.RFC3339))
-	case t.After(now.Add(365 * 24 * time.Hour)):
-		return t, fmt.Errorf("%s is more than 365 days ahead; KMS allows at most 365 days", t.UTC().Format(time.RFC3339))
-	}
-	return t.UTC().Truncate(time.Second), nil
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,28 +12,9 @@ import (
 
 	"github.com/byok-go/byok/bench"
 	"github.com/byok-go/byok/driver"
-	"github.com/byok-go/byok/driver/softhsm"
 )
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	wide := fs.Bool("wide", false, "print every column (bytes, ops/s, allocations) and every note in full; lines may exceed 100 columns")
-	short := fs.Bool("short", false, "run each row a few times only, to check that everything works (CI); the figures mean nothing")
-	perRow := fs.Duration("time", 150*time.Millisecond, "`DURATION` spent measuring each row (the compared groups get five times as much)")
-	rounds := fs.Int("rounds", 5, "`N` interleaved rounds per group (the compared groups get 25 times as many)")
-	backends := fs.String("backend", "", "`LIST` of comma-separated backends to run: "+strings.Join(bench.Backends(), ", ")+"; empty: every one available")
-	match := fs.String("run", "", "measure only the rows whose name matches the regular expression `REGEXP`, e.g. 'RSA_4096/RSA_4096' (names: OPERATION/ALGORITHM/WRAPPING_KEY/KEY_SPEC/BACKEND)")
-	var softTok, softPIN, softMod, ockTok, ockPIN, ockMod string
-	fs.StringVar(&softTok, "softhsm-token", "", "measure SoftHSM with the existing token `LABEL` instead of a throwaway one")
-	fs.StringVar(&softPIN, "softhsm-pin-env", "", "read the --softhsm-token's user PIN from the environment variable `NAME`")
-	fs.StringVar(&softMod, "softhsm-module", "", "SoftHSM library `PATH`; default: the softhsm driver's")
-	fs.StringVar(&ockTok, "opencryptoki-token", "", "measure opencryptoki with the token `LABEL` (its pkcsslotd running)")
-	fs.StringVar(&ockPIN, "opencryptoki-pin-env", "", "read the --opencryptoki-token's user PIN from the environment variable `NAME`")
-	fs.StringVar(&ockMod, "opencryptoki-module", "", "opencryptoki library `PATH`; default: the opencryptoki driver's")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: byok bench [--json | --wide] [--short] [--time DURATION] [--rounds N]
+const benchUsage = `Usage: byok bench [--json | --wide] [--short] [--time DURATION] [--rounds N]
                   [--backend LIST] [--run REGEXP]
                   [--softhsm-token LABEL --softhsm-pin-env NAME]
                   [--opencryptoki-token LABEL --opencryptoki-pin-env NAME]
@@ -69,11 +49,24 @@ Examples:
   byok bench --run '^(kwp|aes-chain-bound)/' --time 1s
   byok bench --backend go --run 'RSA_AES_KEY_WRAP_SHA_256/RSA_4096/'
   OCK_PIN=… byok bench --opencryptoki-token mytoken \
-    --opencryptoki-pin-env OCK_PIN
+    --opencryptoki-pin-env OCK_PIN`
 
-Flags:`)
-		printFlags(stderr, fs)
-	}
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", benchUsage, stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	wide := fs.Bool("wide", false, "print every column (bytes, ops/s, allocations) and every note in full; lines may exceed 100 columns")
+	short := fs.Bool("short", false, "run each row a few times only, to check that everything works (CI); the figures mean nothing")
+	perRow := fs.Duration("time", 150*time.Millisecond, "`DURATION` spent measuring each row (the compared groups get five times as much)")
+	rounds := fs.Int("rounds", 5, "`N` interleaved rounds per group (the compared groups get 25 times as many)")
+	backends := fs.String("backend", "", "`LIST` of comma-separated backends to run: "+strings.Join(bench.Backends(), ", ")+"; empty: every one available")
+	match := fs.String("run", "", "measure only the rows whose name matches the regular expression `REGEXP`, e.g. 'RSA_4096/RSA_4096' (names: OPERATION/ALGORITHM/WRAPPING_KEY/KEY_SPEC/BACKEND)")
+	var softTok, softPIN, softMod, ockTok, ockPIN, ockMod string
+	fs.StringVar(&softTok, "softhsm-token", "", "measure SoftHSM with the existing token `LABEL` instead of a throwaway one")
+	fs.StringVar(&softPIN, "softhsm-pin-env", "", "read the --softhsm-token's user PIN from the environment variable `NAME`")
+	fs.StringVar(&softMod, "softhsm-module", "", "SoftHSM library `PATH`; default: the softhsm driver's")
+	fs.StringVar(&ockTok, "opencryptoki-token", "", "measure opencryptoki with the token `LABEL` (its pkcsslotd running)")
+	fs.StringVar(&ockPIN, "opencryptoki-pin-env", "", "read the --opencryptoki-token's user PIN from the environment variable `NAME`")
+	fs.StringVar(&ockMod, "opencryptoki-module", "", "opencryptoki library `PATH`; default: the opencryptoki driver's")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -114,48 +107,33 @@ Flags:`)
 	if !*asJSON {
 		opts.Progress = func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	}
-	wanted := func(b string) bool { return *backends == "" || slices.Contains(opts.Backends, b) }
 	if (softPIN != "" || softMod != "") && softTok == "" {
 		return fmt.Errorf("%w: --softhsm-pin-env and --softhsm-module go with --softhsm-token", errUsage)
 	}
 	if (ockPIN != "" || ockMod != "") && ockTok == "" {
 		return fmt.Errorf("%w: --opencryptoki-pin-env and --opencryptoki-module go with --opencryptoki-token", errUsage)
 	}
-	switch {
-	case !wanted(bench.BackendSoftHSM):
-	case softTok != "":
+	wanted := func(b string) bool { return *backends == "" || slices.Contains(opts.Backends, b) }
+	tokens := bench.Tokens{Backends: opts.Backends}
+	if softTok != "" && wanted(bench.BackendSoftHSM) {
 		if softPIN == "" {
 			return fmt.Errorf("%w: --softhsm-token needs --softhsm-pin-env", errUsage)
 		}
-		opts.HSMs = append(opts.HSMs, bench.HSM{Backend: bench.BackendSoftHSM, Module: softMod, Token: softTok, PIN: driver.PINFromEnv(softPIN)})
-	default:
-		if _, err := softhsm.Profile.DefaultModule(); err != nil {
-			if *backends != "" {
-				return err
-			}
-			break // not installed: the report notes it
-		}
-		dir, err := os.MkdirTemp("", "byok-bench-softhsm-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		h, release, err := bench.ThrowawaySoftHSM(dir)
-		if err != nil {
-			return fmt.Errorf("making a throwaway SoftHSM token: %w", err)
-		}
-		defer release()
-		opts.Progress("made a throwaway SoftHSM token in %s", dir)
-		opts.HSMs = append(opts.HSMs, h)
+		tokens.SoftHSM = bench.HSM{Module: softMod, Token: softTok, PIN: driver.PINFromEnv(softPIN)}
 	}
 	if ockTok != "" && wanted(bench.BackendOpenCryptoki) {
 		if ockPIN == "" {
 			return fmt.Errorf("%w: --opencryptoki-token needs --opencryptoki-pin-env", errUsage)
 		}
-		opts.HSMs = append(opts.HSMs, bench.HSM{Backend: bench.BackendOpenCryptoki, Module: ockMod, Token: ockTok, PIN: driver.PINFromEnv(ockPIN)})
+		tokens.OpenCryptoki = bench.HSM{Module: ockMod, Token: ockTok, PIN: driver.PINFromEnv(ockPIN)}
 	} else if ockTok == "" && *backends != "" && wanted(bench.BackendOpenCryptoki) {
 		return fmt.Errorf("%w: --backend opencryptoki needs --opencryptoki-token and --opencryptoki-pin-env", errUsage)
 	}
+	release, err := opts.AddTokens(tokens)
+	if err != nil {
+		return err
+	}
+	defer release()
 	rep, err := bench.Run(ctx, opts)
 	if err != nil {
 		return err

@@ -6,14 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/internal/readfile"
+	"github.com/byok-go/byok/internal/validto"
 )
 
 // newFlagSet returns a FlagSet whose Usage prints usage (a synopsis, a
@@ -171,41 +170,11 @@ func (e *expiryFlags) resolve(now time.Time) (time.Time, error) {
 	if e.noExpiry {
 		return time.Time{}, fmt.Errorf("%w: --valid-to and --no-expiry contradict each other; give one", errUsage)
 	}
-	t, err := parseValidTo(e.validTo, now)
+	t, err := validto.Parse(e.validTo, now)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: --valid-to %s: %v", errUsage, e.validTo, err)
 	}
 	return t, nil
-}
-
-var relTime = regexp.MustCompile(`^\+([0-9]+)([dhm])$`)
-
-// parseValidTo parses an expiration time: RFC 3339, a date (midnight UTC)
-// or +Nd, +Nh, +Nm from now. It must be in the future and at most 365 days
-// ahead, as ImportKeyMaterial requires.
-func parseValidTo(s string, now time.Time) (time.Time, error) {
-	var t time.Time
-	if m := relTime.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return t, errors.New("the number is too large")
-		}
-		unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-		t = now.Add(time.Duration(n) * unit)
-	} else if d, err := time.Parse(time.DateOnly, s); err == nil {
-		t = d
-	} else if d, err := time.Parse(time.RFC3339, s); err == nil {
-		t = d
-	} else {
-		return t, errors.New("want an RFC 3339 time (2027-01-31T00:00:00Z), a date (2027-01-31) or +90d / +36h")
-	}
-	switch {
-	case !t.After(now):
-		return t, fmt.Errorf("%s is not in the future", t.UTC().Format(time.RFC3339))
-	case t.After(now.Add(365 * 24 * time.Hour)):
-		return t, fmt.Errorf("%s is more than 365 days ahead; KMS allows at most 365 days", t.UTC().Format(time.RFC3339))
-	}
-	return t.UTC().Truncate(time.Second), nil
 }
 
 func expirationModel(validTo time.Time) string {

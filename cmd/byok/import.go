@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/offline"
 )
 
 const importUsage = `Usage: byok import [flags] SOURCE
@@ -145,7 +146,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// the source opens, its spec and usage are importable, it can be
 	// wrapped with an algorithm AWS allows (the HSM's capabilities are
 	// probed), and an HSM key is extractable.
-	if err := checkForcedWrapping(ctx, src, im); err != nil {
+	if err := offline.CheckForcedWrapping(ctx, src, im); err != nil {
 		return fail(err)
 	}
 	info, choice, err := im.Plan(ctx, src)
@@ -156,15 +157,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail(err)
 	}
 	if *dryRun {
-		out.DryRun, out.OK = true, true
 		out.Source = newSourceOut(&sf, info)
-		out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
-		out.KeyARN = *keyID
-		out.Created = *keyID == ""
-		if !*noVerify {
-			out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
-		}
-		out.AWSCalls = plannedCalls(*keyID == "", nk.alias != "", !*noVerify, info)
+		planImport(&out, info, choice, *keyID, nk.alias != "", !*noVerify)
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			return writeJSON(stdout, out)
@@ -215,18 +209,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out.VerificationSkipped = *noVerify
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		if res != nil {
-			err = withImportHint(err, res.KeySpec, *importType, res.KeyARN)
-		} else {
-			err = withHint(err)
-		}
+		err = importError(err, res, *importType, sf.positionalArgs())
 		holds := errors.Is(err, byok.ErrVerification) || errors.Is(err, byok.ErrUnproven)
-		switch {
-		case errors.Is(err, byok.ErrVerification) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
-		case errors.Is(err, byok.ErrUnproven) && res != nil:
-			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, sf.positionalArgs())
-		}
 		if res != nil && res.KeyARN != "" && (created || out.ReusedAliasKey) {
 			err, out.LeftKey = afterFailure(ctx, err, target, res.KeyARN, region, created, holds, *cleanup, "byok import "+sf.shown())
 		}
@@ -248,6 +232,37 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // plannedCalls lists the AWS calls an import will make.
+// planImport fills out with the plan of a --dry-run: the wrapping chosen,
+// the key, the checks of the proof (verify) and the AWS calls.
+func planImport(out *importOutput, info byok.KeyInfo, choice byok.Choice, keyID string, alias, verify bool) {
+	out.DryRun, out.OK = true, true
+	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
+	out.KeyARN = keyID
+	out.Created = keyID == ""
+	if verify {
+		out.PlannedChecks = plannedChecks(info.Spec, effectiveUsage(info))
+	}
+	out.AWSCalls = plannedCalls(keyID == "", alias, verify, info)
+}
+
+// importError adds to a failed import what to do next and, when the key
+// material was imported but not proven, that it was; res is what the
+// import got to (nil: nothing), args the source's arguments for byok
+// verify.
+func importError(err error, res *byok.Result, importType, args string) error {
+	if res == nil {
+		return withHint(err)
+	}
+	err = withImportHint(err, res.KeySpec, importType, res.KeyARN)
+	switch {
+	case errors.Is(err, byok.ErrVerification):
+		err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use the key", err, res.KeyARN)
+	case errors.Is(err, byok.ErrUnproven):
+		err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until `byok verify --key-id %s %s` passes", err, res.KeyARN, res.KeyARN, args)
+	}
+	return err
+}
+
 func plannedCalls(create, alias, verify bool, info byok.KeyInfo) []string {
 	var c []string
 	if create {
@@ -413,24 +428,4 @@ func (pt *progressTarget) Import(ctx context.Context, p byok.ImportParameters, w
 func (pt *progressTarget) VerifyImport(ctx context.Context, imp byok.Imported, info byok.KeyInfo, src byok.KeySource) (byok.Verification, error) {
 	pt.p.say("verifying: using the KMS key and comparing with the source…")
 	return pt.t.VerifyImport(ctx, imp, info, src)
-}
-
-// checkForcedWrapping refuses --algorithm and --wrapping-key-spec that AWS
-// does not allow for the source key, naming the rule.
-func checkForcedWrapping(ctx context.Context, src byok.KeySource, im *byok.Importer) error {
-	if im.Algorithm == "" {
-		return nil
-	}
-	info, err := src.Describe(ctx)
-	if err != nil {
-		return err
-	}
-	w := im.WrappingKeySpec
-	if w == "" {
-		w = byok.WrappingRSA4096
-	}
-	if err := byok.CheckCompatible(info.Spec, im.Algorithm, w); err != nil {
-		return fmt.Errorf("--algorithm %s cannot carry an %s key (AWS allows %s): %w", im.Algorithm, info.Spec, joinAlgs(byok.AllowedAlgorithms(info.Spec)), err)
-	}
-	return nil
 }

@@ -33,6 +33,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+
+	"github.com/byok-go/byok/internal/offline"
 )
 
 // version, when set at link time (-ldflags "-X main.version=…"), overrides
@@ -103,8 +105,10 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// errUsage marks a command-line mistake (exit code 2).
-var errUsage = errors.New("usage")
+// errUsage marks a command-line mistake (exit code 2). It is the offline
+// package's ErrUsage, so that the library's refusals of what was asked keep
+// exit code 2.
+var errUsage = offline.ErrUsage
 
 type command struct {
 	name    string

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/driver"
@@ -160,28 +159,6 @@ func TestParseArgsInterspersed(t *testing.T) {
 	}
 	if *a != "v" || !*b || !slices.Equal(pos, []string{"one", "two", "--three"}) {
 		t.Errorf("a=%q b=%v pos=%q", *a, *b, pos)
-	}
-}
-
-func TestParseValidTo(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"+90d":                      now.Add(90 * 24 * time.Hour),
-		"+36h":                      now.Add(36 * time.Hour),
-		"+365d":                     now.Add(365 * 24 * time.Hour),
-		"2027-01-31":                time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC),
-		"2027-01-31T10:00:00Z":      time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC),
-		"2027-01-31T10:00:00+01:00": time.Date(2027, 1, 31, 9, 0, 0, 0, time.UTC),
-	} {
-		got, err := parseValidTo(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("parseValidTo(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"+366d", "+0d", "2026-11-23", "2020-01-01T00:00:00Z", "90d", "+90w", "+99999999999d", ""} {
-		if _, err := parseValidTo(in, now); err == nil {
-			t.Errorf("parseValidTo(%q) accepted", in)
-		}
 	}
 }
 

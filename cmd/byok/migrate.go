@@ -12,9 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/migrate"
 	"golang.org/x/term"
@@ -169,20 +167,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(pos[0], ".yaml"), ".yml"), ".json")
+	defJournal, defAudit := migrate.DefaultPaths(pos[0])
 	if *journal == "" {
-		*journal = base + ".journal.jsonl"
+		*journal = defJournal
 	}
 	if *audit == "" {
-		*audit = base + ".audit.jsonl"
-	}
-
-	q := migrate.DefaultQuotas()
-	for op := range q {
-		q[op] *= *scale
-	}
-	for op, v := range quotas {
-		q[op] = v
+		*audit = defAudit
 	}
 	var opts []func(*config.LoadOptions) error
 	if *profile != "" {
@@ -193,17 +183,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("loading the AWS configuration: %w\n  what to do: check --profile / AWS_PROFILE and ~/.aws/config", err)
 	}
 	mig := &migrate.Migration{
-		Manifest: m,
-		Client: func(_ context.Context, region string) (migrate.API, error) {
-			return kms.NewFromConfig(cfg, func(o *kms.Options) {
-				o.Region = region
-				if *endpoint != "" {
-					o.BaseEndpoint = aws.String(*endpoint)
-				}
-			}), nil
-		},
+		Manifest:          m,
+		Client:            migrate.ClientsFrom(cfg, *endpoint),
 		Journal:           *journal,
-		Quotas:            q,
+		Quotas:            migrate.ScaledQuotas(*scale, migrate.Quotas(quotas)),
 		Headroom:          *headroom,
 		Concurrency:       *conc,
 		RegionConcurrency: *regionConc,
@@ -218,7 +201,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		mig.OnProgress = bar.update
 	}
 	// verdicts counts the proofs' outcomes, per key and Region.
-	verdicts := map[byok.Verdict]int{}
+	verdicts := migrate.Verdicts{}
 	// results collects every key's result for --json (which prints no
 	// line per key).
 	results := []migrate.Result{}
@@ -248,11 +231,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if *jsonOut {
 				results = append(results, r)
 			}
-			for _, rr := range r.Regions {
-				if rr.Verdict != "" {
-					verdicts[rr.Verdict]++
-				}
-			}
+			verdicts.Add(r)
 			if r.Outcome == migrate.OutcomeFailed {
 				if tty {
 					fmt.Fprintln(stderr)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/offline"
 )
 
 // summary prints a two-column table: a name, then a value, wrapped to fit
@@ -72,6 +73,17 @@ func (p progress) say(format string, a ...any) {
 	}
 }
 
+// hooks are the offline package's hooks for command name: progress as
+// say prints it, notes and warnings on stderr (JSON output too), AWS hints.
+func (p progress) hooks(name string) offline.Hooks {
+	return offline.Hooks{
+		Say:  p.say,
+		Note: func(msg string) { fmt.Fprintf(p.w, "byok %s: %s\n", name, msg) },
+		Warn: func(msg string) { fmt.Fprintf(p.w, "byok %s: warning: %s\n", name, msg) },
+		Hint: withHint,
+	}
+}
+
 // sourceOut describes a source key in output; never its material.
 type sourceOut struct {
 	Source      string        `json:"source"`
@@ -88,15 +100,7 @@ func newSourceOut(sf *sourceFlags, info byok.KeyInfo) sourceOut {
 }
 
 // effectiveUsage is the KMS key usage a KeyInfo stands for.
-func effectiveUsage(info byok.KeyInfo) byok.KeyUsage {
-	if info.Usage != "" {
-		return info.Usage
-	}
-	if u := info.Spec.Usages(); len(u) > 0 {
-		return u[0]
-	}
-	return ""
-}
+func effectiveUsage(info byok.KeyInfo) byok.KeyUsage { return offline.EffectiveUsage(info) }
 
 // verificationOut is a byok.Verification in byok's JSON spelling.
 type verificationOut struct {
@@ -205,12 +209,7 @@ func writeWrapped(b *strings.Builder, mark, text string) {
 	flush()
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+func fmtTime(t time.Time) string { return offline.FormatTime(t) }
 
 func fmtDuration(d time.Duration) string {
 	if d < time.Second {

@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/offline"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -118,43 +117,16 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	// What is known of the source key.
-	var info byok.KeyInfo
-	var known *params.Source
-	var src byok.KeySource
-	switch {
-	case sf.source != "":
-		p.say("opening %s…", sf.label())
-		s, err := sf.open(ctx, stderr)
-		if err != nil {
-			return fail(err)
-		}
-		defer s.Close()
-		src = s
-		if info, err = s.Describe(ctx); err != nil {
-			return fail(err)
-		}
-	case *pubFile != "":
-		der, spec, fp, err := readPublicKey(*pubFile)
-		if err != nil {
-			return err
-		}
-		if sf.keySpec != "" && byok.KeySpec(sf.keySpec) != spec {
-			return fmt.Errorf("%w: --key-spec %s, but --public-key %s is an %s key", errUsage, sf.keySpec, *pubFile, spec)
-		}
-		info = byok.KeyInfo{Spec: spec, Usage: byok.KeyUsage(sf.usage), PublicKeyDER: der, Fingerprint: fp, Label: *pubFile}
-	case sf.keySpec != "":
-		info = byok.KeyInfo{Spec: byok.KeySpec(sf.keySpec), Usage: byok.KeyUsage(sf.usage)}
+	info, src, known, openErr, err := paramsSource(ctx, &sf, *pubFile, p, stderr)
+	if src != nil {
+		defer src.Close()
 	}
-	if info.Spec != "" {
-		if info.Usage != "" && !info.Spec.AllowsUsage(info.Usage) {
-			return fmt.Errorf("%w: --usage %s is not valid for %s; KMS allows %s", errUsage, info.Usage, info.Spec, usagesOf(info.Spec))
-		}
-		if info.Fingerprint != "" || info.PublicKeyDER != nil {
-			known = &params.Source{Label: info.Label, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
-		}
+	if openErr != nil {
+		return fail(openErr)
 	}
-
+	if err != nil {
+		return err
+	}
 	if *zipFile == "" && info.Spec == "" && *keyID == "" {
 		return fmt.Errorf("%w: say which key: give the SOURCE, --public-key FILE, --key-spec SPEC (with --usage if not the usual one) or --key-id of an existing key", errUsage)
 	}
@@ -163,101 +135,33 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if undoDir, err = probeOutDir(*out, *force); err != nil {
 		return fail(err)
 	}
-	var set *params.Set
-	writeFailed := func(err error) error { return err }
-	if *zipFile != "" {
-		set, err = readZip(*zipFile, im.Algorithm)
-		if err != nil {
-			return fail(err)
-		}
-		if info.Spec != "" {
-			if err := byok.CheckCompatible(info.Spec, set.Meta.Algorithm, set.Meta.WrappingKeySpec); err != nil {
-				return fail(fmt.Errorf("the console's parameters cannot carry this key: %w", err))
-			}
-			if sf.keySpec != "" {
-				set.Meta.KeySpec = info.Spec
-				set.Meta.KeyUsage = effectiveUsage(info)
-			}
-		}
-		set.Meta.Source = known
-		set.Meta.Written = time.Now().UTC().Truncate(time.Second)
-	} else {
-		client, region, err := af.client(ctx, *keyID)
-		if err != nil {
-			return fail(err)
-		}
-		if info.Spec == "" {
-			p.say("describing KMS key %s…", *keyID)
-			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+	set, err := offline.Params(ctx, offline.ParamsInput{
+		Dir: *out, Force: *force,
+		ConsoleZip: *zipFile, Algorithm: im.Algorithm,
+		Info: info, SpecGiven: sf.keySpec != "", Known: known, Source: byokSource(src),
+		KeyID:    *keyID,
+		NewKey:   offline.NewKey{Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion},
+		Importer: im,
+		Client: func(ctx context.Context, keyID string) (byok.KMSAPI, string, error) {
+			client, region, err := af.client(ctx, keyID)
 			if err != nil {
-				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+				return nil, "", err
 			}
-			info = byok.KeyInfo{Spec: byok.KeySpec(d.KeyMetadata.KeySpec), Usage: byok.KeyUsage(d.KeyMetadata.KeyUsage)}
-			if err := info.Spec.Validate(); err != nil {
-				return fail(fmt.Errorf("%s: %w", *keyID, err))
-			}
-		}
-		if src == nil {
-			src = specSource{info}
-		}
-		if err := checkForcedWrapping(ctx, src, im); err != nil {
-			return fail(err)
-		}
-		info, choice, err := im.Plan(ctx, src)
-		if err != nil {
-			return fail(err)
-		}
-		if err := hsmExtractable(src); err != nil {
-			return fail(err)
-		}
-		if choice.Fallback {
-			fmt.Fprintf(stderr, "byok params: warning: %s\n", choice.Reason)
-		}
-		target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags, Policy: policy, MultiRegion: nk.multiRegion}
-		created, reused := *keyID == "", false
-		if created && nk.alias != "" {
-			p.say("checking alias %s…", byok.AliasName(nk.alias))
-			arn, err := target.CheckAlias(ctx, info)
-			if err != nil {
-				return fail(withHint(err))
-			}
-			if arn != "" {
-				fmt.Fprintf(stderr, "byok params: %s already names %s, an Origin EXTERNAL %s %s key in state PendingImport (left by an interrupted run): fetching parameters for it; no new key is created\n",
-					byok.AliasName(nk.alias), arn, info.Spec, effectiveUsage(info))
-				target.KeyID, target.Alias, created, reused = arn, "", false, true
-			}
-		}
-		// left names the key this run created (or reused) when a later step
-		// fails, and with --cleanup-on-failure schedules its deletion.
-		left := func(err error, arn string) error {
-			if arn == "" || (!created && !reused) {
-				return err
-			}
+			return &progressClient{KMSAPI: client, p: p, region: region}, region, nil
+		},
+		Check: hsmExtractable,
+		Left: func(ctx context.Context, err error, t *byok.KMS, arn, region string, created bool) error {
 			again := "byok params --out " + shellQuote(*out)
 			if *force { // --out may hold the parameters --force was to replace
 				again += " --force"
 			}
-			err, res.LeftKey = afterFailure(ctx, err, target, arn, region, created, false, *cleanup, again)
+			err, res.LeftKey = afterFailure(ctx, err, t, arn, region, created, false, *cleanup, again)
 			return err
-		}
-		ip, err := target.Prepare(ctx, info, choice.Algorithm, choice.WrappingKeySpec)
-		if err != nil {
-			return fail(left(withHint(err), ip.KeyID))
-		}
-		der, err := x509.MarshalPKIXPublicKey(ip.WrappingKey)
-		if err != nil {
-			return fail(left(err, ip.KeyID))
-		}
-		set = params.New(ip, der, info.Spec, effectiveUsage(info), time.Now())
-		set.Meta.CreatedKey = created
-		writeFailed = func(err error) error { return left(err, ip.KeyID) }
-		set.Meta.Source = known
-		if set.Meta.Region == "" {
-			set.Meta.Region = region
-		}
-	}
-	if err := params.Write(*out, set, *force); err != nil {
-		return fail(writeFailed(err))
+		},
+		Hooks: p.hooks("params"),
+	})
+	if err != nil {
+		return fail(err)
 	}
 	res.OK, res.Meta = true, &set.Meta
 	if *asJSON {
@@ -270,17 +174,6 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "\nNext, on the host with the key (no AWS access needed):\n  byok wrap --params %s %s\n", shellQuote(*out), next)
 	return nil
-}
-
-func readZip(name string, alg byok.WrappingAlgorithm) (*params.Set, error) {
-	set, err := params.ReadConsoleZipFile(name, alg)
-	if err != nil {
-		return nil, err
-	}
-	if set.Meta.Algorithm == "" {
-		return nil, fmt.Errorf("%w: the console zip's README does not name the wrapping algorithm: pass --algorithm, the one chosen when downloading (RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_1 or RSA_AES_KEY_WRAP_SHA_1)", errUsage)
-	}
-	return set, nil
 }
 
 func printParams(w io.Writer, dir string, m *params.Metadata) {
@@ -316,4 +209,51 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// paramsSource is what byok params knows of the source key: from the
+// SOURCE (opened here; the caller closes src), --public-key or --key-spec,
+// and known, the source as the parameters record it for byok wrap to
+// check. openErr is a failure to open or describe the SOURCE (reported in
+// the command's JSON); err a mistake on the command line.
+func paramsSource(ctx context.Context, sf *sourceFlags, pubFile string, p progress, stderr io.Writer) (info byok.KeyInfo, src driver.Source, known *params.Source, openErr, err error) {
+	switch {
+	case sf.source != "":
+		p.say("opening %s…", sf.label())
+		if src, openErr = sf.open(ctx, stderr); openErr != nil {
+			return info, nil, nil, openErr, nil
+		}
+		if info, openErr = src.Describe(ctx); openErr != nil {
+			return info, src, nil, openErr, nil
+		}
+	case pubFile != "":
+		der, spec, fp, err := readPublicKey(pubFile)
+		if err != nil {
+			return info, nil, nil, nil, err
+		}
+		if sf.keySpec != "" && byok.KeySpec(sf.keySpec) != spec {
+			return info, nil, nil, nil, fmt.Errorf("%w: --key-spec %s, but --public-key %s is an %s key", errUsage, sf.keySpec, pubFile, spec)
+		}
+		info = byok.KeyInfo{Spec: spec, Usage: byok.KeyUsage(sf.usage), PublicKeyDER: der, Fingerprint: fp, Label: pubFile}
+	case sf.keySpec != "":
+		info = byok.KeyInfo{Spec: byok.KeySpec(sf.keySpec), Usage: byok.KeyUsage(sf.usage)}
+	}
+	if info.Spec != "" {
+		if info.Usage != "" && !info.Spec.AllowsUsage(info.Usage) {
+			return info, src, nil, nil, fmt.Errorf("%w: --usage %s is not valid for %s; KMS allows %s", errUsage, info.Usage, info.Spec, usagesOf(info.Spec))
+		}
+		if info.Fingerprint != "" || info.PublicKeyDER != nil {
+			known = &params.Source{Label: info.Label, KeySpec: info.Spec, Fingerprint: info.Fingerprint, PublicKey: info.PublicKeyDER}
+		}
+	}
+	return info, src, known, nil, nil
+}
+
+// byokSource is src as a byok.KeySource: nil when there is none (a nil
+// driver.Source in the interface would not be nil).
+func byokSource(src driver.Source) byok.KeySource {
+	if src == nil {
+		return nil
+	}
+	return src
 }

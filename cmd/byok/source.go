@@ -326,13 +326,3 @@ func readPublicKey(name string) ([]byte, byok.KeySpec, string, error) {
 	sum := sha256.Sum256(b)
 	return b, spec, "sha256:" + hex.EncodeToString(sum[:]), nil
 }
-
-// specSource is a KeySource that only describes: it lets Importer.Plan
-// choose the wrapping for a key spec when the key itself is elsewhere (on
-// the HSM host of an offline import).
-type specSource struct{ info byok.KeyInfo }
-
-func (s specSource) Describe(context.Context) (byok.KeyInfo, error) { return s.info, nil }
-func (s specSource) Wrap(context.Context, byok.ImportParameters) ([]byte, error) {
-	return nil, errors.New("byok: this source only describes the key")
-}

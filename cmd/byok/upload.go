@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver"
+	"github.com/byok-go/byok/internal/offline"
 	"github.com/byok-go/byok/internal/params"
 )
 
@@ -95,124 +94,61 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !validTo.IsZero() {
 		res.ValidTo = &validTo
 	}
-	fail := func(err error) error {
+	if params.IsZip(*paramsDir) {
+		return fmt.Errorf("%w: --params %s is a zip: run byok wrap --params %s --out DIR first, then upload DIR", errUsage, *paramsDir, *paramsDir)
+	}
+	p := progress{stderr, *asJSON}
+	in := offline.UploadInput{
+		Params: *paramsDir, ValidTo: validTo, ImportType: *importType, NoReimport: *noReimport,
+		Client: func(ctx context.Context, keyARN string) (byok.KMSAPI, string, error) {
+			return af.client(ctx, keyARN)
+		},
+		SpecGiven:  sf.keySpec != "",
+		Label:      sf.shown(),
+		ImportHint: withImportHint,
+		Hooks:      p.hooks("upload"),
+	}
+	if sf.source != "" {
+		in.Open = func(ctx context.Context, spec byok.KeySpec) (driver.Source, error) {
+			sf.inferKeySpec(spec)
+			p.say("opening %s…", sf.label())
+			return sf.open(ctx, stderr)
+		}
+	}
+	r, err := offline.Upload(ctx, in)
+	if r.Set != nil {
+		res.KeyARN = r.Set.Meta.KeyARN
+	}
+	res.Region, res.KeyMaterialID = r.Region, r.KeyMaterialID
+	if r.Info != nil {
+		so := newSourceOut(&sf, *r.Info)
+		res.Source = &so
+	}
+	if r.Verification != nil {
+		res.Verification = toVerificationOut(r.Verification)
+	}
+	verifyCmd := fmt.Sprintf("byok verify --key-id %s SOURCE", res.KeyARN)
+	if sf.source != "" {
+		verifyCmd = fmt.Sprintf("byok verify --key-id %s %s", res.KeyARN, sf.positionalArgs())
+	} else if r.Imported {
+		res.VerificationSkipped, res.VerifyCommand, res.PublicKeyChecked = true, verifyCmd, r.PublicKeyMatches
+	}
+	if err != nil {
+		if r.Checked && !*asJSON {
+			printUpload(stdout, &res)
+		}
 		res.Error = newErrorOut(err, res.KeyARN, nil)
 		if *asJSON {
 			writeJSON(stdout, res)
 		}
 		return err
 	}
-	p := progress{stderr, *asJSON}
-	if params.IsZip(*paramsDir) {
-		return fmt.Errorf("%w: --params %s is a zip: run byok wrap --params %s --out DIR first, then upload DIR", errUsage, *paramsDir, *paramsDir)
-	}
-	set, err := params.ReadDir(*paramsDir)
-	if err != nil {
-		return fail(err)
-	}
-	res.KeyARN = set.Meta.KeyARN
-	if set.Encrypted == nil {
-		return fail(fmt.Errorf("%s has no %s: run byok wrap --params %s SOURCE first (on the host with the key)", *paramsDir, params.EncryptedKeyMaterialFile, *paramsDir))
-	}
-	if set.Expired(time.Now()) {
-		return fail(fmt.Errorf("the import parameters expired at %s (they last 24 hours): ImportKeyMaterial would fail; run byok params again, then byok wrap and byok upload", fmtTime(*set.Meta.ValidTo)))
-	}
-	if n, want := len(set.Encrypted), set.WrappingKey.Size(); (!set.Meta.Algorithm.IsKeyWrap() && n != want) || (set.Meta.Algorithm.IsKeyWrap() && n < want+16) {
-		return fail(fmt.Errorf("%s is %d bytes, which %s under an %s wrapping key cannot produce: it was not wrapped with these parameters; run byok wrap again", params.EncryptedKeyMaterialFile, n, set.Meta.Algorithm, set.Meta.WrappingKeySpec))
-	}
-
-	client, region, err := af.client(ctx, set.Meta.KeyARN)
-	if err != nil {
-		return fail(err)
-	}
-	res.Region = region
-	var src byok.KeySource
-	var info byok.KeyInfo
-	if sf.source != "" {
-		spec := set.Meta.KeySpec
-		if spec == "" && sf.keySpec == "" {
-			// A console zip does not record the key spec: KMS knows it.
-			p.say("describing KMS key %s…", set.Meta.KeyARN)
-			d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(set.Meta.KeyARN)})
-			if err != nil {
-				return fail(withHint(fmt.Errorf("DescribeKey %s: %w", set.Meta.KeyARN, err)))
-			}
-			spec = byok.KeySpec(d.KeyMetadata.KeySpec)
-		}
-		sf.inferKeySpec(spec)
-		p.say("opening %s…", sf.label())
-		s, err := sf.open(ctx, stderr)
-		if err != nil {
-			return fail(err)
-		}
-		defer s.Close()
-		if info, err = s.Describe(ctx); err != nil {
-			return fail(err)
-		}
-		if set.Meta.KeyUsage != "" {
-			info.Usage = set.Meta.KeyUsage
-		}
-		src = s
-		so := newSourceOut(&sf, info)
-		res.Source = &so
-		if w := set.Meta.Wrapped; w != nil && w.Source.Fingerprint != "" && info.Fingerprint != "" && w.Source.Fingerprint != info.Fingerprint {
-			return fail(fmt.Errorf("--source %s is not the key byok wrap wrapped (%s, fingerprint %s; this one is %s): give that key to prove the import", sf.shown(), w.Source.Label, w.Source.Fingerprint, info.Fingerprint))
-		}
-	}
-
-	target := &byok.KMS{Client: client, KeyID: set.Meta.KeyARN, ValidTo: validTo, ImportType: *importType}
-	p.say("importing %d bytes of wrapped key material into %s (ImportKeyMaterial)…", len(set.Encrypted), set.Meta.KeyARN)
-	imp, err := target.Import(ctx, set.ImportParameters(), set.Encrypted)
-	if err != nil {
-		return fail(withImportHint(err, set.Meta.KeySpec, *importType, set.Meta.KeyARN))
-	}
-	res.KeyMaterialID = imp.KeyMaterialID
-	verifyCmd := fmt.Sprintf("byok verify --key-id %s SOURCE", set.Meta.KeyARN)
-	if src != nil {
-		verifyCmd = fmt.Sprintf("byok verify --key-id %s %s", set.Meta.KeyARN, sf.positionalArgs())
-		p.say("verifying: using the KMS key and comparing with the source…")
-		if set.Meta.KeySpec != "" && set.Meta.KeySpec != info.Spec {
-			return fail(fmt.Errorf("%w: the KMS key is %s, the source %s", byok.ErrVerification, set.Meta.KeySpec, info.Spec))
-		}
-		// The material was wrapped elsewhere (byok wrap), so ImportKeyMaterial's
-		// success proves only that KMS holds what EncryptedKeyMaterial.bin held:
-		// prove the source itself, as byok verify does.
-		kp, err := target.VerifyKey(ctx, set.Meta.KeyARN, src, byok.VerifyOptions{NoReimport: *noReimport, KeyMaterialID: imp.KeyMaterialID})
-		v := kp.Verification
-		res.Verification = toVerificationOut(&v)
-		if err == nil || v.Verdict == byok.VerdictFailed {
-			err = v.Err(set.Meta.KeyARN)
-		}
-		if err != nil {
-			if !*asJSON {
-				printUpload(stdout, &res)
-			}
-			return fail(fmt.Errorf("%w\n  note: the key material WAS imported; do not rely on the key until byok verify passes", err))
-		}
-	} else {
-		res.VerificationSkipped = true
-		res.VerifyCommand = verifyCmd
-		if w := set.Meta.Wrapped; w != nil && w.Source.PublicKey != nil {
-			out, err := client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(set.Meta.KeyARN)})
-			if err != nil {
-				return fail(withHint(fmt.Errorf("GetPublicKey: %w", err)))
-			}
-			same := bytes.Equal(out.PublicKey, w.Source.PublicKey)
-			res.PublicKeyChecked = &same
-			if !same {
-				if !*asJSON {
-					printUpload(stdout, &res)
-				}
-				return fail(fmt.Errorf("%w: %s: KMS GetPublicKey differs from the public key of the source byok wrap wrapped (%s)", byok.ErrVerification, set.Meta.KeyARN, w.Source.Label))
-			}
-		}
-	}
 	res.OK = true
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
 	printUpload(stdout, &res)
-	if src == nil {
+	if sf.source == "" {
 		fmt.Fprintf(stderr, "byok upload: VERIFICATION SKIPPED: no --source was given. Prove the import where the source key is reachable:\n  %s\n", verifyCmd)
 	}
 	return nil

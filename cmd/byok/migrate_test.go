@@ -204,39 +204,8 @@ func TestMigrateKill9(t *testing.T) {
 	// GetParametersForImport at 3/s per Region: a full run takes half a minute, so
 	// every kill lands in the middle of one.
 	args := []string{manifest, "--quota-scale", "3", "--progress", "none"}
-	kills := 0
-	var last []byte
-	for run := 1; ; run++ {
-		if run > 60 {
-			t.Fatalf("no run finished after %d kills", kills)
-		}
-		cmd := migrateCommand(t, env, args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		// Kill the first runs at a random point; let the later ones finish.
-		var timer <-chan time.Time
-		if kills < 10 {
-			timer = time.After(time.Duration(150+rng.IntN(1500)) * time.Millisecond)
-		}
-		select {
-		case err := <-done:
-			last = out.Bytes()
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
-			}
-		case <-timer:
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-			continue
-		}
-		break
-	}
+	// Kill the first 10 runs at a random point; let the later ones finish.
+	last, kills := killUntilDone(t, env, args, rng, 10, 60, 150*time.Millisecond)
 	t.Logf("killed %d times; the last run said:\n%s", kills, last)
 	if kills == 0 {
 		t.Error("no run was killed: the runs are faster than the kill points")
@@ -535,5 +504,43 @@ func TestMigrateInterrupt(t *testing.T) {
 	r := mustByok(t, 0, env, append([]string{"migrate"}, manifest, "--quota-scale", "50", "--progress", "none")...)
 	if !strings.Contains(r.stdout, "failed 0, not started 0") || strings.Contains(r.stdout, "already done 0,") {
 		t.Errorf("resumed run:\n%s", r)
+	}
+}
+
+// killUntilDone runs `byok migrate args…` again and again, killing each of
+// the first maxKills runs with SIGKILL at a random point between minDelay
+// and minDelay+1.5 s (seeded by rng, logged by the caller), until a run
+// finishes; a finished run that fails fails the test. It returns the last
+// run's output and how many runs were killed.
+func killUntilDone(t *testing.T, env []string, args []string, rng *rand.Rand, maxKills, maxRuns int, minDelay time.Duration) (string, int) {
+	t.Helper()
+	kills := 0
+	for run := 1; ; run++ {
+		if run > maxRuns {
+			t.Fatalf("no run finished after %d kills", kills)
+		}
+		cmd := migrateCommand(t, env, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timer <-chan time.Time
+		if kills < maxKills {
+			timer = time.After(minDelay + time.Duration(rng.IntN(1500))*time.Millisecond)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+			}
+			return out.String(), kills
+		case <-timer:
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
 	}
 }

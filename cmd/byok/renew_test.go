@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,38 +69,7 @@ func TestRenewKill9(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("seed %d", seed)
 	args := []string{manifest, "--renew-within", "30d", "--quota-scale", "2", "--progress", "none"}
-	kills := 0
-	var last string
-	for run := 1; ; run++ {
-		if run > 40 {
-			t.Fatalf("no run finished after %d kills", kills)
-		}
-		cmd := migrateCommand(t, env, args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		var timer <-chan time.Time
-		if kills < 6 {
-			timer = time.After(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
-		}
-		select {
-		case err := <-done:
-			last = out.String()
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
-			}
-		case <-timer:
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-			continue
-		}
-		break
-	}
+	last, kills := killUntilDone(t, env, args, rng, 6, 40, 200*time.Millisecond)
 	t.Logf("killed %d times; the last run said:\n%s", kills, last)
 	if kills == 0 {
 		t.Error("no run was killed")

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/internal/offline"
 )
@@ -135,6 +138,24 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
+	// With --key-id, a raw AES or HMAC key file's spec comes from
+	// DescribeKey when --key-spec is not given, as byok verify does, so
+	// that the restore command byok shred prints runs as printed.
+	var client *kms.Client
+	var region string
+	if *keyID != "" && sf.keySpec == "" && !*dryRun {
+		if client, region, err = af.client(ctx, *keyID); err != nil {
+			return fail(err)
+		}
+		p.say("describing KMS key %s…", *keyID)
+		d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(*keyID)})
+		if err != nil {
+			return fail(withHint(fmt.Errorf("DescribeKey %s: %w", *keyID, err)))
+		}
+		if d.KeyMetadata != nil {
+			sf.inferKeySpec(byok.KeySpec(d.KeyMetadata.KeySpec))
+		}
+	}
 	p.say("opening %s…", sf.label())
 	src, err := sf.open(ctx, stderr)
 	if err != nil {
@@ -167,9 +188,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 
-	client, region, err := af.client(ctx, *keyID)
-	if err != nil {
-		return fail(err)
+	if client == nil {
+		if client, region, err = af.client(ctx, *keyID); err != nil {
+			return fail(err)
+		}
 	}
 	out.Region = region
 	target := &byok.KMS{Client: &progressClient{KMSAPI: client, p: p, region: region}, KeyID: *keyID, Alias: nk.alias, Description: nk.description, Tags: nk.tags,

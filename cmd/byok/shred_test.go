@@ -104,13 +104,14 @@ func TestShredThenRestore(t *testing.T) {
 		t.Errorf("status after the shred: exit %d\n%s", code, out)
 	}
 
-	// Restore the single key by hand, as byok shred says.
-	code, out, errOut = byokCLI(t, "import", "--key-id", single, filepath.Join(dir, "keys", "single.hex"), "--key-spec", "SYMMETRIC_DEFAULT", "--valid-to", "+365d")
+	// Restore the single key by hand, as byok shred says: the printed
+	// command, as printed (no --key-spec: DescribeKey gives the raw key's).
+	code, out, errOut = byokCLI(t, "import", "--key-id", single, filepath.Join(dir, "keys", "single.hex"), "--valid-to", "+365d")
 	if code != 0 || !decrypts(single, cts[single]) {
 		t.Fatalf("byok import --key-id after the shred: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The same command renews a key that holds its material (Enabled).
-	code, out, errOut = byokCLI(t, "import", "--key-id", kept, filepath.Join(dir, "keys", "kept.hex"), "--key-spec", "SYMMETRIC_DEFAULT", "--valid-to", "+365d")
+	code, out, errOut = byokCLI(t, "import", "--key-id", kept, filepath.Join(dir, "keys", "kept.hex"), "--valid-to", "+365d")
 	if code != 0 || !decrypts(kept, cts[kept]) {
 		t.Fatalf("byok import --key-id into an Enabled key (a renewal): exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 
 	"github.com/byok-go/byok/internal/offline"
 )
@@ -142,6 +143,25 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// --json before the command (byok --json status fleet.yaml) is the
+	// command's --json: moved after the command name, so that the command
+	// prints its document, or a usage error prints the JSON error object.
+	var global []string
+	for len(args) > 0 && isJSONFlag(args[0]) {
+		global, args = append(global, args[0]), args[1:]
+	}
+	if len(global) > 0 {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" {
+			usage(stderr)
+			err := fmt.Errorf("%w: no command: give one after --json (byok --json COMMAND or byok COMMAND --json); run 'byok help' for the list", errUsage)
+			fmt.Fprintf(stderr, "byok: %v\n", err)
+			if jsonRequested(global) {
+				writeJSON(stdout, failureDoc{Error: newErrorOut(err, "", nil)})
+			}
+			return 2
+		}
+		args = append(append([]string{args[0]}, global...), args[1:]...)
+	}
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args = []string{"version"}
 	}
@@ -233,4 +253,11 @@ never from the command line.
 Run 'byok help <command>' (or 'byok <command> --help') for a command's flags
 and examples; 'byok version' for the version.
 `)
+}
+
+// isJSONFlag reports whether a is a --json flag (--json, -json,
+// --json=BOOL), which byok accepts before the command too.
+func isJSONFlag(a string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	return strings.HasPrefix(a, "-") && name == "json"
 }

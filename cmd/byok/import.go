@@ -33,6 +33,10 @@ Key material does not expire unless --valid-to is given (the KMS console's
 default too): KMS deletes expired material, and the key is then unusable
 until the same material is imported again.
 
+To renew a key (or restore one after byok shred), import the same material
+again: byok import --key-id ARN SOURCE --valid-to +365d. For a raw AES or
+HMAC key file, the key spec comes from the KMS key (DescribeKey).
+
 ` + sourceHelp + `
 
 Examples:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -23,5 +24,13 @@ func TestGlobalJSONFlag(t *testing.T) {
 	after := runJSONCase(t, s, jsonCase{schema: "status", args: []string{"status", manifest, "--skip-source", "--json"}, code: exitAttention, kind: kindAttention})
 	if len(before) != len(after) || before["manifest"] != after["manifest"] {
 		t.Errorf("byok --json status and byok status --json differ:\n%v\n%v", before, after)
+	}
+}
+
+// TestImportHelpRenewal: byok import --help says how to renew a key.
+func TestImportHelpRenewal(t *testing.T) {
+	code, out, _ := runCLI(t, "import", "--help")
+	if code != 0 || !strings.Contains(out, "renew") || !strings.Contains(out, "byok import --key-id ARN SOURCE --valid-to +365d") {
+		t.Errorf("byok import --help (exit %d) does not say how to renew a key:\n%s", code, out)
 	}
 }

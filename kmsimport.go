@@ -478,22 +478,111 @@ func (t *KMS) settingsDiffer(ctx context.Context, md *types.KeyMetadata) ([]stri
 			diffs = append(diffs, fmt.Sprintf("its tag %s is %s, this run asks for %s (--tag)", k, got, want))
 		}
 	}
-	if t.Policy != "" {
-		g, ok := t.Client.(policyGetter)
-		if !ok {
-			return nil, fmt.Errorf("the KMS client %T cannot read key policies (GetKeyPolicy) to compare with --policy", t.Client)
-		}
-		out, err := g.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: md.KeyId, PolicyName: aws.String("default")})
-		if err != nil {
+	// The key policy is compared whether or not --policy was given: without
+	// it, the key must have the default key policy CreateKey gives, or a
+	// key whose policy was opened up (by anyone who could tag it) would be
+	// filled with the source's key material.
+	g, ok := t.Client.(policyGetter)
+	if !ok {
+		return nil, fmt.Errorf("the KMS client %T cannot read key policies (GetKeyPolicy) to compare with this run's", t.Client)
+	}
+	out, err := g.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: md.KeyId, PolicyName: aws.String("default")})
+	if err != nil {
+		if t.Policy != "" {
 			return nil, fmt.Errorf("GetKeyPolicy failed (%v) and --policy was given", err)
 		}
+		return nil, fmt.Errorf("GetKeyPolicy failed (%v), and without --policy the key must have KMS's default key policy", err)
+	}
+	if t.Policy != "" {
 		if same, err := samePolicy(aws.ToString(out.Policy), t.Policy); err != nil {
 			return nil, err
 		} else if !same {
 			diffs = append(diffs, "its key policy differs from the one this run asks for (--policy)")
 		}
+	} else if why := notDefaultPolicy(aws.ToString(out.Policy), aws.ToString(md.Arn)); why != "" {
+		diffs = append(diffs, "its key policy is not KMS's default key policy ("+why+"), and this run gives no --policy "+
+			"(give --policy FILE with the policy the interrupted run gave, or restore the default with aws kms put-key-policy)")
 	}
 	return diffs, nil
+}
+
+// notDefaultPolicy says how policy differs from the default key policy
+// CreateKey gives a key created without a policy: one statement allowing
+// the account's root principal (arn:PARTITION:iam::ACCOUNT:root, the
+// account from keyARN) kms:* on "*", as
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+// gives it. Sid and Id are ignored, as are white space and a one-element
+// list written for a single value; "" means it is the default.
+func notDefaultPolicy(policy, keyARN string) string {
+	f := strings.Split(keyARN, ":")
+	if len(f) < 6 || f[4] == "" {
+		return fmt.Sprintf("the key's ARN %q names no account", keyARN)
+	}
+	root := "arn:" + f[1] + ":iam::" + f[4] + ":root"
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+		return fmt.Sprintf("it is not a JSON object: %v", err)
+	}
+	for k, v := range doc {
+		switch k {
+		case "Id":
+		case "Version":
+			if v != "2012-10-17" {
+				return fmt.Sprintf("Version %v, not 2012-10-17", v)
+			}
+		case "Statement":
+		default:
+			return fmt.Sprintf("it has %s, which the default policy has not", k)
+		}
+	}
+	st, ok := doc["Statement"].([]any)
+	if !ok {
+		st = []any{doc["Statement"]}
+	}
+	if len(st) != 1 {
+		return fmt.Sprintf("%d statements, not one", len(st))
+	}
+	s, ok := st[0].(map[string]any)
+	if !ok {
+		return "its statement is not a JSON object"
+	}
+	one := func(v any) any { // a one-element list is its element
+		if l, ok := v.([]any); ok && len(l) == 1 {
+			return l[0]
+		}
+		return v
+	}
+	for k, v := range s {
+		switch k {
+		case "Sid":
+		case "Effect":
+			if v != "Allow" {
+				return fmt.Sprintf("Effect %v, not Allow", v)
+			}
+		case "Action":
+			if one(v) != "kms:*" {
+				return fmt.Sprintf("Action %v, not kms:*", v)
+			}
+		case "Resource":
+			if one(v) != "*" {
+				return fmt.Sprintf("Resource %v, not *", v)
+			}
+		case "Principal":
+			p, ok := v.(map[string]any)
+			if !ok || len(p) != 1 || one(p["AWS"]) != root {
+				b, _ := json.Marshal(v)
+				return fmt.Sprintf("Principal %s, not {\"AWS\":%q}", b, root)
+			}
+		default:
+			return fmt.Sprintf("its statement has %s, which the default policy has not", k)
+		}
+	}
+	for _, k := range []string{"Effect", "Action", "Resource", "Principal"} {
+		if _, ok := s[k]; !ok {
+			return "its statement has no " + k
+		}
+	}
+	return ""
 }
 
 // samePolicy compares two key policies as JSON values: KMS may return a

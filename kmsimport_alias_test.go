@@ -23,6 +23,9 @@ type policyKMS struct {
 }
 
 func (p policyKMS) GetKeyPolicy(context.Context, *kms.GetKeyPolicyInput, ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error) {
+	if p.policy == "" {
+		return nil, errors.New("AccessDeniedException: not allowed to call kms:GetKeyPolicy")
+	}
 	return &kms.GetKeyPolicyOutput{Policy: aws.String(p.policy), PolicyName: aws.String("default")}, nil
 }
 
@@ -114,7 +117,9 @@ func TestAliasReuseNeedsEvidence(t *testing.T) {
 	refused("a missing tag", &byok.KMS{Client: client, Alias: "rerun2", Description: "mine"}, "tag team=payments, which this run does not ask for")
 	refused("another description", &byok.KMS{Client: client, Alias: "rerun2", Description: "yours", Tags: map[string]string{"team": "payments"}},
 		`description is "mine", this run asks for "yours"`)
-	refused("--policy, not readable", &byok.KMS{Client: client, Alias: "rerun2", Description: "mine", Tags: map[string]string{"team": "payments"}, Policy: `{"Version":"2012-10-17"}`},
+	refused("an open policy, no --policy", &byok.KMS{Client: policyKMS{client, `{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}}`},
+		Alias: "rerun2", Description: "mine", Tags: map[string]string{"team": "payments"}}, "not KMS's default key policy", `Principal {"AWS":"*"}`, "--policy")
+	refused("--policy, not readable", &byok.KMS{Client: policyKMS{client, ""}, Alias: "rerun2", Description: "mine", Tags: map[string]string{"team": "payments"}, Policy: `{"Version":"2012-10-17"}`},
 		"GetKeyPolicy failed", "--policy")
 	refused("another policy", &byok.KMS{Client: policyKMS{client, `{"Version": "2012-10-17", "Statement": []}`}, Alias: "rerun2", Description: "mine",
 		Tags: map[string]string{"team": "payments"}, Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}`}, "key policy differs")

@@ -63,8 +63,35 @@ func TestAliasReuseRefusesForeignKey(t *testing.T) {
 	f.failNext("GetParametersForImport", 0)
 	first := f.describe(t, "alias/pay-rerun")
 	refused("another tag", []string{"--alias", "pay-rerun", "--tag", "team=billing"}, "alias/pay-rerun", aws.ToString(first.Arn), "tag team is payments, this run asks for billing")
-	refused("--policy the emulator cannot compare", []string{"--alias", "pay-rerun", "--tag", "team=payments", "--policy", pol}, "GetKeyPolicy", "--policy")
+	refused("another --policy", []string{"--alias", "pay-rerun", "--tag", "team=payments", "--policy", pol}, "key policy differs", "--policy")
 	refused("another description", []string{"--alias", "pay-rerun", "--tag", "team=payments", "--description", "mine"}, "--description")
+
+	// A key tagged as byok's for this source, but whose policy was opened
+	// up: without --policy, only KMS's default key policy is reused.
+	tags, err := client.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: first.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fp string
+	for _, tg := range tags.Tags {
+		if aws.ToString(tg.TagKey) == "byok:source-fingerprint" {
+			fp = aws.ToString(tg.TagValue)
+		}
+	}
+	open := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`
+	ok, err := client.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternal, Policy: aws.String(open),
+		Tags: []types.Tag{{TagKey: aws.String("byok:source-fingerprint"), TagValue: aws.String(fp)}}})
+	if err != nil || fp == "" {
+		t.Fatalf("fingerprint %q: %v", fp, err)
+	}
+	if _, err := client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/pay-open"), TargetKeyId: ok.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	refused("an open key policy, no --policy", []string{"--alias", "pay-open"}, "alias/pay-open", aws.ToString(ok.KeyMetadata.Arn),
+		"not KMS's default key policy", `Principal {"AWS":"*"}`, "arn:aws:iam::111122223333:root", "--policy", "put-key-policy")
+	if d := f.describe(t, aws.ToString(ok.KeyMetadata.Arn)); d.KeyState != types.KeyStatePendingImport {
+		t.Errorf("the open-policy key changed: %s", d.KeyState)
+	}
 
 	creates := f.count("CreateKey")
 	code, stdout, stderr := runCLI(t, append(append([]string{"import"}, src...), "--alias", "pay-rerun", "--tag", "team=payments")...)

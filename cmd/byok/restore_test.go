@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestShredRestoreHMACAsPrinted(t *testing.T) {
 	if code, out, errOut := byokCLI(t, "import", "--key-id", arn, src); code != 0 {
 		t.Fatalf("import --key-id of a raw HMAC key without --key-spec: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, errOut := byokCLI(t, "shred", "--key-id", arn, "--yes-delete-key-material")
+	code, out, errOut := byokCLI(t, "shred", "--key-id", arn, "--yes-delete-key-material", "--audit", filepath.Join(t.TempDir(), "audit.jsonl"))
 	if code != 0 {
 		t.Fatalf("shred: exit %d\n%s\n%s", code, out, errOut)
 	}

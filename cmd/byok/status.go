@@ -43,8 +43,8 @@ Examples:
   byok status fleet.yaml --skip-source        # no PINs: KMS and the audit log only
 
 Exit status: 0 every key is fine; 5 some key needs attention (the table
-says which and why); 1 the status could not be taken (the manifest or the
-audit log is unreadable, no AWS configuration); 2 the command line or the
+says which and why); 1 the status could not be taken (the audit log and the
+journal are both unreadable, no AWS configuration); 2 the command line or the
 manifest is wrong.`
 
 // statusOut is the JSON of byok status.
@@ -62,6 +62,7 @@ type statusOut struct {
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", statusUsage, stderr)
 	audit := fs.String("audit", "", "the migration's audit log (default: MANIFEST's name with .audit.jsonl)")
+	journal := fs.String("journal", "", "the migration's journal, read for KMS keys the audit log lacks (default: MANIFEST's name with .journal.jsonl)")
 	warn := fs.String("warn-within", "30d", "alert when key material expires within `SPAN` (30d, 36h)")
 	skip := fs.Bool("skip-source", false, "do not open the sources (no PINs needed); their check is not-checked")
 	jsonOut := fs.Bool("json", false, "print the status as JSON on stdout")
@@ -88,12 +89,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *audit == "" {
 		*audit = manifestBase(pos[0]) + ".audit.jsonl"
 	}
+	if *journal == "" {
+		*journal = manifestBase(pos[0]) + ".journal.jsonl"
+	}
 	client, err := fleetClient(ctx, *profile, *endpoint)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	rows, err := migrate.Status(ctx, migrate.StatusQuery{Manifest: m, Client: client, AuditLog: *audit, WarnWithin: within,
+	rows, err := migrate.Status(ctx, migrate.StatusQuery{Manifest: m, Client: client, AuditLog: *audit, Journal: *journal, WarnWithin: within,
 		SkipSource: *skip, Now: func() time.Time { return now }})
 	if err != nil {
 		return err

@@ -361,9 +361,18 @@ func sourceFingerprint(ctx context.Context, k Key, custom func(context.Context, 
 }
 
 // fmtSpan writes a duration in days when it is whole days.
+// FormatSpan writes a window as the CLI takes it: 30d, 36h (else a Go
+// duration).
+func FormatSpan(d time.Duration) string { return fmtSpan(d) }
+
 func fmtSpan(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
+	switch {
+	case d == 0:
+		return "0d"
+	case d > 0 && d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d > 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return d.String()
 }

@@ -121,10 +121,21 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		printStatus(stdout, m.ID, rows, now)
 		if n > 0 {
-			fmt.Fprintf(stdout, "\n%s of %d need attention; to renew (and restore PendingImport keys):\n", plural(n, "KMS key"), len(rows))
-			fmt.Fprintf(stdout, "  byok migrate %s --renew-within %s\n", pos[0], *warn)
+			notMigrated := 0
+			for _, r := range rows {
+				if r.State == migrate.StateNotMigrated {
+					notMigrated++
+				}
+			}
+			fmt.Fprintf(stdout, "\n%s of %d need attention\n", plural(n, "KMS key"), len(rows))
+			if notMigrated > 0 {
+				fmt.Fprintf(stdout, "%s not migrated yet; migrate first:\n  byok migrate %s\n", plural(notMigrated, "key"), pos[0])
+			}
+			if n > notMigrated {
+				fmt.Fprintf(stdout, "to renew (and restore PendingImport keys):\n  byok migrate %s --renew-within %s\n", pos[0], migrate.FormatSpan(within))
+			}
 		} else {
-			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), *warn)
+			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), migrate.FormatSpan(within))
 		}
 	}
 	return attention
@@ -134,15 +145,18 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // 100 columns), the KMS key's ARN and any reasons for attention under it.
 func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time) {
 	fmt.Fprintf(w, "migration %s, %s\n", id, now.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "%-20s %-14s %-14s %-10s %6s %-10s %-10s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
+	fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
 	for _, r := range rows {
 		state := r.State
 		if state == "" {
 			state = "unknown"
 		}
 		validTo, left := "never", "-"
-		if r.ExpirationModel == "" {
+		switch r.ExpirationModel {
+		case "":
 			validTo = "-"
+		case "KEY_MATERIAL_EXPIRES":
+			validTo = "expired" // expires, yet KMS gives no ValidTo: the material is gone
 		}
 		if r.ValidTo != nil {
 			validTo = r.ValidTo.Format(time.DateOnly)
@@ -156,7 +170,10 @@ func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time
 		if r.LastVerdict != "" && r.LastVerdict != "PASSED" {
 			proven = string(r.LastVerdict)
 		}
-		fmt.Fprintf(w, "%-20s %-14s %-14s %-10s %6s %-10s %-10s\n", clip(r.Key, 20), clip(r.Region, 14), clip(state, 14), validTo, left, proven, r.Source)
+		fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(r.Region, 14), clip(state, 15), validTo, left, proven, r.Source)
+		if len(r.Key) > 24 {
+			fmt.Fprintf(w, "  key %s\n", r.Key) // the name in full
+		}
 		if r.KeyARN != "" {
 			fmt.Fprintf(w, "  %s\n", r.KeyARN)
 		}

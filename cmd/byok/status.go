@@ -45,7 +45,7 @@ Examples:
 Exit status: 0 every key is fine; 5 some key needs attention (the table
 says which and why); 1 the status could not be taken (the audit log and the
 journal are both unreadable, no AWS configuration); 2 the command line or the
-manifest is wrong.`
+manifest is wrong, or the manifest cannot be read.`
 
 // statusOut is the JSON of byok status.
 type statusOut struct {
@@ -210,7 +210,9 @@ func manifestBase(p string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(p, ".yaml"), ".yml"), ".json")
 }
 
-// openManifestFlag opens a manifest, its mistakes being usage errors.
+// openManifestFlag opens a manifest. Any manifest that cannot be used
+// (missing, not a regular file, over its cap, or with mistakes) is the
+// input's fault: a usage error (exit 2), as for byok migrate.
 func openManifestFlag(p string) (*migrate.Manifest, error) {
 	m, err := migrate.OpenManifest(p)
 	if err != nil {
@@ -218,7 +220,7 @@ func openManifestFlag(p string) (*migrate.Manifest, error) {
 		if errors.As(err, &me) {
 			return nil, fmt.Errorf("%w: the manifest has mistakes:\n%v", errUsage, err)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return m, nil
 }

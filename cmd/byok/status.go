@@ -56,7 +56,7 @@ type statusOut struct {
 	CheckedAt         time.Time           `json:"checked_at"`
 	WarnWithinSeconds int64               `json:"warn_within_seconds"`
 	Keys              []migrate.KeyStatus `json:"keys"`
-	Attention         int                 `json:"attention"`
+	AttentionCount    int                 `json:"attention_count"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,7 +114,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *jsonOut {
 		doc := statusOut{OK: n == 0, Error: newErrorOut(attention, "", nil), Migration: m.ID, CheckedAt: now.UTC().Truncate(time.Second),
-			WarnWithinSeconds: int64(within / time.Second), Keys: rows, Attention: n}
+			WarnWithinSeconds: int64(within / time.Second), Keys: rows, AttentionCount: n}
 		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"iter"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -244,6 +245,25 @@ func OpenManifest(path string) (*Manifest, error) {
 }
 
 func openManifest(path string, now time.Time) (*Manifest, error) {
+	m, err := openManifestAs(path, now, false)
+	var syn *streamSyntaxError
+	if err != nil && errors.As(err, &syn) {
+		// The streamed path cut an entry where YAML does not end one (a
+		// flow collection or a quoted string spread over lines): decode the
+		// document whole, as a manifest with anchors is, so that both paths
+		// accept the same documents. Too large to decode whole: the
+		// streamed path's error, with its line, stands.
+		if st, e := os.Stat(path); e == nil && st.Size() <= maxWholeManifest {
+			return openManifestAs(path, now, true)
+		}
+		return nil, syn.error
+	}
+	return m, err
+}
+
+// openManifestAs reads and validates a manifest; whole decodes a YAML
+// manifest whole rather than streaming it.
+func openManifestAs(path string, now time.Time, whole bool) (*Manifest, error) {
 	m := &Manifest{Path: path, now: now}
 	f, err := readfile.Open(path, "manifest")
 	if err != nil {
@@ -256,9 +276,12 @@ func openManifest(path string, now time.Time) (*Manifest, error) {
 		return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
 	}
 	if !m.json {
-		m.whole, err = mayHaveAnchors(bufio.NewReader(manifestReader(f, path, false)))
-		if err != nil {
-			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+		m.whole = whole
+		if !whole {
+			m.whole, err = mayHaveAnchors(bufio.NewReader(manifestReader(f, path, false)))
+			if err != nil {
+				return nil, fmt.Errorf("migrate: reading the manifest: %w", err)
+			}
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("migrate: reading the manifest: %w", err)

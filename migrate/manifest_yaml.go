@@ -54,6 +54,14 @@ func (m *Manifest) parseYAML(text []byte, offset int) (*yaml.Node, error) {
 	return &doc, nil
 }
 
+// streamSyntaxError is a YAML error met on the streamed path, where a
+// piece of the document is parsed on its own: the document may still be
+// valid YAML (a flow collection or a quoted string spread over lines that
+// the splitter cut), so the manifest is then decoded whole.
+type streamSyntaxError struct{ error }
+
+func (e *streamSyntaxError) Unwrap() error { return e.error }
+
 var keysLine = regexp.MustCompile(`^(keys|"keys"|'keys')[ \t]*:[ \t]*(#.*)?$`)
 
 // scanYAML splits a YAML manifest without parsing it whole: the top-level
@@ -77,7 +85,7 @@ func (m *Manifest) scanYAML(r *bufio.Reader, header func(*yaml.Node), item func(
 		}
 		n, err := m.parseYAML(cur.Bytes(), curLine-1)
 		if err != nil {
-			return err
+			return &streamSyntaxError{err}
 		}
 		if n == nil {
 			n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: curLine}
@@ -160,7 +168,7 @@ func (m *Manifest) scanYAML(r *bufio.Reader, header func(*yaml.Node), item func(
 	if header != nil {
 		n, err := m.parseYAML(head.Bytes(), 0)
 		if err != nil {
-			return err
+			return &streamSyntaxError{err}
 		}
 		header(n)
 	}

@@ -33,10 +33,10 @@ func (r *runner) startRenewal() string {
 	rp := r.replay
 	if rp.renewal != "" && !rp.renewClosed {
 		r.renewal = rp.renewal
-		return fmt.Sprintf("renewal within %s: resume round %s after %d journal entries", r.m.RenewWithin, r.renewal, rp.lines)
+		return fmt.Sprintf("renewal within %s: resume round %s after %d journal entries", fmtSpan(r.m.RenewWithin), r.renewal, rp.lines)
 	}
 	r.renewal, rp.renew = r.runID, map[string]*keyState{}
-	return fmt.Sprintf("renewal within %s: round %s", r.m.RenewWithin, r.renewal)
+	return fmt.Sprintf("renewal within %s: round %s", fmtSpan(r.m.RenewWithin), r.renewal)
 }
 
 // renewKey renews one key of the manifest in every Region where its
@@ -135,7 +135,7 @@ func (r *runner) renewKey(ctx context.Context, k Key) (res Result) {
 	}
 	if vt := k.Target.ValidTo; !vt.IsZero() && vt.Sub(now) <= r.m.RenewWithin {
 		// Renewed, it would be due again at once.
-		res.Err = fmt.Errorf("its valid_to (%s) is itself within the renewal window (%s): set valid_to further ahead in the manifest, e.g. +365d", vt.UTC().Format(time.RFC3339), r.m.RenewWithin)
+		res.Err = fmt.Errorf("its valid_to (%s) is itself within the renewal window (%s): set valid_to further ahead in the manifest, e.g. +365d", vt.UTC().Format(time.RFC3339), fmtSpan(r.m.RenewWithin))
 		return res
 	}
 	if r.m.DryRun {

@@ -73,6 +73,11 @@ func (r *runner) open(ctx context.Context, j *job) error {
 	}
 	if fp := j.st.fingerprint; fp != "" && fp != j.info.Fingerprint {
 		j.closeSource()
+		if r.renewal != "" {
+			// A new name would make a new KMS key and strand every
+			// ciphertext under the old one: only the same material renews.
+			return fmt.Errorf("the source no longer matches the key material imported into its KMS key: it was %s at import, it is %s now; KMS accepts only the same material again, so restore the source to the original key and run the renewal again", fp, j.info.Fingerprint)
+		}
 		return fmt.Errorf("the source key changed since the journaled run: it was %s, it is now %s; a key cannot change in the middle of a migration — give it a new name", fp, j.info.Fingerprint)
 	}
 	if j.st.fingerprint == "" {

@@ -39,6 +39,10 @@ type StatusQuery struct {
 	// key's KMS key in each Region, the fingerprint recorded at import and
 	// the proofs. A missing file means nothing was migrated yet.
 	AuditLog string
+	// Journal is the path of the migration's journal: it records each
+	// key's KMS key too, and is read for the keys the audit log does not
+	// name (a missing, damaged or unreadable audit log). Empty: not read.
+	Journal string
 	// WarnWithin: material that expires within it needs attention.
 	WarnWithin time.Duration
 	// Now is the time to count from; nil means time.Now.
@@ -102,17 +106,8 @@ type auditRegion struct {
 	lastVerdict byok.Verdict
 }
 
-// readAudit folds an audit log per key and Region. A missing file is an
-// empty log.
-func readAudit(path string) (map[string]map[string]*auditRegion, error) {
-	out, err := readAuditFull(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]map[string]*auditRegion{}, nil
-	}
-	return out, err
-}
-
-// readAuditFull is readAudit, with a missing file an error.
+// readAuditFull folds an audit log per key and Region; a missing file is
+// an error (fs.ErrNotExist).
 func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 	out := map[string]map[string]*auditRegion{}
 	if path == "" {
@@ -169,6 +164,73 @@ func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 	return out, nil
 }
 
+// readStatusRecords reads the KMS keys of a migration from its audit log
+// and, for keys and Regions the audit log does not name, from its journal.
+// Both missing: nothing was migrated. The audit log unreadable (other than
+// missing) and no journal to fall back on: an error, never a fleet of
+// "not migrated" keys.
+func readStatusRecords(auditPath, journalPath string) (map[string]map[string]*auditRegion, error) {
+	audit, auditErr := readAuditFull(auditPath)
+	if auditErr != nil {
+		audit = map[string]map[string]*auditRegion{}
+	}
+	var journalErr error
+	if journalPath != "" {
+		journalErr = mergeJournalARNs(journalPath, audit)
+	}
+	switch {
+	case auditErr == nil:
+		return audit, nil // the journal only adds to it
+	case journalPath != "" && journalErr == nil:
+		return audit, nil
+	case errors.Is(auditErr, fs.ErrNotExist) && (journalPath == "" || errors.Is(journalErr, fs.ErrNotExist)):
+		return audit, nil // neither exists: nothing migrated yet
+	case journalPath == "" || errors.Is(journalErr, fs.ErrNotExist):
+		return nil, fmt.Errorf("migrate: the audit log is unreadable (%w) and there is no journal to take the KMS keys from", auditErr)
+	}
+	return nil, fmt.Errorf("migrate: neither the audit log nor the journal can be read, so the KMS keys are unknown: %v; %w", auditErr, journalErr)
+}
+
+// mergeJournalARNs adds to audit the KMS keys (and fingerprints) the
+// journal records for keys and Regions the audit log does not name.
+func mergeJournalARNs(path string, audit map[string]map[string]*auditRegion) error {
+	f, err := readfile.Open(path, "journal")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rp, _, err := replayJournalKeep(f, path, true)
+	if err != nil {
+		return err
+	}
+	add := func(name, region, arn, fp string) {
+		if arn == "" {
+			return
+		}
+		regions := audit[name]
+		if regions == nil {
+			regions = map[string]*auditRegion{}
+			audit[name] = regions
+		}
+		if a := regions[region]; a == nil {
+			regions[region] = &auditRegion{arn: arn, fingerprint: fp}
+		} else if a.arn == "" {
+			a.arn = arn
+		}
+	}
+	for _, keys := range []map[string]*keyState{rp.keys, rp.renew} {
+		for name, k := range keys {
+			for region, arn := range k.arns {
+				add(name, region, arn, k.fingerprint)
+			}
+			for region, rs := range k.regions {
+				add(name, region, rs.arn, k.fingerprint)
+			}
+		}
+	}
+	return nil
+}
+
 // Status reports, for every key of the manifest and every Region it lives
 // in, the KMS key, its state and expiry, the last proof and whether the
 // source still opens as the same key. It returns the rows in manifest
@@ -182,7 +244,7 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 	if q.Now != nil {
 		now = q.Now
 	}
-	audit, err := readAudit(q.AuditLog)
+	audit, err := readStatusRecords(q.AuditLog, q.Journal)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +290,7 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 			}
 			if a == nil {
 				s.State = StateNotMigrated
-				s.Attention = append(s.Attention, "not migrated (no KMS key in the audit log)")
+				s.Attention = append(s.Attention, "not migrated (no KMS key in the audit log or the journal)")
 				rows = append(rows, s)
 				continue
 			}
@@ -299,9 +361,18 @@ func sourceFingerprint(ctx context.Context, k Key, custom func(context.Context, 
 }
 
 // fmtSpan writes a duration in days when it is whole days.
+// FormatSpan writes a window as the CLI takes it: 30d, 36h (else a Go
+// duration).
+func FormatSpan(d time.Duration) string { return fmtSpan(d) }
+
 func fmtSpan(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
+	switch {
+	case d == 0:
+		return "0d"
+	case d > 0 && d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d > 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return d.String()
 }

@@ -26,7 +26,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cache := fs.Bool("fast-wrapping-keys", false, "reuse pre-generated wrapping key pairs instead of a fresh one per GetParametersForImport (AWS gives a fresh one)")
 	remote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address")
 	quiet := fs.Bool("quiet", false, "do not log each request")
-	offset := fs.String("time-offset", "", "run the emulator's clock `SPAN` ahead of real time (e.g. 400d, 36h; -2h behind): key material past its ValidTo is deleted and its key is PendingImport, without waiting")
+	offset := fs.String("time-offset", "", "run the emulator's clock `SPAN` ahead of real time (e.g. 400d, 36h; -2h behind): key material past its ValidTo is deleted and its key is PendingImport, without waiting. Only the emulator's clock moves: byok and the AWS CLI keep the local clock")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: byok emulator [--listen 127.0.0.1:8555] [--state DIR] [flags]
 
@@ -40,8 +40,11 @@ it writes key material to disk unencrypted.
 
 Examples:
   byok emulator --listen 127.0.0.1:8555 --state /tmp/kms-state
-  byok emulator --state /tmp/kms-state --time-offset 400d   # a year later:
-    imported material past its ValidTo is gone, its keys are PendingImport
+  byok emulator --state /tmp/kms-state --time-offset 3d   # 3 days later:
+    imported material past its ValidTo (say valid_to: +2d) is gone, its keys
+    are PendingImport. Only the emulator's clock moves: byok counts ValidTo
+    (+365d) and time left by the local clock, so keep the offset to days;
+    with 400d, every ValidTo byok sets is already in the emulator's past
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url http://127.0.0.1:8555 kms create-key --origin EXTERNAL

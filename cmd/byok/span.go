@@ -29,11 +29,22 @@ func parseSpan(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// nonNegativeSpan parses a window such as --warn-within: not negative.
+// maxWindow is the longest --warn-within or --renew-within: KMS sets an
+// imported key material's ValidTo at most 365 days ahead, so no material
+// expires later than that
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html).
+const maxWindow = 365 * 24 * time.Hour
+
+// nonNegativeSpan parses a window such as --warn-within: not negative, and
+// at most 365 days.
 func nonNegativeSpan(flag, s string) (time.Duration, error) {
 	d, err := parseSpan(s)
-	if err == nil && d < 0 {
+	switch {
+	case err != nil:
+	case d < 0:
 		err = errors.New("must not be negative")
+	case d > maxWindow:
+		err = fmt.Errorf("%s is over 365d: KMS sets ValidTo at most 365 days ahead, so no key material expires later; give 365d or less", s)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s %v", errUsage, flag, err)

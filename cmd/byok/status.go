@@ -43,9 +43,9 @@ Examples:
   byok status fleet.yaml --skip-source        # no PINs: KMS and the audit log only
 
 Exit status: 0 every key is fine; 5 some key needs attention (the table
-says which and why); 1 the status could not be taken (the manifest or the
-audit log is unreadable, no AWS configuration); 2 the command line or the
-manifest is wrong.`
+says which and why); 1 the status could not be taken (the audit log and the
+journal are both unreadable, no AWS configuration); 2 the command line or the
+manifest is wrong, or the manifest cannot be read.`
 
 // statusOut is the JSON of byok status.
 type statusOut struct {
@@ -56,12 +56,13 @@ type statusOut struct {
 	CheckedAt         time.Time           `json:"checked_at"`
 	WarnWithinSeconds int64               `json:"warn_within_seconds"`
 	Keys              []migrate.KeyStatus `json:"keys"`
-	Attention         int                 `json:"attention"`
+	AttentionCount    int                 `json:"attention_count"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", statusUsage, stderr)
 	audit := fs.String("audit", "", "the migration's audit log (default: MANIFEST's name with .audit.jsonl)")
+	journal := fs.String("journal", "", "the migration's journal, read for KMS keys the audit log lacks (default: MANIFEST's name with .journal.jsonl)")
 	warn := fs.String("warn-within", "30d", "alert when key material expires within `SPAN` (30d, 36h)")
 	skip := fs.Bool("skip-source", false, "do not open the sources (no PINs needed); their check is not-checked")
 	jsonOut := fs.Bool("json", false, "print the status as JSON on stdout")
@@ -88,12 +89,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *audit == "" {
 		*audit = manifestBase(pos[0]) + ".audit.jsonl"
 	}
+	if *journal == "" {
+		*journal = manifestBase(pos[0]) + ".journal.jsonl"
+	}
 	client, err := fleetClient(ctx, *profile, *endpoint)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	rows, err := migrate.Status(ctx, migrate.StatusQuery{Manifest: m, Client: client, AuditLog: *audit, WarnWithin: within,
+	rows, err := migrate.Status(ctx, migrate.StatusQuery{Manifest: m, Client: client, AuditLog: *audit, Journal: *journal, WarnWithin: within,
 		SkipSource: *skip, Now: func() time.Time { return now }})
 	if err != nil {
 		return err
@@ -110,17 +114,28 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *jsonOut {
 		doc := statusOut{OK: n == 0, Error: newErrorOut(attention, "", nil), Migration: m.ID, CheckedAt: now.UTC().Truncate(time.Second),
-			WarnWithinSeconds: int64(within / time.Second), Keys: rows, Attention: n}
+			WarnWithinSeconds: int64(within / time.Second), Keys: rows, AttentionCount: n}
 		if err := writeJSON(stdout, doc); err != nil {
 			return err
 		}
 	} else {
 		printStatus(stdout, m.ID, rows, now)
 		if n > 0 {
-			fmt.Fprintf(stdout, "\n%s of %d need attention; to renew (and restore PendingImport keys):\n", plural(n, "KMS key"), len(rows))
-			fmt.Fprintf(stdout, "  byok migrate %s --renew-within %s\n", pos[0], *warn)
+			notMigrated := 0
+			for _, r := range rows {
+				if r.State == migrate.StateNotMigrated {
+					notMigrated++
+				}
+			}
+			fmt.Fprintf(stdout, "\n%s of %d need attention\n", plural(n, "KMS key"), len(rows))
+			if notMigrated > 0 {
+				fmt.Fprintf(stdout, "%s not migrated yet; migrate first:\n  byok migrate %s\n", plural(notMigrated, "key"), pos[0])
+			}
+			if n > notMigrated {
+				fmt.Fprintf(stdout, "to renew (and restore PendingImport keys):\n  byok migrate %s --renew-within %s\n", pos[0], migrate.FormatSpan(within))
+			}
 		} else {
-			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), *warn)
+			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), migrate.FormatSpan(within))
 		}
 	}
 	return attention
@@ -130,15 +145,18 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // 100 columns), the KMS key's ARN and any reasons for attention under it.
 func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time) {
 	fmt.Fprintf(w, "migration %s, %s\n", id, now.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "%-20s %-14s %-14s %-10s %6s %-10s %-10s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
+	fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
 	for _, r := range rows {
 		state := r.State
 		if state == "" {
 			state = "unknown"
 		}
 		validTo, left := "never", "-"
-		if r.ExpirationModel == "" {
+		switch r.ExpirationModel {
+		case "":
 			validTo = "-"
+		case "KEY_MATERIAL_EXPIRES":
+			validTo = "expired" // expires, yet KMS gives no ValidTo: the material is gone
 		}
 		if r.ValidTo != nil {
 			validTo = r.ValidTo.Format(time.DateOnly)
@@ -152,7 +170,10 @@ func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time
 		if r.LastVerdict != "" && r.LastVerdict != "PASSED" {
 			proven = string(r.LastVerdict)
 		}
-		fmt.Fprintf(w, "%-20s %-14s %-14s %-10s %6s %-10s %-10s\n", clip(r.Key, 20), clip(r.Region, 14), clip(state, 14), validTo, left, proven, r.Source)
+		fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(r.Region, 14), clip(state, 15), validTo, left, proven, r.Source)
+		if len(r.Key) > 24 {
+			fmt.Fprintf(w, "  key %s\n", r.Key) // the name in full
+		}
 		if r.KeyARN != "" {
 			fmt.Fprintf(w, "  %s\n", r.KeyARN)
 		}
@@ -189,7 +210,9 @@ func manifestBase(p string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(p, ".yaml"), ".yml"), ".json")
 }
 
-// openManifestFlag opens a manifest, its mistakes being usage errors.
+// openManifestFlag opens a manifest. Any manifest that cannot be used
+// (missing, not a regular file, over its cap, or with mistakes) is the
+// input's fault: a usage error (exit 2), as for byok migrate.
 func openManifestFlag(p string) (*migrate.Manifest, error) {
 	m, err := migrate.OpenManifest(p)
 	if err != nil {
@@ -197,7 +220,7 @@ func openManifestFlag(p string) (*migrate.Manifest, error) {
 		if errors.As(err, &me) {
 			return nil, fmt.Errorf("%w: the manifest has mistakes:\n%v", errUsage, err)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return m, nil
 }

@@ -80,7 +80,7 @@ func TestStatusCLI(t *testing.T) {
 	sch := schemas(t)
 	doc := runJSONCase(t, sch, jsonCase{schema: "status", args: []string{"status", manifest, "--json"}, code: exitAttention, kind: kindAttention})
 	keys, _ := doc["keys"].([]any)
-	if doc["migration"] != "status-cli" || fmt.Sprint(doc["warn_within_seconds"]) != "2592000" || fmt.Sprint(doc["attention"]) != "1" || len(keys) != 4 || doc["ok"] != false {
+	if doc["migration"] != "status-cli" || fmt.Sprint(doc["warn_within_seconds"]) != "2592000" || fmt.Sprint(doc["attention_count"]) != "1" || doc["attention"] != nil || len(keys) != 4 || doc["ok"] != false {
 		t.Errorf("--json: %v", doc)
 	}
 	for _, k := range keys {

@@ -216,6 +216,16 @@ keys:
 	fleet := []string{"migrate", manifest, "--journal", journal, "--audit", audit, "--quota-scale", "100", "--progress", "lines"}
 	h.run(env, 0, fleet...)
 	h.run(env, 0, append(fleet, "--json")...) // resumed: everything is done
+	// Living with the keys: status reopens every source (the passphrase
+	// too), renewal re-imports, shred deletes and the printed command
+	// restores.
+	status := []string{"status", manifest, "--journal", journal, "--audit", audit}
+	h.run(env, 0, status...)
+	h.run(env, 0, append(status, "--json")...)
+	h.run(env, 0, append(fleet, "--renew-within", "30d")...)
+	h.run(env, 0, "shred", manifest, "--key", "aes", "--audit", audit, "--yes-delete-key-material")
+	h.run(env, 5, status...) // the shredded key is PendingImport
+	h.run(env, 0, "shred", manifest, "--key", "p384-encrypted", "--audit", audit, "--yes-delete-key-material", "--json")
 	for _, f := range []string{journal, audit} {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Errorf("%s was not written: %v", f, err)

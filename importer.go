@@ -135,6 +135,19 @@ type ParameterRefresher interface {
 	IsExpiredToken(err error) bool
 }
 
+// WrappingChooser is implemented by targets whose import rules are not AWS
+// KMS's (Google Cloud KMS, Azure Key Vault): the target, not AWS's table,
+// says which wrapping algorithm and wrapping key spec carry a key to it, and
+// refuses, naming its rule, a key it cannot hold. Importer.Import and
+// PlanFor ask it instead of ChooseWrapping.
+type WrappingChooser interface {
+	// ChooseWrapping returns the choice for info among the algorithms the
+	// source can perform (nil: all four). alg and wks, when not empty, were
+	// asked for by the caller (Importer.Algorithm, Importer.WrappingKeySpec):
+	// the choice must be them, or an error wrapping ErrIncompatible.
+	ChooseWrapping(info KeyInfo, can []WrappingAlgorithm, alg WrappingAlgorithm, wks WrappingKeySpec) (Choice, error)
+}
+
 // ImportVerifier is implemented by targets that can prove an import: that
 // the KMS key now holds the source's key, by using it. The importer settles
 // the verdict from the returned checks itself: only checks with Identity set
@@ -188,9 +201,16 @@ func (im *Importer) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Plan returns the wrapping choice Import would make for src, without
-// changing anything in KMS.
+// Plan returns the wrapping choice Import would make for src into AWS KMS,
+// without changing anything in KMS.
 func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, error) {
+	return im.PlanFor(ctx, src, nil)
+}
+
+// PlanFor returns the wrapping choice Import would make for src into dst,
+// without changing anything: AWS KMS's rules (ChooseWrapping) unless dst is
+// a WrappingChooser with rules of its own. A nil dst means AWS KMS.
+func (im *Importer) PlanFor(ctx context.Context, src KeySource, dst KMSTarget) (KeyInfo, Choice, error) {
 	info, err := src.Describe(ctx)
 	if err != nil {
 		return KeyInfo{}, Choice{}, fmt.Errorf("byok: describing the source key: %w", err)
@@ -215,6 +235,25 @@ func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, e
 		if err := im.Algorithm.Validate(); err != nil {
 			return info, Choice{}, err
 		}
+	}
+	if im.WrappingKeySpec != "" {
+		if _, err := ParseWrappingKeySpec(string(im.WrappingKeySpec)); err != nil {
+			return info, Choice{}, err
+		}
+	}
+	if c, ok := dst.(WrappingChooser); ok && !isNil(dst) {
+		if im.Algorithm != "" && can != nil && !slices.Contains(can, im.Algorithm) {
+			return info, Choice{}, fmt.Errorf("%w: %s was asked for, but the source can perform only %v", ErrIncompatible, im.Algorithm, can)
+		}
+		choice, err := c.ChooseWrapping(info, can, im.Algorithm, im.WrappingKeySpec)
+		if err == nil && ((im.Algorithm != "" && choice.Algorithm != im.Algorithm) ||
+			(im.WrappingKeySpec != "" && choice.WrappingKeySpec != im.WrappingKeySpec) ||
+			(can != nil && !slices.Contains(can, choice.Algorithm))) {
+			err = fmt.Errorf("%w: the target %T chose %s with %s, which is not what was asked for or what the source can perform", ErrIncompatible, dst, choice.Algorithm, choice.WrappingKeySpec)
+		}
+		return info, choice, err
+	}
+	if im.Algorithm != "" {
 		if !slices.Contains(AllowedAlgorithms(info.Spec), im.Algorithm) {
 			w := im.WrappingKeySpec
 			if w == "" {
@@ -226,11 +265,6 @@ func (im *Importer) Plan(ctx context.Context, src KeySource) (KeyInfo, Choice, e
 			return info, Choice{}, fmt.Errorf("%w: %s was asked for, but the source can perform only %v", ErrIncompatible, im.Algorithm, can)
 		}
 		can = []WrappingAlgorithm{im.Algorithm}
-	}
-	if im.WrappingKeySpec != "" {
-		if _, err := ParseWrappingKeySpec(string(im.WrappingKeySpec)); err != nil {
-			return info, Choice{}, err
-		}
 	}
 	choice, err := ChooseWrapping(info.Spec, can)
 	if err != nil {
@@ -264,7 +298,7 @@ func (im *Importer) Import(ctx context.Context, src KeySource, dst KMSTarget) (*
 		return nil, err
 	}
 	log := im.logger()
-	info, choice, err := im.Plan(ctx, src)
+	info, choice, err := im.PlanFor(ctx, src, dst)
 	if err != nil {
 		return nil, err
 	}

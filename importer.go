@@ -139,7 +139,9 @@ type ParameterRefresher interface {
 // KMS's (Google Cloud KMS, Azure Key Vault): the target, not AWS's table,
 // says which wrapping algorithm and wrapping key spec carry a key to it, and
 // refuses, naming its rule, a key it cannot hold. Importer.Import and
-// PlanFor ask it instead of ChooseWrapping.
+// PlanFor ask it instead of ChooseWrapping. A decorator of a target
+// (journaling, progress) is seen through when it has a method
+// Unwrap() KMSTarget returning the target it wraps.
 type WrappingChooser interface {
 	// ChooseWrapping returns the choice for info among the algorithms the
 	// source can perform (nil: all four). alg and wks, when not empty, were
@@ -241,7 +243,7 @@ func (im *Importer) PlanFor(ctx context.Context, src KeySource, dst KMSTarget) (
 			return info, Choice{}, err
 		}
 	}
-	if c, ok := dst.(WrappingChooser); ok && !isNil(dst) {
+	if c := chooserOf(dst); c != nil {
 		if im.Algorithm != "" && can != nil && !slices.Contains(can, im.Algorithm) {
 			return info, Choice{}, fmt.Errorf("%w: %s was asked for, but the source can perform only %v", ErrIncompatible, im.Algorithm, can)
 		}
@@ -281,6 +283,25 @@ func (im *Importer) PlanFor(ctx context.Context, src KeySource, dst KMSTarget) (
 		choice.Reason = fmt.Sprintf("%s with an %s wrapping key: the algorithm was asked for; the largest wrapping key that fits", choice.Algorithm, choice.WrappingKeySpec)
 	}
 	return info, choice, nil
+}
+
+// chooserOf returns dst, or the target a chain of decorators (with
+// Unwrap() KMSTarget) wraps, if it has rules of its own; nil otherwise.
+func chooserOf(dst KMSTarget) WrappingChooser {
+	for range 16 {
+		if isNil(dst) {
+			return nil
+		}
+		if c, ok := dst.(WrappingChooser); ok {
+			return c
+		}
+		u, ok := dst.(interface{ Unwrap() KMSTarget })
+		if !ok {
+			return nil
+		}
+		dst = u.Unwrap()
+	}
+	return nil
 }
 
 // Import moves the key of src into dst: it negotiates the wrapping algorithm,

@@ -106,3 +106,38 @@ func TestPlanForAsksAChoosingTarget(t *testing.T) {
 		t.Errorf("Import reached the target %d times after its refusal", dst.imports)
 	}
 }
+
+// decorator wraps a target, as migrate's journal and the CLI's progress do.
+type decorator struct{ byok.KMSTarget }
+
+func (d decorator) Unwrap() byok.KMSTarget { return d.KMSTarget }
+
+func TestPlanForSeesThroughDecorators(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := byok.NewKeyMaterial(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := software.New(m, software.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &choosingTarget{choose: func(byok.KeyInfo, []byok.WrappingAlgorithm, byok.WrappingAlgorithm, byok.WrappingKeySpec) (byok.Choice, error) {
+		return byok.Choice{Algorithm: byok.RSAAESKeyWrapSHA1, WrappingKeySpec: byok.WrappingRSA3072}, nil
+	}}
+	_, got, err := (&byok.Importer{}).PlanFor(context.Background(), src, decorator{decorator{dst}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Algorithm != byok.RSAAESKeyWrapSHA1 || got.WrappingKeySpec != byok.WrappingRSA3072 {
+		t.Errorf("through two decorators PlanFor = %+v; want the wrapped target's choice", got)
+	}
+	// A decorator of an AWS target keeps AWS's rules.
+	_, aws, err := (&byok.Importer{}).PlanFor(context.Background(), src, decorator{&fakeTarget{}})
+	if err != nil || aws.Algorithm != byok.RSAESOAEPSHA256 {
+		t.Errorf("decorated AWS-like target: %+v, %v; want RSAES_OAEP_SHA_256", aws, err)
+	}
+}

@@ -133,5 +133,7 @@ func TestImportEverySpec(t *testing.T) {
 	}
 }
 
-func gcpkmstestFault(method string, err error) gcpkmstest.Option { return gcpkmstest.WithFault(method, err) }
-func gcpkmstestJobDelay(d time.Duration) gcpkmstest.Option    { return gcpkmstest.WithImportJobDelay(d) }
+func gcpkmstestFault(method string, err error) gcpkmstest.Option {
+	return gcpkmstest.WithFault(method, err)
+}
+func gcpkmstestJobDelay(d time.Duration) gcpkmstest.Option { return gcpkmstest.WithImportJobDelay(d) }

@@ -47,7 +47,8 @@ Examples:
   byok import 'pkcs11:token=prod;object=signing-key' \
     --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
   byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1  # byok emulator
-  byok import key.pem --alias app-signing --cleanup-on-failure`
+  byok import key.pem --alias app-signing --cleanup-on-failure
+  byok import signing-key.pem --to gcp --gcp-key-ring projects/P/locations/L/keyRings/R --gcp-key K`
 
 // importOutput is what `byok import --json` prints.
 type importOutput struct {
@@ -93,12 +94,21 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
 	cleanup := fs.Bool("cleanup-on-failure", false, "if the import fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	to := fs.String("to", "aws", "the target `CLOUD`: aws (AWS KMS) or gcp (Google Cloud KMS, with the --gcp-* flags)")
+	var gf gcpFlags
+	gf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
+	}
+	if err := checkGCPFlags(fs, *to); err != nil {
+		return err
+	}
+	if *to != "aws" {
+		return runImportGCP(ctx, fs, *to, &gf, &sf, &wf, *dryRun, *noVerify, *asJSON, stdout, stderr)
 	}
 	if *keyID != "" && nk.set() {
 		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)

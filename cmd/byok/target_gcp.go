@@ -1,0 +1,304 @@
+package main
+
+// byok import --to gcp: the same source, wrapped the same way, into Google
+// Cloud KMS (package gcpkms). Only this file and the gcpkms package link
+// the Cloud KMS client.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	kms "cloud.google.com/go/kms/apiv1"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/gcpkms"
+)
+
+// gcpFlags are the --gcp-* flags of byok import --to gcp.
+type gcpFlags struct {
+	keyRing, key, level, algorithm, importJob, endpoint string
+}
+
+func (g *gcpFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.keyRing, "gcp-key-ring", "", "with --to gcp: the key ring `NAME` projects/P/locations/L/keyRings/R (created if missing)")
+	fs.StringVar(&g.key, "gcp-key", "", "with --to gcp: the crypto key `ID` in the key ring (created import-only if missing)")
+	fs.StringVar(&g.level, "gcp-protection-level", "hsm", "with --to gcp: the protection `LEVEL`, hsm or software")
+	fs.StringVar(&g.algorithm, "gcp-algorithm", "", "with --to gcp: the Cloud KMS `ALGORITHM`, e.g. RSA_SIGN_PSS_2048_SHA256 (default: from the key spec and usage)")
+	fs.StringVar(&g.importJob, "gcp-import-job", "", "with --to gcp: reuse the import job `ID` in the key ring (default: a new job)")
+	fs.StringVar(&g.endpoint, "gcp-endpoint", "", "with --to gcp: a fake Cloud KMS at `HOST:PORT` on loopback, plaintext and unauthenticated (tests only)")
+}
+
+// gcpImportOutput is what `byok import --to gcp --json` prints.
+type gcpImportOutput struct {
+	OK                  bool                   `json:"ok"`
+	DryRun              bool                   `json:"dry_run,omitempty"`
+	Target              string                 `json:"target"`
+	KeyRing             string                 `json:"key_ring"`
+	KeyName             string                 `json:"key_name"`
+	VersionName         string                 `json:"version_name,omitempty"`
+	Created             bool                   `json:"created"`
+	ProtectionLevel     string                 `json:"protection_level"`
+	CloudAlgorithm      string                 `json:"cloud_kms_algorithm,omitempty"`
+	ImportMethod        string                 `json:"import_method,omitempty"`
+	Source              sourceOut              `json:"source"`
+	Algorithm           byok.WrappingAlgorithm `json:"wrapping_algorithm,omitempty"`
+	WrappingKeySpec     byok.WrappingKeySpec   `json:"wrapping_key_spec,omitempty"`
+	Reason              string                 `json:"reason,omitempty"`
+	Fallback            bool                   `json:"sha1_fallback,omitempty"`
+	Verification        *verificationOut       `json:"verification"`
+	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
+	Seconds             float64                `json:"elapsed_seconds"`
+	Error               *errorOut              `json:"error,omitempty"`
+}
+
+// gcpAllowed are the flags byok import --to gcp takes besides the source's,
+// the wrapping's and the --gcp-* flags.
+var gcpAllowed = []string{"to", "dry-run", "no-verify", "json"}
+
+// flagNames returns the names register defines.
+func flagNames(register func(*flag.FlagSet)) []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	register(fs)
+	var n []string
+	fs.VisitAll(func(f *flag.Flag) { n = append(n, f.Name) })
+	return n
+}
+
+// checkGCPFlags refuses flags of AWS imports with --to gcp, and --gcp-*
+// flags without it.
+func checkGCPFlags(fs *flag.FlagSet, to string) error {
+	// Fresh values: registering binds (and resets) the variables.
+	ok := slices.Concat(gcpAllowed, flagNames(new(sourceFlags).register), flagNames(new(wrappingFlags).register))
+	gcp := flagNames(new(gcpFlags).register)
+	var bad error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case bad != nil:
+		case to == "gcp" && !slices.Contains(ok, f.Name) && !slices.Contains(gcp, f.Name):
+			bad = fmt.Errorf("%w: --%s is for imports into AWS KMS; with --to gcp the Cloud KMS key is named by --gcp-key-ring and --gcp-key", errUsage, f.Name)
+		case to != "gcp" && slices.Contains(gcp, f.Name):
+			bad = fmt.Errorf("%w: --%s is for imports into Google Cloud KMS: add --to gcp", errUsage, f.Name)
+		}
+	})
+	return bad
+}
+
+// validate checks the --gcp-* flags before anything is opened.
+func (g *gcpFlags) validate() error {
+	if g.keyRing == "" || g.key == "" {
+		return fmt.Errorf("%w: --to gcp needs --gcp-key-ring projects/P/locations/L/keyRings/R and --gcp-key ID", errUsage)
+	}
+	switch g.level {
+	case "hsm", "software", "HSM", "SOFTWARE":
+	default:
+		return fmt.Errorf("%w: --gcp-protection-level %q: want hsm or software", errUsage, g.level)
+	}
+	if g.endpoint != "" {
+		host, port, err := net.SplitHostPort(g.endpoint)
+		ip := net.ParseIP(host)
+		if err != nil || port == "" || !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
+			return fmt.Errorf("%w: --gcp-endpoint %q: want a loopback HOST:PORT such as 127.0.0.1:8600; it is plaintext and unauthenticated, for a fake Cloud KMS in tests only (real imports use Application Default Credentials)", errUsage, g.endpoint)
+		}
+	}
+	return nil
+}
+
+// client returns a Cloud KMS client: with Application Default Credentials,
+// or, with --gcp-endpoint, plaintext and unauthenticated to a loopback fake.
+func (g *gcpFlags) client(ctx context.Context) (*kms.KeyManagementClient, error) {
+	if g.endpoint == "" {
+		c, err := kms.NewKeyManagementClient(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to Cloud KMS: %w; byok uses Application Default Credentials: run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS", err)
+		}
+		return c, nil
+	}
+	return kms.NewKeyManagementClient(ctx, option.WithEndpoint(g.endpoint), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+}
+
+// offlineClient stands for the client in a dry run: the plan makes no call.
+type offlineClient struct{ gcpkms.API }
+
+func (g *gcpFlags) target(client gcpkms.API, stderr io.Writer, quiet bool) (*gcpkms.Target, error) {
+	o := gcpkms.Options{KeyRing: g.keyRing, KeyID: g.key, ProtectionLevel: strings.ToUpper(g.level), Algorithm: g.algorithm, ImportJobID: g.importJob}
+	if !quiet {
+		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	t, err := gcpkms.New(client, o)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return t, nil
+}
+
+// runImportGCP is byok import --to gcp, after the flags were parsed.
+func runImportGCP(ctx context.Context, fs *flag.FlagSet, to string, gf *gcpFlags, sf *sourceFlags, wf *wrappingFlags,
+	dryRun, noVerify, asJSON bool, stdout, stderr io.Writer) error {
+	start := time.Now()
+	out := gcpImportOutput{Target: "gcp", KeyRing: gf.keyRing, ProtectionLevel: strings.ToUpper(gf.level)}
+	fail := func(err error) error {
+		out.Error = newErrorOut(err, out.KeyName, nil)
+		out.Seconds = time.Since(start).Seconds()
+		if asJSON {
+			writeJSON(stdout, out)
+		}
+		return err
+	}
+	if to != "gcp" {
+		return fail(fmt.Errorf("%w: --to %q: want aws or gcp", errUsage, to))
+	}
+	if err := checkGCPFlags(fs, to); err != nil {
+		return fail(err)
+	}
+	if err := gf.validate(); err != nil {
+		return fail(err)
+	}
+	im, err := wf.importer()
+	if err != nil {
+		return fail(err)
+	}
+	if err := sf.validate(); err != nil {
+		return fail(err)
+	}
+	// The options are checked (names, level, algorithm) before the source
+	// is opened or any call made.
+	plan, err := gf.target(offlineClient{}, stderr, true)
+	if err != nil {
+		return fail(err)
+	}
+	out.KeyRing, out.KeyName = plan.KeyRing(), plan.KeyName()
+
+	p := progress{stderr, asJSON}
+	p.say("opening %s…", sf.label())
+	src, err := sf.open(ctx, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer src.Close()
+	// Cloud KMS's rules are applied before the first call: the key spec and
+	// usage map to a Cloud KMS algorithm, the source can wrap with an
+	// import method Cloud KMS has, an HSM key is extractable.
+	info, choice, err := im.PlanFor(ctx, src, plan)
+	if err != nil {
+		return fail(err)
+	}
+	if err := hsmExtractable(src); err != nil {
+		return fail(err)
+	}
+	out.Source = newSourceOut(sf, info)
+	out.Source.PublicKey = nil
+	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
+	out.ImportMethod, _ = gcpkms.ImportMethod(choice.Algorithm, choice.WrappingKeySpec)
+	out.CloudAlgorithm = gf.algorithm
+	if out.CloudAlgorithm == "" {
+		out.CloudAlgorithm, _ = gcpkms.AlgorithmFor(info.Spec, info.Usage)
+	}
+	if dryRun {
+		out.OK, out.DryRun = true, true
+		out.Seconds = time.Since(start).Seconds()
+		if asJSON {
+			return writeJSON(stdout, out)
+		}
+		fmt.Fprintln(stdout, "Plan (dry run: no Cloud KMS call was made, nothing was changed)")
+		printGCPResult(stdout, &out, sf.label())
+		return nil
+	}
+
+	client, err := gf.client(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer client.Close()
+	target, err := gf.target(client, stderr, asJSON)
+	if err != nil {
+		return fail(err)
+	}
+	im.SkipVerify = noVerify
+	im.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if noVerify {
+		fmt.Fprintln(stderr, "byok import: WARNING: --no-verify: the import will NOT be proven; nothing will show that Cloud KMS holds the source key")
+	}
+	p.say("importing into %s (key ring, key and import job are checked or created; waiting for the job to be ACTIVE)…", out.KeyName)
+	res, err := im.Import(ctx, src, target)
+	if res != nil {
+		out.Created = res.Created
+		if strings.Contains(res.KeyARN, "/cryptoKeyVersions/") {
+			out.VersionName = res.KeyARN
+		}
+		out.Source = sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
+		out.Verification = toVerificationOut(res.Verification)
+	}
+	out.VerificationSkipped = noVerify
+	out.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		switch {
+		case out.VersionName == "":
+		case errors.Is(err, byok.ErrVerification):
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but a check shows it is not the source key; do not use it: %s",
+				err, out.VersionName, target.RemovalHint(out.VersionName))
+		case errors.Is(err, byok.ErrUnproven):
+			err = fmt.Errorf("%w\n  note: the key material WAS imported into %s, but nothing proved that it is the source key; do not rely on it until a proof passes (to remove it: %s)",
+				err, out.VersionName, target.RemovalHint(out.VersionName))
+		}
+		if !asJSON && out.VersionName != "" {
+			out.Error = newErrorOut(err, out.KeyName, nil)
+			printGCPResult(stdout, &out, sf.label())
+		}
+		return fail(err)
+	}
+	out.OK = true
+	if asJSON {
+		return writeJSON(stdout, out)
+	}
+	printGCPResult(stdout, &out, sf.label())
+	return nil
+}
+
+func printGCPResult(w io.Writer, o *gcpImportOutput, label string) {
+	s := newSummary(w)
+	how := "existing key"
+	switch {
+	case o.DryRun:
+		how = "checked or created (import-only) by the import"
+	case o.Created:
+		how = "created by this import (import-only)"
+	}
+	s.row("Cloud KMS key", "%s\n(%s)", o.KeyName, how)
+	if o.VersionName != "" {
+		s.row("version", "%s (of the key above)", strings.TrimPrefix(o.VersionName, o.KeyName+"/"))
+	}
+	s.row("protection", "%s", o.ProtectionLevel)
+	s.row("algorithm", "%s", o.CloudAlgorithm)
+	s.row("source", "%s", label)
+	s.row("fingerprint", "%s", o.Source.Fingerprint)
+	s.row("key spec", "%s", o.Source.KeySpec)
+	s.row("key usage", "%s", o.Source.KeyUsage)
+	s.row("wrapping", "%s under an %s wrapping key (import method %s)", o.Algorithm, o.WrappingKeySpec, o.ImportMethod)
+	if o.Reason != "" {
+		s.row("why", "%s", o.Reason)
+	}
+	if o.Fallback {
+		s.row("WARNING", "SHA-1 fallback: the source cannot perform a SHA-256 method Cloud KMS accepts")
+	}
+	switch {
+	case o.DryRun:
+	case o.Verification != nil || o.VerificationSkipped:
+		verificationRows(s, o.Verification)
+	case o.Error != nil:
+		s.row("verification", "NOT RUN: the import failed before the proof (the error follows)")
+	}
+	s.row("time", "%s", fmtDuration(time.Duration(o.Seconds*float64(time.Second))))
+	s.flush()
+}

@@ -134,7 +134,10 @@ type offlineClient struct{ gcpkms.API }
 func (g *gcpFlags) target(client gcpkms.API, stderr io.Writer, quiet bool) (*gcpkms.Target, error) {
 	o := gcpkms.Options{KeyRing: g.keyRing, KeyID: g.key, ProtectionLevel: strings.ToUpper(g.level), Algorithm: g.algorithm, ImportJobID: g.importJob}
 	if !quiet {
-		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		o.Logger = slog.New(sayHandler{progress{stderr, false}})
+	}
+	if g.endpoint != "" {
+		o.PollInterval = 100 * time.Millisecond // a fake on loopback
 	}
 	t, err := gcpkms.New(client, o)
 	if err != nil {
@@ -273,7 +276,7 @@ func printGCPResult(w io.Writer, o *gcpImportOutput, label string) {
 	case o.DryRun:
 		how = "checked or created (import-only) by the import"
 	case o.Created:
-		how = "created by this import (import-only)"
+		how = "created by this import, import-only"
 	}
 	s.row("Cloud KMS key", "%s\n(%s)", o.KeyName, how)
 	if o.VersionName != "" {
@@ -302,3 +305,23 @@ func printGCPResult(w io.Writer, o *gcpImportOutput, label string) {
 	s.row("time", "%s", fmtDuration(time.Duration(o.Seconds*float64(time.Second))))
 	s.flush()
 }
+
+// sayHandler prints the gcpkms target's progress (key ring, import job and
+// key creation) as progress lines: the message and its attributes.
+type sayHandler struct{ p progress }
+
+func (h sayHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h sayHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(strings.TrimPrefix(r.Message, "gcpkms: "))
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%s", a.Key, a.Value)
+		return true
+	})
+	h.p.say("%s…", b.String())
+	return nil
+}
+
+func (h sayHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h sayHandler) WithGroup(string) slog.Handler      { return h }

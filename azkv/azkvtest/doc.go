@@ -18,9 +18,9 @@
 // 2025-07-01 and 2026-04-01 accepted; any other, or none, is 400
 // BadParameter): CreateKey (POST /keys/{name}/create), ImportKey (PUT
 // /keys/{name}) with a BYOK transfer blob in key.key_hsm, GetKey (GET
-// /keys/{name}[/{version}]), DeleteKey, ListKeyProperties,
+// /keys/{name}[/{version}]), UpdateKey (enabled, tags, key_ops), DeleteKey, ListKeyProperties,
 // ListKeyPropertiesVersions, Sign, Verify, Encrypt, Decrypt, WrapKey and
-// UnwrapKey. Other azkeys operations (UpdateKey, RotateKey, Backup/Restore,
+// UnwrapKey. Other azkeys operations (RotateKey, Backup/Restore,
 // Release, rotation policies, attestation, deleted keys, GetRandomBytes)
 // answer 501 NotImplemented.
 //

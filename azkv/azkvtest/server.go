@@ -63,8 +63,8 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithFault makes every authenticated request for operation op fail with
 // HTTP status and error code code (the message names the fault). op is the
-// azkeys.Client method name: CreateKey, GetKey, ImportKey, DeleteKey,
-// ListKeyProperties, ListKeyPropertiesVersions, Sign, Verify, Encrypt,
+// azkeys.Client method name: CreateKey, GetKey, ImportKey, UpdateKey,
+// DeleteKey, ListKeyProperties, ListKeyPropertiesVersions, Sign, Verify, Encrypt,
 // Decrypt, WrapKey or UnwrapKey. A later WithFault for the same op replaces
 // the earlier one.
 func WithFault(op string, status int, code string) Option {

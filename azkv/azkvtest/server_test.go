@@ -279,3 +279,37 @@ func TestConcurrentImports(t *testing.T) {
 		t.Fatalf("%d keys listed, want 9", n)
 	}
 }
+
+func TestUpdateKey(t *testing.T) {
+	_, c := newVault(t)
+	if _, err := c.CreateKey(ctx, "ec", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeECHSM)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(nil)
+	sign := func() error {
+		_, err := c.Sign(ctx, "ec", "", azkeys.SignParameters{Algorithm: to.Ptr(azkeys.SignatureAlgorithmES256), Value: d[:]}, nil)
+		return err
+	}
+	if err := sign(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateKey(ctx, "ec", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(false)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, sign(), http.StatusForbidden, codeForbidden)
+	if _, err := c.UpdateKey(ctx, "ec", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(true)},
+		KeyOps: []*azkeys.KeyOperation{to.Ptr(azkeys.KeyOperationVerify)}, Tags: map[string]*string{"source": to.Ptr("hsm")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, sign(), http.StatusForbidden, codeForbidden)
+	got, err := c.GetKey(ctx, "ec", "", nil)
+	if err != nil || *got.Tags["source"] != "hsm" || !*got.Attributes.Enabled {
+		t.Fatalf("GetKey after UpdateKey: %v", err)
+	}
+	// A key exchange key stays one.
+	createKEK(t, c, "kek", 2048)
+	_, err = c.UpdateKey(ctx, "kek", "", azkeys.UpdateKeyParameters{KeyOps: []*azkeys.KeyOperation{to.Ptr(azkeys.KeyOperationSign)}}, nil)
+	wantCode(t, err, http.StatusBadRequest, codeBadParameter)
+	_, err = c.UpdateKey(ctx, "ec", "", azkeys.UpdateKeyParameters{KeyOps: []*azkeys.KeyOperation{to.Ptr(azkeys.KeyOperationImport)}}, nil)
+	wantCode(t, err, http.StatusBadRequest, codeBadParameter)
+}

@@ -3,6 +3,7 @@ package azkvtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -223,7 +224,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticated(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && tok == s.token
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) == 1
 }
 
 // supportedAPIVersions are the api-version values the fake answers: the

@@ -250,6 +250,13 @@ func TestMaterialRules(t *testing.T) {
 			wantCode(t, err, http.StatusBadRequest, codeBadParameter)
 		})
 	}
+	t.Run("EC-HSM without crv names the rule", func(t *testing.T) {
+		_, err := importBYOK(c, "t", azkeys.KeyTypeECHSM, "", blob(kid, blobEnc, wrapGo(t, kek, p256)))
+		wantCode(t, err, http.StatusBadRequest, codeBadParameter)
+		if !strings.Contains(err.Error(), "key.crv is required") {
+			t.Fatalf("the error does not say crv is required: %v", err)
+		}
+	})
 	t.Run("Managed HSM AES-128/192/256 control", func(t *testing.T) {
 		for _, n := range []int{16, 24, 32} {
 			if _, err := importBYOK(mc, "aes", azkeys.KeyTypeOctHSM, "", blob(mkid, blobEnc, wrapGo(t, mkek, aes256[:n]))); err != nil {
@@ -269,4 +276,25 @@ func TestOctKeysOnlyOnManagedHSM(t *testing.T) {
 	}
 	_, err = mc.CreateKey(ctx, "rsa", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA)}, nil)
 	wantCode(t, err, http.StatusBadRequest, codeBadParameter)
+}
+
+// TestKEKTypeCheckedAtImport: the API cannot make a software or imported key
+// with key_ops ["import"] (CreateKey and ImportKey refuse it), so the
+// import-time check of rows 1 and 3 is defense in depth; it is tested by
+// storing such keys directly.
+func TestKEKTypeCheckedAtImport(t *testing.T) {
+	srv, c := newVault(t)
+	material := ecPKCS8(t, elliptic.P256())
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for name, k := range map[string]*keyVersion{
+		"software RSA": {name: "soft", kty: ktyRSA},
+		"imported":     {name: "imp", kty: ktyRSAHSM, imported: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			k.version, k.ops, k.enabled, k.rsaKey = randomHex(16), []string{opImport}, true, priv
+			srv.store(k)
+			_, err := importBYOK(c, "t", azkeys.KeyTypeECHSM, azkeys.CurveNameP256, blob(srv.kid(k), blobEnc, wrapGo(t, &priv.PublicKey, material)))
+			wantCode(t, err, http.StatusBadRequest, codeBadParameter)
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"testing"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 )
@@ -223,4 +224,21 @@ func (f *fixture) checkRaw(v *kmspb.CryptoKeyVersion, material []byte) {
 		f.t.Fatalf("no check for %s", v.GetAlgorithm())
 	}
 	checkRawHook(f, v, material)
+}
+
+// checkGCM fails unless ct is AES-GCM (16-byte tag) of pt under key and iv.
+func checkGCM(t *testing.T, key, iv, pt, aad, ct []byte) {
+	t.Helper()
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Open(nil, iv, ct, aad)
+	if err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("the GCM ciphertext does not open with the key material: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -141,7 +142,8 @@ func (s *Server) keyProto(k *cryptoKey) *kmspb.CryptoKey {
 			ProtectionLevel: k.level,
 			Algorithm:       k.alg,
 		},
-		ImportOnly: k.importOnly,
+		ImportOnly:               k.importOnly,
+		DestroyScheduledDuration: durationpb.New(k.destroyAfter),
 	}
 	if len(k.labels) > 0 {
 		out.Labels = map[string]string{}

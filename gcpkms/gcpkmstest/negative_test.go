@@ -2,11 +2,17 @@ package gcpkmstest_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
+	kwp "github.com/tink-crypto/tink-go/v2/kwp/subtle"
 	"google.golang.org/grpc/codes"
 
 	"github.com/byok-go/byok/gcpkms/gcpkmstest"
@@ -159,6 +165,29 @@ func TestTamperedWrappedKey(t *testing.T) {
 		n := &negFixture{n.with(t), n.ring, n.kwp, n.plain}
 		kwpJob := &kmspb.ImportJob{ImportMethod: kmspb.ImportJob_RSA_OAEP_3072_SHA256_AES_256, PublicKey: n.plain.GetPublicKey()}
 		n.failedImport(alg, n.plain, wrapGo(t, kwpJob, mat))
+	})
+	t.Run("AES-128 ephemeral key", func(t *testing.T) {
+		// The *_AES_256 methods wrap "an ephemeral AES-256 wrapping key".
+		n := &negFixture{n.with(t), n.ring, n.kwp, n.plain}
+		block, _ := pem.Decode([]byte(n.kwp.GetPublicKey().GetPem()))
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aesKey := randBytes(t, 16)
+		head, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub.(*rsa.PublicKey), aesKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := kwp.NewKWP(aesKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail, err := w.Wrap(mat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.failedImport(alg, n.kwp, append(head, tail...))
 	})
 	t.Run("the good one", func(t *testing.T) {
 		// The same material wrapped right imports: the cases above fail for

@@ -129,6 +129,9 @@ func (s *Server) CreateCryptoKey(_ context.Context, req *kmspb.CreateCryptoKeyRe
 	destroyAfter := destroyScheduledDefault
 	if d := ck.GetDestroyScheduledDuration(); d != nil {
 		destroyAfter = d.AsDuration()
+		if !d.IsValid() || destroyAfter < 0 {
+			return nil, status.Error(codes.InvalidArgument, "crypto_key.destroy_scheduled_duration must not be negative")
+		}
 	}
 	name := req.GetParent() + "/cryptoKeys/" + req.GetCryptoKeyId()
 	s.mu.Lock()

@@ -272,8 +272,28 @@ func TestChecksumsAndPurposes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := ek.GetName() + "/cryptoKeyVersions/1"
-	_, err = f.c.AsymmetricSign(f.ctx, &kmspb.AsymmetricSignRequest{Name: ev, Digest: &kmspb.Digest{Digest: &kmspb.Digest_Sha256{Sha256: sum[:]}}})
-	wantCode(t, err, codes.InvalidArgument, "SHA-256 digest for EC_SIGN_P384_SHA384")
+	// "Other hash functions can also be used" with EC keys, not with RSA.
+	pk, err := f.c.GetPublicKey(f.ctx, &kmspb.GetPublicKeyRequest{Name: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode([]byte(pk.GetPem()))
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := f.c.AsymmetricSign(f.ctx, &kmspb.AsymmetricSignRequest{Name: ev, Digest: &kmspb.Digest{Digest: &kmspb.Digest_Sha256{Sha256: sum[:]}}})
+	if err != nil || !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), sum[:], sig.GetSignature()) {
+		t.Fatalf("SHA-256 digest with EC_SIGN_P384_SHA384: %v", err)
+	}
+	rk, err := f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "rsa", CryptoKey: &kmspb.CryptoKey{
+		Purpose: kmspb.CryptoKey_ASYMMETRIC_SIGN, VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: kmspb.CryptoKeyVersion_RSA_SIGN_PKCS1_2048_SHA256},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.c.AsymmetricSign(f.ctx, &kmspb.AsymmetricSignRequest{Name: rk.GetName() + "/cryptoKeyVersions/1", Digest: &kmspb.Digest{Digest: &kmspb.Digest_Sha384{Sha384: make([]byte, 48)}}})
+	wantCode(t, err, codes.InvalidArgument, "SHA-384 digest for RSA_SIGN_PKCS1_2048_SHA256")
 	d384 := make([]byte, 48)
 	bad = wrapCRC(d384)
 	bad.Value ^= 1

@@ -63,7 +63,8 @@ type keyVersion struct {
 	// everDigest is the SHA-256 of the material the version ever held, for
 	// re-import ("The key material and algorithm must match the previous
 	// CryptoKeyVersion exactly if the CryptoKeyVersion has ever contained key
-	// material", ImportCryptoKeyVersionRequest.crypto_key_version, docRPC).
+	// material", ImportCryptoKeyVersionRequest.crypto_key_version,
+	// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 	everDigest *[32]byte
 }
 

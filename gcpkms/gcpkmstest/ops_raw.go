@@ -12,13 +12,14 @@ import (
 )
 
 // Raw symmetric encryption (RAW_ENCRYPT_DECRYPT; RawEncryptRequest and
-// RawDecryptRequest, docRPC; "Raw symmetric encryption",
-// https://cloud.google.com/kms/docs/raw-encryption): AES-GCM, AES-CBC and
-// AES-CTR with the imported 16- or 32-byte key. The IV is the client's or,
-// when it sends none, a fresh one (12 bytes for GCM, 16 for CBC and CTR),
-// returned in the response. GCM appends a 16-byte tag to the ciphertext
-// ("for AES-GCM, the default value is 16"); CBC takes plaintext in whole
-// blocks (the fake adds no padding); additional authenticated data is
+// RawDecryptRequest,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1; "Raw
+// symmetric encryption", https://cloud.google.com/kms/docs/raw-encryption):
+// AES-GCM, AES-CBC and AES-CTR with the imported 16- or 32-byte key. The IV is
+// the client's or, when it sends none, a fresh one (12 bytes for GCM, 16 for
+// CBC and CTR), returned in the response. GCM appends a 16-byte tag to the
+// ciphertext ("for AES-GCM, the default value is 16"); CBC takes plaintext in
+// whole blocks (the fake adds no padding); additional authenticated data is
 // accepted for GCM only.
 
 func ivLen(mode string) int {

@@ -16,16 +16,16 @@ import (
 )
 
 // Key material as Cloud KMS imports it ("Formatting keys for import",
-// docFormatting): symmetric and HMAC keys are raw bytes of exactly the
-// algorithm's length, never encoded; asymmetric keys are PKCS#8
-// (PrivateKeyInfo, RFC 5208), DER-encoded, of the algorithm's key type, size
-// and curve. The fake parses with the standard library (and
-// github.com/decred/dcrd/dcrec/secp256k1 for secp256k1, which crypto/x509
-// does not know), never with byok's code. Where the page leaves room it is
-// strict (see doc.go): DER with nothing after it; no PKCS#8 attributes; RSA
-// keys of two primes; EC private scalars of the curve's full length in
-// [1, n-1]; an EC public key, if the material carries one, equal to d·G; EC
-// parameters inside ECPrivateKey, if present, equal to the outer ones.
+// https://cloud.google.com/kms/docs/formatting-keys-for-import): symmetric and
+// HMAC keys are raw bytes of exactly the algorithm's length, never encoded;
+// asymmetric keys are PKCS#8 (PrivateKeyInfo, RFC 5208), DER-encoded, of the
+// algorithm's key type, size and curve. The fake parses with the standard
+// library (and github.com/decred/dcrd/dcrec/secp256k1 for secp256k1, which
+// crypto/x509 does not know), never with byok's code. Where the page leaves
+// room it is strict (see doc.go): DER with nothing after it; no PKCS#8
+// attributes; RSA keys of two primes; EC private scalars of the curve's full
+// length in [1, n-1]; an EC public key, if the material carries one, equal to
+// d·G; EC parameters inside ECPrivateKey, if present, equal to the outer ones.
 
 var (
 	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}

@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -62,7 +63,8 @@ type keyVersion struct {
 	// everDigest is the SHA-256 of the material the version ever held, for
 	// re-import ("The key material and algorithm must match the previous
 	// CryptoKeyVersion exactly if the CryptoKeyVersion has ever contained key
-	// material", ImportCryptoKeyVersionRequest.crypto_key_version, docRPC).
+	// material", ImportCryptoKeyVersionRequest.crypto_key_version,
+	// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 	everDigest *[32]byte
 }
 
@@ -141,7 +143,8 @@ func (s *Server) keyProto(k *cryptoKey) *kmspb.CryptoKey {
 			ProtectionLevel: k.level,
 			Algorithm:       k.alg,
 		},
-		ImportOnly: k.importOnly,
+		ImportOnly:               k.importOnly,
+		DestroyScheduledDuration: durationpb.New(k.destroyAfter),
 	}
 	if len(k.labels) > 0 {
 		out.Labels = map[string]string{}

@@ -25,13 +25,16 @@ import (
 
 // The cryptographic operations use the key material a version holds (for
 // imported versions, exactly what was unwrapped), with the parameters the
-// algorithm names (CryptoKeyVersionAlgorithm, docRPC; docAlgorithms). Every
-// *_crc32c the client sends is verified (CRC32C, Castagnoli) and the
-// verified_* fields of the response say so; every response carries the
-// CRC32C of what it returns.
+// algorithm names (CryptoKeyVersionAlgorithm,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1;
+// https://cloud.google.com/kms/docs/algorithms). Every *_crc32c the client
+// sends is verified (CRC32C, Castagnoli) and the verified_* fields of the
+// response say so; every response carries the CRC32C of what it returns.
 
 // maxData: "the plaintext must be no larger than 64KiB" (SOFTWARE keys;
-// EncryptRequest, docRPC). The fake applies it to every input it takes.
+// EncryptRequest,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1). The
+// fake applies it to every input it takes.
 const maxData = 64 * 1024
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -124,8 +127,9 @@ func digestOf(d *kmspb.Digest) ([]byte, crypto.Hash) {
 }
 
 // AsymmetricSign signs a digest (or, for RSA_SIGN_RAW_PKCS1_*, the data)
-// with an ASYMMETRIC_SIGN version. ECDSA signatures are DER; RSA-PSS uses a
-// salt as long as the digest.
+// with an ASYMMETRIC_SIGN version. ECDSA signatures are DER and take a
+// SHA-256, SHA-384 or SHA-512 digest; RSA signatures take the digest the
+// algorithm names, and RSA-PSS uses a salt as long as that digest.
 func (s *Server) AsymmetricSign(_ context.Context, req *kmspb.AsymmetricSignRequest) (*kmspb.AsymmetricSignResponse, error) {
 	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_ASYMMETRIC_SIGN, "AsymmetricSign")
 	if err != nil {
@@ -147,8 +151,9 @@ func (s *Server) AsymmetricSign(_ context.Context, req *kmspb.AsymmetricSignRequ
 			return nil, status.Errorf(codes.InvalidArgument, "algorithm %s signs a digest: set digest, not data", v.alg)
 		}
 		d, h := digestOf(req.GetDigest())
-		if h != r.hash || len(d) != h.Size() {
-			return nil, status.Errorf(codes.InvalidArgument, "algorithm %s needs a %d-byte %s digest", v.alg, r.hash.Size(), strings.ReplaceAll(r.hash.String(), "-", ""))
+		ec := r.kind == kindEC || r.kind == kindK1
+		if h == 0 || len(d) != h.Size() || (!ec && h != r.hash) {
+			return nil, status.Errorf(codes.InvalidArgument, "algorithm %s needs a %s digest of %d bytes", v.alg, r.hash, r.hash.Size())
 		}
 		msg = d
 		if out.VerifiedDigestCrc32C, err = checkCRC("digest", d, req.GetDigestCrc32C()); err != nil {
@@ -318,7 +323,8 @@ func (s *Server) Encrypt(_ context.Context, req *kmspb.EncryptRequest) (*kmspb.E
 // Decrypt decrypts a ciphertext of Encrypt with the version that made it.
 func (s *Server) Decrypt(_ context.Context, req *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
 	// DecryptRequest.name: "The resource name of the CryptoKey to use for
-	// decryption. The server will choose the appropriate version." (docRPC)
+	// decryption. The server will choose the appropriate version."
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1)
 	if err := checkKeyName(req.GetName()); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ import (
 // CreateImportJob creates an import job. It is PENDING_GENERATION until its
 // RSA wrapping key (of the import method's size, fresh for every job) is
 // generated and the import job delay has passed, then ACTIVE until 3 days
-// after creation, then EXPIRED (ImportJob, docRPC).
+// after creation, then EXPIRED (ImportJob,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 func (s *Server) CreateImportJob(_ context.Context, req *kmspb.CreateImportJobRequest) (*kmspb.ImportJob, error) {
 	if err := checkKeyRingName(req.GetParent()); err != nil {
 		return nil, err
@@ -119,11 +120,12 @@ func (s *Server) ListImportJobs(_ context.Context, req *kmspb.ListImportJobsRequ
 // (about 2.4 KB) wrapped under a 4096-bit key is about 3 KB.
 const maxWrappedKey = 8192
 
-// ImportCryptoKeyVersion imports wrapped key material into a new version of
-// a key, or into an existing imported version that is DESTROYED or
+// ImportCryptoKeyVersion imports wrapped key material into a new version of a
+// key, or into an existing imported version that is DESTROYED or
 // IMPORT_FAILED. Request errors fail the call; problems of the wrapped
 // material itself make the version IMPORT_FAILED after the import delay
-// ("Troubleshooting failed imports", docFailedImports).
+// ("Troubleshooting failed imports",
+// https://cloud.google.com/kms/docs/troubleshooting-failed-imports).
 func (s *Server) ImportCryptoKeyVersion(_ context.Context, req *kmspb.ImportCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	if err := checkKeyName(req.GetParent()); err != nil {
 		return nil, err
@@ -138,8 +140,9 @@ func (s *Server) ImportCryptoKeyVersion(_ context.Context, req *kmspb.ImportCryp
 	if alg == kmspb.CryptoKeyVersion_CRYPTO_KEY_VERSION_ALGORITHM_UNSPECIFIED {
 		return nil, status.Error(codes.InvalidArgument, "algorithm is required")
 	}
-	// wrapped_key, or the legacy rsa_aes_wrapped_key: "Either that field or
-	// this field (but not both) must be specified." (docRPC).
+	// wrapped_key, or the legacy rsa_aes_wrapped_key: "Either that field or this
+	// field (but not both) must be specified."
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 	wrapped, legacy := req.GetWrappedKey(), req.GetRsaAesWrappedKey()
 	switch {
 	case len(wrapped) > 0 && len(legacy) > 0:
@@ -153,7 +156,8 @@ func (s *Server) ImportCryptoKeyVersion(_ context.Context, req *kmspb.ImportCryp
 		return nil, status.Errorf(codes.InvalidArgument, "wrapped_key is %d bytes, longer than any wrapped key material", len(wrapped))
 	}
 	if req.GetTrustedWrappingEnabled() {
-		// "only supported for keys with ... HSM_SINGLE_TENANT" (docRPC).
+		// "only supported for keys with ... HSM_SINGLE_TENANT"
+		// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 		return nil, status.Error(codes.InvalidArgument, "trusted_wrapping_enabled is only supported for HSM_SINGLE_TENANT keys")
 	}
 
@@ -170,19 +174,23 @@ func (s *Server) ImportCryptoKeyVersion(_ context.Context, req *kmspb.ImportCryp
 	if parentOf(job.name, 4) != parentOf(k.name, 4) {
 		return nil, status.Errorf(codes.InvalidArgument, "ImportJob %s is not in the location of CryptoKey %s", job.name, k.name)
 	}
-	// ImportJobState (docRPC): PENDING_GENERATION "may not be used";
-	// EXPIRED "can no longer be used".
+	// ImportJobState
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1):
+	// PENDING_GENERATION "may not be used"; EXPIRED "can no longer be used".
 	if st := s.jobState(job); st != kmspb.ImportJob_ACTIVE {
 		return nil, status.Errorf(codes.FailedPrecondition, "ImportJob %s is not ACTIVE, current state is: %s.", job.name, st)
 	}
-	// ImportJob.protection_level (docRPC): "This must match the
-	// protection_level of the version_template on the CryptoKey you attempt
-	// to import into."
+	// ImportJob.protection_level
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1):
+	// "This must match the protection_level of the version_template on the
+	// CryptoKey you attempt to import into."
 	if job.level != k.level {
 		return nil, status.Errorf(codes.FailedPrecondition, "ImportJob %s has protection level %s, but CryptoKey %s has protection level %s; they must match.", job.name, job.level, k.name, k.level)
 	}
 	// algorithm: "This does not need to match the version_template of the
-	// CryptoKey" (docRPC), but it must fit the key's purpose.
+	// CryptoKey"
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1), but
+	// it must fit the key's purpose.
 	if err := algorithmFits(alg, k.purpose, k.level); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // destroyScheduledDefault: "If not specified at creation time, the default
-// duration is 30 days." (CryptoKey.destroy_scheduled_duration, docRPC).
+// duration is 30 days." (CryptoKey.destroy_scheduled_duration,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 const destroyScheduledDefault = 30 * 24 * time.Hour
 
 // CreateKeyRing creates a key ring; its ID must be new in its location.
@@ -102,9 +103,11 @@ func (s *Server) CreateCryptoKey(_ context.Context, req *kmspb.CreateCryptoKeyRe
 	}
 	alg := ck.GetVersionTemplate().GetAlgorithm()
 	level := ck.GetVersionTemplate().GetProtectionLevel()
-	// CryptoKeyVersionTemplate (docRPC): protection_level "Defaults to
-	// SOFTWARE"; algorithm: "GOOGLE_SYMMETRIC_ENCRYPTION is implied if both
-	// this field is omitted and CryptoKey.purpose is ENCRYPT_DECRYPT".
+	// CryptoKeyVersionTemplate
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1):
+	// protection_level "Defaults to SOFTWARE"; algorithm:
+	// "GOOGLE_SYMMETRIC_ENCRYPTION is implied if both this field is omitted and
+	// CryptoKey.purpose is ENCRYPT_DECRYPT".
 	if level == kmspb.ProtectionLevel_PROTECTION_LEVEL_UNSPECIFIED {
 		level = kmspb.ProtectionLevel_SOFTWARE
 	}
@@ -129,6 +132,9 @@ func (s *Server) CreateCryptoKey(_ context.Context, req *kmspb.CreateCryptoKeyRe
 	destroyAfter := destroyScheduledDefault
 	if d := ck.GetDestroyScheduledDuration(); d != nil {
 		destroyAfter = d.AsDuration()
+		if !d.IsValid() || destroyAfter < 0 {
+			return nil, status.Error(codes.InvalidArgument, "crypto_key.destroy_scheduled_duration must not be negative")
+		}
 	}
 	name := req.GetParent() + "/cryptoKeys/" + req.GetCryptoKeyId()
 	s.mu.Lock()
@@ -163,8 +169,9 @@ func (s *Server) CreateCryptoKey(_ context.Context, req *kmspb.CreateCryptoKeyRe
 }
 
 // algorithmFits fails unless alg is emulated, usable with purpose
-// (CryptoKeyVersionAlgorithm, docRPC) and available at level
-// (docAlgorithms).
+// (CryptoKeyVersionAlgorithm,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1) and
+// available at level (https://cloud.google.com/kms/docs/algorithms).
 func algorithmFits(alg kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm, purpose kmspb.CryptoKey_CryptoKeyPurpose, level kmspb.ProtectionLevel) error {
 	r, ok := algorithms[alg]
 	if !ok {
@@ -305,9 +312,11 @@ func (s *Server) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCryptoK
 	return out, nil
 }
 
-// UpdateCryptoKeyPrimaryVersion sets the primary version of an
-// ENCRYPT_DECRYPT key: "Returns an error if called on a key whose purpose is
-// not ENCRYPT_DECRYPT." (docRPC). The version must be ENABLED.
+// UpdateCryptoKeyPrimaryVersion sets the primary version of an ENCRYPT_DECRYPT
+// key: "Returns an error if called on a key whose purpose is not
+// ENCRYPT_DECRYPT."
+// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1). The
+// version must be ENABLED.
 func (s *Server) UpdateCryptoKeyPrimaryVersion(_ context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -355,8 +364,9 @@ func (s *Server) DestroyCryptoKeyVersion(_ context.Context, req *kmspb.DestroyCr
 	return s.versionProto(v), nil
 }
 
-// RestoreCryptoKeyVersion puts a DESTROY_SCHEDULED version back into
-// DISABLED (CryptoKeyVersionState DESTROY_SCHEDULED, docRPC).
+// RestoreCryptoKeyVersion puts a DESTROY_SCHEDULED version back into DISABLED
+// (CryptoKeyVersionState DESTROY_SCHEDULED,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 func (s *Server) RestoreCryptoKeyVersion(_ context.Context, req *kmspb.RestoreCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -14,36 +14,13 @@ import (
 // page it comes from. Where the pages are silent the fake chooses the
 // stricter reading; doc.go lists those choices.
 
-// The pages the rules come from.
-const (
-	// ImportMethod, ImportJob, ImportCryptoKeyVersionRequest,
-	// CryptoKeyVersionAlgorithm, CryptoKeyVersionTemplate: the API
-	// Reference (the same text as the comments of
-	// cloud.google.com/go/kms/apiv1/kmspb v1.37.0).
-	docRPC = "https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1"
-	// Key wrapping: the import methods.
-	docKeyWrapping = "https://cloud.google.com/kms/docs/key-wrapping"
-	// Formatting keys for import: the key material formats and lengths.
-	docFormatting = "https://cloud.google.com/kms/docs/formatting-keys-for-import"
-	// Key import: supported formats, protection levels, wrapping key sizes.
-	docKeyImport = "https://cloud.google.com/kms/docs/key-import"
-	// Key purposes and algorithms.
-	docAlgorithms = "https://cloud.google.com/kms/docs/algorithms"
-	// Troubleshooting failed imports: PENDING_IMPORT, then ENABLED or
-	// IMPORT_FAILED, and the failure messages.
-	docFailedImports = "https://cloud.google.com/kms/docs/troubleshooting-failed-imports"
-	// gcloud kms import-jobs create: the protection levels of import jobs.
-	docGcloudImportJobs = "https://cloud.google.com/sdk/gcloud/reference/kms/import-jobs/create"
-	// Wrapping a key using OpenSSL on Linux.
-	docWrappingOpenSSL = "https://cloud.google.com/kms/docs/wrapping-a-key"
-)
-
 // importJobLifetime: "An ImportJob expires 3 days after it is created."
-// (ImportJob, docRPC).
+// (ImportJob, https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 const importJobLifetime = 3 * 24 * time.Hour
 
 // ephemeralKeyLen: the *_AES_256 methods wrap "an ephemeral AES-256 wrapping
-// key" (ImportCryptoKeyVersionRequest.wrapped_key, docRPC).
+// key" (ImportCryptoKeyVersionRequest.wrapped_key,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 const ephemeralKeyLen = 32
 
 // methodRule is what an import method is.
@@ -52,16 +29,18 @@ type methodRule struct {
 	hash crypto.Hash // RSAES-OAEP hash, also the MGF1 hash; the label is empty
 	kwp  bool        // RSA-OAEP of an ephemeral AES-256 key, then AES-KWP (RFC 5649)
 	// rsaMaterial: whether RSA private keys can be wrapped with it. "Due to
-	// technical limitations of RSA wrapping, this method cannot be used to
-	// wrap RSA keys for import." (RSA_OAEP_*_SHA256, ImportMethod, docRPC).
+	// technical limitations of RSA wrapping, this method cannot be used to wrap
+	// RSA keys for import." (RSA_OAEP_*_SHA256, ImportMethod,
+	// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
 	rsaMaterial bool
 }
 
-// importMethods: ImportMethod (docRPC) and "Import methods" (docKeyWrapping):
-// RSA_OAEP_{3072,4096}_SHA{1,256}_AES_256 are CKM_RSA_AES_KEY_WRAP with a
-// 3072 or 4096 bit RSA key; RSA_OAEP_{3072,4096}_SHA256 are RSAES-OAEP
-// directly. The HPKE methods are not emulated (CreateImportJob answers
-// Unimplemented).
+// importMethods: ImportMethod
+// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1) and
+// "Import methods" (https://cloud.google.com/kms/docs/key-wrapping):
+// RSA_OAEP_{3072,4096}_SHA{1,256}_AES_256 are CKM_RSA_AES_KEY_WRAP with a 3072
+// or 4096 bit RSA key; RSA_OAEP_{3072,4096}_SHA256 are RSAES-OAEP directly.
+// The HPKE methods are not emulated (CreateImportJob answers Unimplemented).
 var importMethods = map[kmspb.ImportJob_ImportMethod]methodRule{
 	kmspb.ImportJob_RSA_OAEP_3072_SHA1_AES_256:   {bits: 3072, hash: crypto.SHA1, kwp: true, rsaMaterial: true},
 	kmspb.ImportJob_RSA_OAEP_4096_SHA1_AES_256:   {bits: 4096, hash: crypto.SHA1, kwp: true, rsaMaterial: true},
@@ -72,10 +51,11 @@ var importMethods = map[kmspb.ImportJob_ImportMethod]methodRule{
 }
 
 // importJobLevels: the protection levels an import job may have. gcloud
-// (docGcloudImportJobs): "PROTECTION_LEVEL must be one of: software, hsm";
-// key import (docKeyImport) also names HSM_SINGLE_TENANT, which needs a
-// single-tenant HSM instance the fake does not have, and "You can't import
-// into Cloud External Key Manager keys."
+// (https://cloud.google.com/sdk/gcloud/reference/kms/import-jobs/create):
+// "PROTECTION_LEVEL must be one of: software, hsm"; key import
+// (https://cloud.google.com/kms/docs/key-import) also names HSM_SINGLE_TENANT,
+// which needs a single-tenant HSM instance the fake does not have, and rules
+// out importing into Cloud External Key Manager keys.
 var importJobLevels = map[kmspb.ProtectionLevel]bool{
 	kmspb.ProtectionLevel_SOFTWARE: true,
 	kmspb.ProtectionLevel_HSM:      true,
@@ -98,27 +78,34 @@ type algRule struct {
 	keyLen  int            // kindSecret: bytes of key material
 	bits    int            // kindRSA: modulus size
 	curve   elliptic.Curve // kindEC
-	hash    crypto.Hash    // digest (sign), OAEP hash (decrypt), HMAC hash
+	hash    crypto.Hash    // digest (RSA sign), OAEP hash (decrypt), HMAC hash
 	pss     bool           // RSA_SIGN_PSS_*: salt length = digest length
 	raw     bool           // RSA_SIGN_RAW_PKCS1_*: the data is signed as given
 	mode    string         // RAW_ENCRYPT_DECRYPT: "GCM", "CBC" or "CTR"
 	hsmOnly bool
 }
 
-// algorithms: the CryptoKeyVersionAlgorithm list (docRPC) and "Key purposes
-// and algorithms" (docAlgorithms): GOOGLE_SYMMETRIC_ENCRYPTION for
-// ENCRYPT_DECRYPT, AES_* for RAW_ENCRYPT_DECRYPT, RSA_SIGN_* and EC_SIGN_*
+// algorithms: the CryptoKeyVersionAlgorithm list
+// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1) and
+// "Key purposes and algorithms"
+// (https://cloud.google.com/kms/docs/algorithms): GOOGLE_SYMMETRIC_ENCRYPTION
+// for ENCRYPT_DECRYPT, AES_* for RAW_ENCRYPT_DECRYPT, RSA_SIGN_* and EC_SIGN_*
 // for ASYMMETRIC_SIGN, RSA_DECRYPT_* for ASYMMETRIC_DECRYPT, HMAC_* for MAC;
-// "For PSS, the salt length used is equal to the length of digest
-// algorithm." Key material lengths from "Formatting keys for import"
-// (docFormatting): symmetric encryption keys "must be 16 bytes (for raw
-// symmetric encryption only) or 32 bytes"; HMAC keys "must have a length
-// equal to the output length of the cryptographic hash function"; asymmetric
-// keys PKCS#8 DER of "one of the length and algorithm combinations supported
-// by Cloud KMS". EC_SIGN_SECP256K1_SHA256 is listed for the HSM protection
-// level only (docAlgorithms, elliptic curve signing algorithms).
-// Algorithms not in this table (EC_SIGN_ED25519, post-quantum, KEM,
-// AES_256_KWP, EXTERNAL_SYMMETRIC_ENCRYPTION) are not emulated.
+// "For PSS, the salt length used is equal to the length of digest algorithm."
+// Key material lengths from "Formatting keys for import"
+// (https://cloud.google.com/kms/docs/formatting-keys-for-import): symmetric
+// encryption keys "must be 16 bytes (for raw symmetric encryption only) or 32
+// bytes"; HMAC keys "must have a length equal to the output length of the
+// cryptographic hash function"; asymmetric keys PKCS#8 DER of "one of the
+// length and algorithm combinations supported by Cloud KMS".
+// EC_SIGN_SECP256K1_SHA256: "This curve is only supported for HSM protection
+// level." (CryptoKeyVersionAlgorithm,
+// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1). For
+// the EC_SIGN_* algorithms "Other hash functions can also be used"
+// (https://cloud.google.com/kms/docs/create-validate-signatures#ecdsa_support_for_other_hash_algorithms):
+// AsymmetricSign takes a SHA-256, SHA-384 or SHA-512 digest with any EC key;
+// RSA_SIGN_* take the digest they name only. Algorithms not in this table (EC_SIGN_ED25519, post-quantum,
+// KEM, AES_256_KWP, EXTERNAL_SYMMETRIC_ENCRYPTION) are not emulated.
 var algorithms = map[kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm]algRule{
 	kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION: {purpose: kmspb.CryptoKey_ENCRYPT_DECRYPT, kind: kindSecret, keyLen: 32},
 
@@ -169,7 +156,8 @@ var keyLevels = map[kmspb.ProtectionLevel]bool{
 }
 
 // Import failure reasons, in the words of "Troubleshooting failed imports"
-// (docFailedImports). The fake never says more about why unwrapping failed.
+// (https://cloud.google.com/kms/docs/troubleshooting-failed-imports). The fake
+// never says more about why unwrapping failed.
 const (
 	reasonUnwrap    = "The key material in the import request couldn't be unwrapped or wasn't formatted correctly"
 	reasonMalformed = "An argument to the import operation was malformed"

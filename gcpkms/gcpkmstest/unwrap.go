@@ -10,8 +10,9 @@ import (
 )
 
 // The fake unwraps with crypto/rsa and Tink's RFC 5649 implementation, never
-// with byok's code, so that a bug byok's wrap and unwrap share cannot pass
-// its tests. ImportCryptoKeyVersionRequest.wrapped_key (docRPC):
+// with byok's code, so that a bug byok's wrap and unwrap share cannot pass its
+// tests. ImportCryptoKeyVersionRequest.wrapped_key
+// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1):
 //
 //   - RSA_OAEP_{3072,4096}_SHA{1,256}_AES_256: "the concatenation of: An
 //     ephemeral AES-256 wrapping key wrapped with the public_key using
@@ -19,13 +20,14 @@ import (
 //     label. The formatted key to be imported, wrapped with the ephemeral
 //     AES-256 key using AES-KWP (RFC 5649)." — the format of PKCS#11
 //     CKM_RSA_AES_KEY_WRAP.
-//   - RSA_OAEP_{3072,4096}_SHA256: "the formatted key to be imported,
-//     wrapped with the public_key using RSAES-OAEP with SHA-256, MGF1 with
-//     SHA-256, and an empty label."
+//   - RSA_OAEP_{3072,4096}_SHA256: "the formatted key to be imported, wrapped
+//     with the public_key using RSAES-OAEP with SHA-256, MGF1 with SHA-256,
+//     and an empty label."
 //
 // Length problems are reported with the messages "Troubleshooting failed
-// imports" (docFailedImports) lists as detectable before unwrapping; every
-// other failure is reasonUnwrap, which says nothing about the cause.
+// imports" (https://cloud.google.com/kms/docs/troubleshooting-failed-imports)
+// lists as detectable before unwrapping; every other failure is reasonUnwrap,
+// which says nothing about the cause.
 
 // unwrapMaterial recovers the formatted key material from wrapped, made
 // with method m under the public half of priv. It returns the material, or

@@ -176,3 +176,33 @@ func TestJobTimeout(t *testing.T) {
 		t.Errorf("a key was created although the job never became ACTIVE: %v", err)
 	}
 }
+
+// TestKeyState: the state of a version by its name, of a key's newest
+// imported version, and "" for a key with none.
+func TestKeyState(t *testing.T) {
+	_, client := newFake(t)
+	ctx := context.Background()
+	tg := fakeTarget(t, client, Options{KeyID: "state"})
+	res, err := new(byok.Importer).Import(ctx, softwareKey(t, byok.HMAC256), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := tg.KeyState(ctx, res.KeyARN); err != nil || st != "ENABLED" {
+		t.Errorf("KeyState(version) = %q, %v", st, err)
+	}
+	if _, err := client.DestroyCryptoKeyVersion(ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: res.KeyARN}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := tg.KeyState(ctx, tg.KeyName()); err != nil || st != "DESTROY_SCHEDULED" {
+		t.Errorf("KeyState(key) after destroy = %q, %v", st, err)
+	}
+	empty := tg.KeyRing() + "/cryptoKeys/empty"
+	if _, err := client.CreateCryptoKey(ctx, &kmspb.CreateCryptoKeyRequest{Parent: tg.KeyRing(), CryptoKeyId: "empty", SkipInitialVersionCreation: true,
+		CryptoKey: &kmspb.CryptoKey{Purpose: kmspb.CryptoKey_MAC, ImportOnly: true,
+			VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: kmspb.CryptoKeyVersion_HMAC_SHA256, ProtectionLevel: kmspb.ProtectionLevel_HSM}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := tg.KeyState(ctx, empty); err != nil || st != "" {
+		t.Errorf("KeyState(empty key) = %q, %v", st, err)
+	}
+}

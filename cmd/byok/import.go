@@ -25,6 +25,10 @@ sources), imports it, and proves the import by using the KMS key and
 comparing with the source. Use it where the source and AWS are reachable
 from one host; otherwise use the offline flow (byok params, wrap, upload).
 
+With --to gcp the key goes to Google Cloud KMS instead: the key ring and
+crypto key named by --gcp-key-ring and --gcp-key (created if missing), with
+Application Default Credentials, and the same proof.
+
 The wrapping algorithm is chosen from the key spec, the source's
 capabilities and AWS's rules; --dry-run shows the choice and why, and makes
 no AWS call at all.

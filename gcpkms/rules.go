@@ -43,10 +43,12 @@ const (
 	// wrapping key and no direct RSA-OAEP with SHA-1.
 	// https://cloud.google.com/kms/docs/key-wrapping
 	RuleMethods Rule = "gcp_import_methods"
-	// RuleOAEPSymmetricOnly: the direct RSA-OAEP methods (RSA_OAEP_3072_SHA256,
-	// RSA_OAEP_4096_SHA256) carry symmetric (AES, HMAC) key material only;
-	// RSA and EC private keys need the RSA-AES key wrap.
-	// https://cloud.google.com/kms/docs/key-wrapping,
+	// RuleOAEPSymmetricOnly: byok uses the direct RSA-OAEP methods
+	// (RSA_OAEP_3072_SHA256, RSA_OAEP_4096_SHA256) for symmetric (AES, HMAC)
+	// key material only. Cloud KMS documents that they "cannot be used to
+	// wrap RSA keys"; for EC keys it is silent, and byok keeps to the RSA-AES
+	// key wrap (stricter than documented), which every import method set
+	// includes. https://cloud.google.com/kms/docs/key-wrapping,
 	// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1#importmethod
 	RuleOAEPSymmetricOnly Rule = "gcp_oaep_symmetric_only"
 	// RuleMaterialFormat: symmetric and HMAC keys are imported as raw bytes
@@ -67,7 +69,7 @@ var ruleText = map[Rule]string{
 	RuleSecp256k1HSM:      "Cloud KMS offers EC_SIGN_SECP256K1_SHA256 only at the HSM protection level",
 	RuleAlgorithmFits:     "the Cloud KMS algorithm must fit the key's type, size and usage",
 	RuleMethods:           "Cloud KMS import jobs wrap under RSA 3072 or 4096 keys with RSA-OAEP + AES-KWP (SHA-1 or SHA-256), or with RSA-OAEP SHA-256 alone",
-	RuleOAEPSymmetricOnly: "the RSA_OAEP_*_SHA256 import methods carry symmetric and HMAC key material only; RSA and EC keys need RSA_OAEP_*_AES_256",
+	RuleOAEPSymmetricOnly: "byok wraps only AES and HMAC keys with the RSA_OAEP_*_SHA256 import methods (Cloud KMS: they cannot carry RSA keys); RSA and EC keys take RSA_OAEP_*_AES_256",
 	RuleMaterialFormat:    "Cloud KMS imports raw bytes for AES and HMAC keys (HMAC: the hash's output length) and DER PKCS#8 for RSA and EC keys",
 	RuleProtectionLevel:   "imported keys and their import jobs are HSM or SOFTWARE, the same for both",
 }

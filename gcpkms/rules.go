@@ -47,8 +47,8 @@ const (
 	// (RSA_OAEP_3072_SHA256, RSA_OAEP_4096_SHA256) for symmetric (AES, HMAC)
 	// key material only. Cloud KMS documents that they "cannot be used to
 	// wrap RSA keys"; for EC keys it is silent, and byok keeps to the RSA-AES
-	// key wrap (stricter than documented), which every import method set
-	// includes. https://cloud.google.com/kms/docs/key-wrapping,
+	// key wrap (stricter than documented), which Cloud KMS accepts for
+	// every key. https://cloud.google.com/kms/docs/key-wrapping,
 	// https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1#importmethod
 	RuleOAEPSymmetricOnly Rule = "gcp_oaep_symmetric_only"
 	// RuleMaterialFormat: symmetric and HMAC keys are imported as raw bytes

@@ -187,7 +187,7 @@ func (t *Target) leftBehind(version string, enabled bool) string {
 	}
 	if created {
 		fmt.Fprintf(&b, "; the crypto key %s was created by this import and stays: Cloud KMS does not delete keys (byok does not try); "+
-			"it is import-only and can hold only material imported into it", t.KeyName())
+			"it is import-only and can hold only material imported into it (see it with `gcloud kms keys versions list %s`)", t.KeyName(), t.gcloud())
 	}
 	return b.String()
 }

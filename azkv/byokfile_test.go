@@ -234,31 +234,37 @@ func TestParseTransferFileStrict(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		"empty":            {nil, "not a .byok file"},
-		"array":            {[]byte(`[]`), "not a .byok file"},
-		"trailing":         {append(append([]byte{}, good...), []byte(` {}`)...), "data after"},
-		"duplicate field":  {[]byte(strings.Replace(string(good), `"generator":`, `"generator":"x","generator":`, 1)), "appears twice"},
-		"unknown field":    {edit(func(c map[string]any) { c["extra"] = 1 }), "unknown field"},
-		"unknown header":   {hdr("iv", "x"), "unknown field"},
-		"no schema":        {edit(func(c map[string]any) { delete(c, "schema_version") }), "schema_version"},
-		"schema 2":         {edit(func(c map[string]any) { c["schema_version"] = "2.0.0" }), "schema_version"},
-		"no header":        {edit(func(c map[string]any) { delete(c, "header") }), "no header"},
-		"alg":              {hdr("alg", "RSA-OAEP"), `"dir"`},
-		"enc":              {hdr("enc", "A256GCM"), "unknown enc"},
-		"no kid":           {edit(func(c map[string]any) { delete(c["header"].(map[string]any), "kid") }), "kid"},
-		"kid http":         {hdr("kid", strings.Replace(testKID, "https", "http", 1)), "https"},
-		"kid no version":   {hdr("kid", "https://contoso.vault.azure.net/keys/KEK"), "no KEK version"},
-		"kid secrets":      {hdr("kid", "https://contoso.vault.azure.net/secrets/KEK/0123"), "/keys/NAME"},
-		"kid query":        {hdr("kid", testKID+"?x=1"), "query"},
-		"kid type":         {hdr("kid", 5), "not a .byok file"},
-		"no ciphertext":    {edit(func(c map[string]any) { delete(c, "ciphertext") }), "no ciphertext"},
-		"std base64":       {edit(func(c map[string]any) { c["ciphertext"] = base64.StdEncoding.EncodeToString(append(ctBytes, 0xfb, 0xff, 0xfe, 0xfb, 0xff, 0xfe, 0xfb, 0xff)) }), "base64url"},
+		"empty":           {nil, "not a .byok file"},
+		"array":           {[]byte(`[]`), "not a .byok file"},
+		"trailing":        {append(append([]byte{}, good...), []byte(` {}`)...), "data after"},
+		"duplicate field": {[]byte(strings.Replace(string(good), `"generator":`, `"generator":"x","generator":`, 1)), "appears twice"},
+		"unknown field":   {edit(func(c map[string]any) { c["extra"] = 1 }), "unknown field"},
+		"unknown header":  {hdr("iv", "x"), "unknown field"},
+		"no schema":       {edit(func(c map[string]any) { delete(c, "schema_version") }), "schema_version"},
+		"schema 2":        {edit(func(c map[string]any) { c["schema_version"] = "2.0.0" }), "schema_version"},
+		"no header":       {edit(func(c map[string]any) { delete(c, "header") }), "no header"},
+		"alg":             {hdr("alg", "RSA-OAEP"), `"dir"`},
+		"enc":             {hdr("enc", "A256GCM"), "unknown enc"},
+		"no kid":          {edit(func(c map[string]any) { delete(c["header"].(map[string]any), "kid") }), "kid"},
+		"kid http":        {hdr("kid", strings.Replace(testKID, "https", "http", 1)), "https"},
+		"kid no version":  {hdr("kid", "https://contoso.vault.azure.net/keys/KEK"), "no KEK version"},
+		"kid secrets":     {hdr("kid", "https://contoso.vault.azure.net/secrets/KEK/0123"), "/keys/NAME"},
+		"kid query":       {hdr("kid", testKID+"?x=1"), "query"},
+		"kid type":        {hdr("kid", 5), "not a .byok file"},
+		"no ciphertext":   {edit(func(c map[string]any) { delete(c, "ciphertext") }), "no ciphertext"},
+		"std base64": {edit(func(c map[string]any) {
+			c["ciphertext"] = base64.StdEncoding.EncodeToString(append(ctBytes, 0xfb, 0xff, 0xfe, 0xfb, 0xff, 0xfe, 0xfb, 0xff))
+		}), "base64url"},
 		"spaces":           {edit(func(c map[string]any) { c["ciphertext"] = ct[:10] + " " + ct[10:] }), "base64url"},
 		"short ciphertext": {edit(func(c map[string]any) { c["ciphertext"] = base64.RawURLEncoding.EncodeToString(ctBytes[:256+8]) }), "RFC 5649"},
-		"odd ciphertext":   {edit(func(c map[string]any) { c["ciphertext"] = base64.RawURLEncoding.EncodeToString(ctBytes[:len(ctBytes)-3]) }), "RFC 5649"},
-		"generator ctl":    {edit(func(c map[string]any) { c["generator"] = "a\nb" }), "control"},
-		"too large":        {bytes.Repeat([]byte(" "), azkv.MaxTransferFile+1), "more than"},
-		"deep":             {edit(func(c map[string]any) { c["header"].(map[string]any)["kid"] = map[string]any{"a": map[string]any{"b": []any{1}}} }), "not a .byok file"},
+		"odd ciphertext": {edit(func(c map[string]any) {
+			c["ciphertext"] = base64.RawURLEncoding.EncodeToString(ctBytes[:len(ctBytes)-3])
+		}), "RFC 5649"},
+		"generator ctl": {edit(func(c map[string]any) { c["generator"] = "a\nb" }), "control"},
+		"too large":     {bytes.Repeat([]byte(" "), azkv.MaxTransferFile+1), "more than"},
+		"deep": {edit(func(c map[string]any) {
+			c["header"].(map[string]any)["kid"] = map[string]any{"a": map[string]any{"b": []any{1}}}
+		}), "not a .byok file"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

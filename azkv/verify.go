@@ -368,4 +368,3 @@ func (t *Target) verifyOct(ctx context.Context, v *byok.Verification, name, vers
 	v.Skip("the source holds its AES key in an HSM, which byok cannot ask for an A256KW wrap to compare with Key Vault's, so nothing shows the vault holds the source's key")
 	return nil
 }
-

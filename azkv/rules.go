@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/driver/software"
 )
 
 // Rule names one of Azure's rules for what BYOK import takes. A refusal is a
@@ -212,12 +213,10 @@ func kekSpec(wks byok.WrappingKeySpec, kekSize int) (byok.WrappingKeySpec, error
 // wrapped only with RSAES_OAEP; Azure takes them only in the key-wrap form
 // (CKM_RSA_AES_KEY_WRAP), so the returned source wraps a software AES key's
 // material with byok.WrapKeyMaterial, in pure Go, as the software source
-// itself would. Every other source wraps itself (an HSM inside the module).
+// itself would. Every other source (an HSM: inside the module) is returned
+// as it is.
 func Source(src byok.KeySource) byok.KeySource {
-	if _, done := src.(softwareAES); done {
-		return src
-	}
-	m, ok := src.(materialSource)
+	m, ok := src.(*software.Source)
 	if !ok || m.Material().Spec().Kind() != byok.KindSymmetric {
 		return src
 	}

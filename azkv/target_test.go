@@ -182,7 +182,6 @@ func TestImportEverySpec(t *testing.T) {
 	}
 }
 
-
 // target returns a target on the fake, its calls recorded.
 func target(t *testing.T, srv *azkvtest.Server, client *azkeys.Client, opts azkv.Options) (*azkv.Target, *recorder) {
 	t.Helper()

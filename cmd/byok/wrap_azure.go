@@ -138,7 +138,8 @@ func runWrapAzure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	wks, _ := byok.WrappingKeySpecOf(pub)
 	res.OK, res.File, res.Bytes = true, *outPath, len(b)
 	res.Enc, res.Algorithm, res.WrappingKeySpec = azkv.EncCKMRSAAESKeyWrap, byok.RSAAESKeyWrapSHA1, wks
-	res.ImportCommand = azImportCommand(id, *managed, *keyName, *outPath, info)
+	cmd := azImportCommand(id, *managed, *keyName, *outPath, info)
+	res.ImportCommand = strings.Join(cmd, " ")
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
@@ -148,7 +149,7 @@ func runWrapAzure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	s.row("source", "%s\n%s %s", sf.label(), info.Spec, info.Fingerprint)
 	s.row("wrapping", "%s (enc %s)", byok.RSAAESKeyWrapSHA1, azkv.EncCKMRSAAESKeyWrap)
 	s.flush()
-	fmt.Fprintf(stdout, "\n%s\n  %s\n", wrapText("Next, on a host with Azure access, import it with the Azure CLI (then prove it with byok import's checks, or by signing with the key):", "", lineWidth), res.ImportCommand)
+	fmt.Fprintf(stdout, "\n%s\n  %s\n", wrapText("Next, on a host with Azure access, import it with the Azure CLI:", "", lineWidth), strings.Join(cmd, " \\\n    "))
 	return nil
 }
 
@@ -181,11 +182,12 @@ func writeNew(path string, b []byte, force bool) error {
 	return f.Close()
 }
 
-// azImportCommand is the Azure CLI command that imports the file
+// azImportCommand is the Azure CLI command that imports the file, in
+// parts that each fit a line
 // (https://learn.microsoft.com/azure/key-vault/keys/hsm-protected-keys-byok,
 // "Transfer your key to Azure Key Vault"): EC keys need --kty and
 // --curve-name, AES keys --kty oct-HSM.
-func azImportCommand(kek azkv.KeyID, managed bool, name, file string, info byok.KeyInfo) string {
+func azImportCommand(kek azkv.KeyID, managed bool, name, file string, info byok.KeyInfo) []string {
 	host, _, _ := strings.Cut(strings.TrimPrefix(kek.Vault, "https://"), ".")
 	where := "--vault-name " + host
 	if managed || kek.ManagedHSM() {
@@ -194,11 +196,11 @@ func azImportCommand(kek azkv.KeyID, managed bool, name, file string, info byok.
 	if name == "" {
 		name = "NAME"
 	}
-	args := []string{"az keyvault key import", where, "--name", name, "--byok-file", shellQuote(filepath.Clean(file))}
+	args := []string{"az keyvault key import " + where + " --name " + name, "--byok-file " + shellQuote(filepath.Clean(file))}
 	switch info.Spec.Kind() {
 	case byok.KindEC:
 		crv := map[byok.KeySpec]string{byok.ECCNISTP256: "P-256", byok.ECCNISTP384: "P-384", byok.ECCNISTP521: "P-521", byok.ECCSECGP256K1: "P-256K"}[info.Spec]
-		args = append(args, "--kty EC-HSM --curve-name", crv, "--ops sign verify")
+		args = append(args, "--kty EC-HSM --curve-name "+crv+" --ops sign verify")
 	case byok.KindSymmetric:
 		args = append(args, "--kty oct-HSM --ops encrypt decrypt wrapKey unwrapKey")
 	case byok.KindRSA:
@@ -208,5 +210,5 @@ func azImportCommand(kek azkv.KeyID, managed bool, name, file string, info byok.
 			args = append(args, "--kty RSA-HSM --ops sign verify")
 		}
 	}
-	return strings.Join(args, " ")
+	return args
 }

@@ -18,9 +18,9 @@
 // 2025-07-01 and 2026-04-01 accepted; any other, or none, is 400
 // BadParameter): CreateKey (POST /keys/{name}/create), ImportKey (PUT
 // /keys/{name}) with a BYOK transfer blob in key.key_hsm, GetKey (GET
-// /keys/{name}[/{version}]), DeleteKey, ListKeyProperties,
+// /keys/{name}[/{version}]), UpdateKey (enabled, tags, key_ops), DeleteKey, ListKeyProperties,
 // ListKeyPropertiesVersions, Sign, Verify, Encrypt, Decrypt, WrapKey and
-// UnwrapKey. Other azkeys operations (UpdateKey, RotateKey, Backup/Restore,
+// UnwrapKey. Other azkeys operations (RotateKey, Backup/Restore,
 // Release, rotation policies, attestation, deleted keys, GetRandomBytes)
 // answer 501 NotImplemented.
 //
@@ -62,6 +62,8 @@
 //     size).
 //   - key_hsm is base64url without padding (the JWK encoding of every byte
 //     member, and what azkeys sends); the specification says "Base64".
+//   - The blob's kid must carry the KEK's version (the specification's
+//     example does) and name this server's host; the KEK must be enabled.
 //   - generator must be non-empty; unknown members in the blob or in the
 //     request bodies are refused.
 //   - A BYOK import names an -HSM key type (the specification's requests
@@ -77,7 +79,15 @@
 //     encrypt/decrypt, and the AES size in the name must be the key's; on
 //     GCM encrypt the service makes the 12-byte IV.
 //   - key_ops are checked on every operation (403 Forbidden); disabled keys
-//     refuse every operation.
+//     refuse every operation. Without key_ops a key gets every operation its
+//     type allows, never "import"; whether a key is a KEK cannot be changed
+//     by UpdateKey.
+//   - CreateKey defaults: RSA 2048 bits (e = 65537 only), EC P-256, oct-HSM
+//     256 bits ("256-bit [default if not specified]", About keys).
+//
+// WithFault makes every request for the operation fail, for the life of the
+// server (azcore retries 408, 429, 500, 502, 503 and 504 by default, with the
+// short delays of ClientOptions).
 //
 // # Independent of byok
 //

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"hash"
 	"math/big"
 	"net/http"
 	"testing"
@@ -117,3 +118,19 @@ func wantCode(t *testing.T, err error, status int, code string) {
 }
 
 var _ = http.StatusOK
+
+func sha1New() hash.Hash { return sha1.New() }
+
+// wrapGoWithKey is wrapGo with a given AES key and RSA head.
+func wrapGoWithKey(t *testing.T, kek *rsa.PublicKey, material, aesKey, head []byte) []byte {
+	t.Helper()
+	w, err := kwp.NewKWP(aesKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := w.Wrap(material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append([]byte(nil), head...), tail...)
+}

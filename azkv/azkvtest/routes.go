@@ -13,7 +13,7 @@ import (
 // routes; WithFault accepts these.
 var knownOps = map[string]bool{
 	"CreateKey": true, "GetKey": true, "ImportKey": true, "DeleteKey": true,
-	"ListKeyProperties": true, "ListKeyPropertiesVersions": true,
+	"ListKeyProperties": true, "ListKeyPropertiesVersions": true, "UpdateKey": true,
 	"Sign": true, "Verify": true, "Encrypt": true, "Decrypt": true,
 	"WrapKey": true, "UnwrapKey": true,
 }
@@ -80,7 +80,7 @@ func route(r *http.Request) (routed, *kvError) {
 		case http.MethodDelete:
 			return routed{op: "DeleteKey", name: name}, nil
 		case http.MethodPatch:
-			return routed{}, notImplemented("azkvtest does not emulate UpdateKey")
+			return routed{op: "UpdateKey", name: name}, nil
 		}
 		return bad()
 	case 2:
@@ -105,7 +105,7 @@ func route(r *http.Request) (routed, *kvError) {
 			return routed{}, notImplemented("azkvtest does not emulate /keys/{name}/%s", s)
 		}
 		if r.Method == http.MethodPatch {
-			return routed{}, notImplemented("azkvtest does not emulate UpdateKey")
+			return routed{op: "UpdateKey", name: name, version: s}, nil
 		}
 		if r.Method != http.MethodGet {
 			return bad()
@@ -166,6 +166,8 @@ func (s *Server) dispatch(rt routed, r *http.Request) (int, any, *kvError) {
 		return s.getKey(rt)
 	case "DeleteKey":
 		return s.deleteKey(rt)
+	case "UpdateKey":
+		return s.updateKey(rt, r)
 	case "ListKeyProperties":
 		return s.listKeys()
 	case "ListKeyPropertiesVersions":

@@ -50,7 +50,8 @@ const (
 )
 
 // The rules table. Every row is enforced by the code named in the last
-// column; tests in rules_test.go and import_test.go fail if a row is removed.
+// column; tests in import_test.go, server_test.go and ops_test.go fail if a
+// row is removed (the import rows were checked by removing each).
 //
 //	| # | Rule | Source | Where |
 //	|---|------|--------|-------|

@@ -3,6 +3,7 @@ package azkvtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,8 +64,8 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithFault makes every authenticated request for operation op fail with
 // HTTP status and error code code (the message names the fault). op is the
-// azkeys.Client method name: CreateKey, GetKey, ImportKey, DeleteKey,
-// ListKeyProperties, ListKeyPropertiesVersions, Sign, Verify, Encrypt,
+// azkeys.Client method name: CreateKey, GetKey, ImportKey, UpdateKey,
+// DeleteKey, ListKeyProperties, ListKeyPropertiesVersions, Sign, Verify, Encrypt,
 // Decrypt, WrapKey or UnwrapKey. A later WithFault for the same op replaces
 // the earlier one.
 func WithFault(op string, status int, code string) Option {
@@ -223,7 +224,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticated(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && tok == s.token
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) == 1
 }
 
 // supportedAPIVersions are the api-version values the fake answers: the

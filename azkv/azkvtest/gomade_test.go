@@ -12,7 +12,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 )
 
-func TestSmokeRSAImportSignVerify(t *testing.T) {
+// TestImportGoMadeBlob imports a blob made with crypto/rsa and Tink (not byok)
+// and proves the key with RS256 both ways.
+func TestImportGoMadeBlob(t *testing.T) {
 	_, c := newVault(t)
 	kid, kekPub := createKEK(t, c, "kek", 2048)
 	src, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -2,6 +2,11 @@ package azkv_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net/http"
 	"strings"
@@ -237,26 +242,59 @@ func TestImportLyingSource(t *testing.T) {
 		name       string
 		said, real *software.Source
 	}{
-		{"ec", openKey(t, "p256.sec1.pem", byok.LoadOptions{}, software.Options{}), openKey(t, "p256.pkcs8.pem", byok.LoadOptions{}, software.Options{})},
+		{"ec", openKey(t, "p256.sec1.pem", byok.LoadOptions{}, software.Options{}), otherEC(t)},
 		{"rsa", openKey(t, "rsa2048.pkcs8.pem", byok.LoadOptions{}, software.Options{}), otherRSA(t)},
 		{"aes", openKey(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{}), otherAES(t)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.said.Material().Equal(c.real.Material()) {
-				t.Skip("the two test keys are the same key")
+				t.Fatal("the two test keys are the same key")
 			}
 			tg, _ := target(t, srv, client, azkv.Options{KeyName: "liar-" + c.name, ManagedHSM: true})
 			res, err := new(byok.Importer).Import(ctx, liar{c.said, azkv.Source(c.real)}, tg)
 			if !errors.Is(err, byok.ErrVerification) || res.Verification.Verdict != byok.VerdictFailed {
 				t.Fatalf("err %v, %+v", err, res.Verification)
 			}
+			want := azkv.CheckPublicKey
+			if c.name == "aes" {
+				want = azkv.CheckOctWrap
+			}
+			failed := false
+			for _, f := range res.Verification.Failures() {
+				failed = failed || f.Name == want
+			}
+			if !failed {
+				t.Fatalf("%q did not fail: %+v", want, res.Verification.Checks)
+			}
 		})
 	}
 }
 
+func fresh(t *testing.T, k crypto.PrivateKey, err error) *software.Source {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := byok.NewKeyMaterial(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := software.New(m, software.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func otherRSA(t *testing.T) *software.Source {
-	return openKey(t, "rsa2048.pkcs1.pem", byok.LoadOptions{}, software.Options{})
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	return fresh(t, k, err)
+}
+
+func otherEC(t *testing.T) *software.Source {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return fresh(t, k, err)
 }
 
 func otherAES(t *testing.T) *software.Source {

@@ -25,13 +25,12 @@ sources), imports it, and proves the import by using the KMS key and
 comparing with the source. Use it where the source and AWS are reachable
 from one host; otherwise use the offline flow (byok params, wrap, upload).
 
-With --to gcp the key goes to Google Cloud KMS instead: the key ring and
-crypto key named by --gcp-key-ring and --gcp-key (created if missing), with
-Application Default Credentials, and the same proof.
-
 The wrapping algorithm is chosen from the key spec, the source's
 capabilities and AWS's rules; --dry-run shows the choice and why, and makes
 no AWS call at all.
+
+For Azure Key Vault and Managed HSM, see byok import --to azure --help;
+for Google Cloud KMS, byok import --to gcp --help.
 
 Key material does not expire unless --valid-to is given (the KMS console's
 default too): KMS deletes expired material, and the key is then unusable
@@ -51,8 +50,7 @@ Examples:
   byok import 'pkcs11:token=prod;object=signing-key' \
     --module /usr/lib/softhsm/libsofthsm2.so --pin-env HSM_PIN
   byok import key.pem --endpoint-url http://127.0.0.1:8555 --region us-east-1  # byok emulator
-  byok import key.pem --alias app-signing --cleanup-on-failure
-  byok import signing-key.pem --to gcp --gcp-key-ring projects/P/locations/L/keyRings/R --gcp-key K`
+  byok import key.pem --alias app-signing --cleanup-on-failure`
 
 // importOutput is what `byok import --json` prints.
 type importOutput struct {
@@ -81,6 +79,15 @@ type importOutput struct {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if to, rest, err := cutTarget(args, "to"); err != nil {
+		return err
+	} else if to == "azure" {
+		return runImportAzure(ctx, rest, stdout, stderr)
+	} else if to == "gcp" {
+		return runImportGCP(ctx, rest, stdout, stderr)
+	} else {
+		args = rest
+	}
 	fs := newFlagSet("import", importUsage, stderr)
 	var sf sourceFlags
 	var af awsFlags
@@ -98,21 +105,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
 	cleanup := fs.Bool("cleanup-on-failure", false, "if the import fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	to := fs.String("to", "aws", "the target `CLOUD`: aws (AWS KMS) or gcp (Google Cloud KMS, with the --gcp-* flags)")
-	var gf gcpFlags
-	gf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := sf.setPositional(pos, true); err != nil {
 		return err
-	}
-	if err := checkGCPFlags(fs, *to); err != nil {
-		return err
-	}
-	if *to != "aws" {
-		return runImportGCP(ctx, fs, *to, &gf, &sf, &wf, *dryRun, *noVerify, *asJSON, stdout, stderr)
 	}
 	if *keyID != "" && nk.set() {
 		return fmt.Errorf("%w: --alias, --description, --tag, --policy and --multi-region are for a new key; with --key-id the key exists already", errUsage)

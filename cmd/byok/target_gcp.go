@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +30,12 @@ type gcpFlags struct {
 }
 
 func (g *gcpFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.keyRing, "gcp-key-ring", "", "with --to gcp: the key ring `NAME` projects/P/locations/L/keyRings/R (created if missing)")
-	fs.StringVar(&g.key, "gcp-key", "", "with --to gcp: the crypto key `ID` in the key ring (created import-only if missing)")
-	fs.StringVar(&g.level, "gcp-protection-level", "hsm", "with --to gcp: the protection `LEVEL`, hsm or software")
-	fs.StringVar(&g.algorithm, "gcp-algorithm", "", "with --to gcp: the Cloud KMS `ALGORITHM`, e.g. RSA_SIGN_PSS_2048_SHA256 (default: from the key spec and usage)")
-	fs.StringVar(&g.importJob, "gcp-import-job", "", "with --to gcp: reuse the import job `ID` in the key ring (default: a new job)")
-	fs.StringVar(&g.endpoint, "gcp-endpoint", "", "with --to gcp: a fake Cloud KMS at `HOST:PORT` on loopback, plaintext and unauthenticated (tests only)")
+	fs.StringVar(&g.keyRing, "gcp-key-ring", "", "the key ring `NAME` projects/P/locations/L/keyRings/R (created if missing)")
+	fs.StringVar(&g.key, "gcp-key", "", "the crypto key `ID` in the key ring (created import-only if missing)")
+	fs.StringVar(&g.level, "gcp-protection-level", "hsm", "the protection `LEVEL`, hsm or software")
+	fs.StringVar(&g.algorithm, "gcp-algorithm", "", "the Cloud KMS `ALGORITHM`, e.g. RSA_SIGN_PSS_2048_SHA256 (default: from the key spec and usage)")
+	fs.StringVar(&g.importJob, "gcp-import-job", "", "reuse the import job `ID` in the key ring (default: a new job)")
+	fs.StringVar(&g.endpoint, "gcp-endpoint", "", "a fake Cloud KMS at `HOST:PORT` on loopback, plaintext and unauthenticated (tests only)")
 }
 
 // gcpImportOutput is what `byok import --to gcp --json` prints.
@@ -60,38 +59,6 @@ type gcpImportOutput struct {
 	VerificationSkipped bool                   `json:"verification_skipped,omitempty"`
 	Seconds             float64                `json:"elapsed_seconds"`
 	Error               *errorOut              `json:"error,omitempty"`
-}
-
-// gcpAllowed are the flags byok import --to gcp takes besides the source's,
-// the wrapping's and the --gcp-* flags.
-var gcpAllowed = []string{"to", "dry-run", "no-verify", "json"}
-
-// flagNames returns the names register defines.
-func flagNames(register func(*flag.FlagSet)) []string {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	register(fs)
-	var n []string
-	fs.VisitAll(func(f *flag.Flag) { n = append(n, f.Name) })
-	return n
-}
-
-// checkGCPFlags refuses flags of AWS imports with --to gcp, and --gcp-*
-// flags without it.
-func checkGCPFlags(fs *flag.FlagSet, to string) error {
-	// Fresh values: registering binds (and resets) the variables.
-	ok := slices.Concat(gcpAllowed, flagNames(new(sourceFlags).register), flagNames(new(wrappingFlags).register))
-	gcp := flagNames(new(gcpFlags).register)
-	var bad error
-	fs.Visit(func(f *flag.Flag) {
-		switch {
-		case bad != nil:
-		case to == "gcp" && !slices.Contains(ok, f.Name) && !slices.Contains(gcp, f.Name):
-			bad = fmt.Errorf("%w: --%s is for imports into AWS KMS; with --to gcp the Cloud KMS key is named by --gcp-key-ring and --gcp-key", errUsage, f.Name)
-		case to != "gcp" && slices.Contains(gcp, f.Name):
-			bad = fmt.Errorf("%w: --%s is for imports into Google Cloud KMS: add --to gcp", errUsage, f.Name)
-		}
-	})
-	return bad
 }
 
 // validate checks the --gcp-* flags before anything is opened.
@@ -146,9 +113,54 @@ func (g *gcpFlags) target(client gcpkms.API, stderr io.Writer, quiet bool) (*gcp
 	return t, nil
 }
 
-// runImportGCP is byok import --to gcp, after the flags were parsed.
-func runImportGCP(ctx context.Context, fs *flag.FlagSet, to string, gf *gcpFlags, sf *sourceFlags, wf *wrappingFlags,
-	dryRun, noVerify, asJSON bool, stdout, stderr io.Writer) error {
+const importGCPUsage = `Usage: byok import --to gcp --gcp-key-ring RING --gcp-key ID [flags] SOURCE
+
+Imports one key into Google Cloud KMS in one go: finds or creates the key
+ring, creates an import job and waits until it is ACTIVE, creates the crypto
+key if missing (import-only, no initial version, the Cloud KMS algorithm of
+the source key), wraps the key material (inside the HSM for HSM sources)
+with the import method Cloud KMS's rules and the source allow, imports it
+as a new version, waits until it is ENABLED, and proves the import by using
+the version and comparing with the source.
+
+Cloud KMS keeps keys: byok cannot delete one it created, and says so when an
+import fails after creating it. Credentials are Application Default
+Credentials (gcloud auth application-default login, or
+GOOGLE_APPLICATION_CREDENTIALS).
+
+` + sourceHelp + `
+
+Examples:
+  byok import --to gcp --gcp-key-ring projects/P/locations/europe-west1/keyRings/R \
+    --gcp-key signing signing.pem
+  byok import --to gcp --gcp-key-ring projects/P/locations/global/keyRings/R --gcp-key mac \
+    hmac.hex --key-spec HMAC_256 --key-format hex --gcp-protection-level software
+  byok import --to gcp --gcp-key-ring projects/P/locations/global/keyRings/R \
+    --gcp-key k --dry-run key.pem`
+
+// runImportGCP is byok import --to gcp; args are without --to.
+func runImportGCP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", importGCPUsage, stderr)
+	var sf sourceFlags
+	var wf wrappingFlags
+	var gf gcpFlags
+	sf.register(fs)
+	wf.register(fs)
+	gf.register(fs)
+	dryRunP := fs.Bool("dry-run", false, "check the source and Cloud KMS's rules, print the plan, and stop: no Cloud KMS call")
+	noVerifyP := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
+	asJSONP := fs.Bool("json", false, "print the result as JSON on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if strings.Contains(err.Error(), "flag provided but not defined") {
+			err = fmt.Errorf("%w (with --to gcp the Cloud KMS key is named by --gcp-key-ring and --gcp-key; the AWS flags such as --alias, --key-id and --region do not apply)", err)
+		}
+		return err
+	}
+	if err := sf.setPositional(pos, true); err != nil {
+		return err
+	}
+	dryRun, noVerify, asJSON := *dryRunP, *noVerifyP, *asJSONP
 	start := time.Now()
 	out := gcpImportOutput{Target: "gcp", KeyRing: gf.keyRing, ProtectionLevel: strings.ToUpper(gf.level)}
 	fail := func(err error) error {
@@ -158,12 +170,6 @@ func runImportGCP(ctx context.Context, fs *flag.FlagSet, to string, gf *gcpFlags
 			writeJSON(stdout, out)
 		}
 		return err
-	}
-	if to != "gcp" {
-		return fail(fmt.Errorf("%w: --to %q: want aws or gcp", errUsage, to))
-	}
-	if err := checkGCPFlags(fs, to); err != nil {
-		return fail(err)
 	}
 	if err := gf.validate(); err != nil {
 		return fail(err)
@@ -200,7 +206,7 @@ func runImportGCP(ctx context.Context, fs *flag.FlagSet, to string, gf *gcpFlags
 	if err := hsmExtractable(src); err != nil {
 		return fail(err)
 	}
-	out.Source = newSourceOut(sf, info)
+	out.Source = newSourceOut(&sf, info)
 	out.Source.PublicKey = nil
 	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
 	out.ImportMethod, _ = gcpkms.ImportMethod(choice.Algorithm, choice.WrappingKeySpec)

@@ -80,12 +80,13 @@ func TestImportGCPBinary(t *testing.T) {
 	}{
 		{gcp("p521", keyFile("p521.pkcs8.pem")), 1, "P-521"},
 		{gcp("rsa", keyFile("rsa2048.pkcs8.pem"), "--wrapping-key-spec", "RSA_2048"), 1, "RSA 3072 or 4096"},
-		{gcp("rsa", keyFile("rsa2048.pkcs8.pem"), "--alias", "x"), 2, "--alias is for imports into AWS KMS"},
+		{gcp("rsa", keyFile("rsa2048.pkcs8.pem"), "--alias", "x"), 2, "--alias, --key-id and --region do not apply"},
 		{gcp("k1", keyFile("secp256k1.pkcs8.pem"), "--gcp-protection-level", "software"), 1, "HSM protection level"},
-		{[]string{"import", keyFile("p256.pkcs8.pem"), "--gcp-key", "k"}, 2, "add --to gcp"},
+		{[]string{"import", keyFile("p256.pkcs8.pem"), "--gcp-key", "k"}, 2, "-gcp-key"},
 		{[]string{"import", "--to", "gcp", "--gcp-key-ring", ring, "--gcp-key", "k", "--gcp-endpoint", "kms.example.com:443", keyFile("p256.pkcs8.pem")}, 2, "loopback"},
 		{[]string{"import", "--to", "gcp", "--gcp-key", "k", keyFile("p256.pkcs8.pem")}, 2, "--gcp-key-ring"},
-		{[]string{"import", "--to", "azure", keyFile("p256.pkcs8.pem")}, 2, "want aws or gcp"},
+		{[]string{"import", "--to", "oracle", keyFile("p256.pkcs8.pem")}, 2, "azure and gcp"},
+		{[]string{"wrap", "--for", "gcp", keyFile("p256.pkcs8.pem")}, 2, "use byok import --to gcp"},
 	} {
 		code, stdout, stderr := runGCPBinary(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
@@ -94,6 +95,18 @@ func TestImportGCPBinary(t *testing.T) {
 	}
 	if after := strings.Count(log.String(), "\n"); after != before {
 		t.Errorf("refused imports made %d Cloud KMS calls:\n%s", after-before, log.String())
+	}
+
+	// The help of --to gcp: flags within 100 columns.
+	code, stdout, _ = runGCPBinary(t, "import", "--to", "gcp", "--help")
+	_, flags, _ := strings.Cut(stdout, "\nFlags:\n")
+	if code != 0 || !strings.Contains(stdout, "Usage: byok import --to gcp") || !strings.Contains(flags, "--gcp-endpoint") {
+		t.Errorf("import --to gcp --help: exit %d\n%s", code, stdout)
+	}
+	for _, l := range strings.Split(flags, "\n") {
+		if len(l) > 100 {
+			t.Errorf("a help line of %d columns: %q", len(l), l)
+		}
 	}
 
 	// A dry run makes no call either, and says what it would do.

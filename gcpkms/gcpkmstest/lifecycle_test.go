@@ -196,6 +196,17 @@ func TestEncryptNeedsPrimary(t *testing.T) {
 	}
 	_, err = f.c.Decrypt(f.ctx, &kmspb.DecryptRequest{Name: key, Ciphertext: resp.GetCiphertext()})
 	wantCode(t, err, codes.FailedPrecondition, "Decrypt with a DISABLED version")
+	// A DISABLED version stays primary, and may be made primary ("a version
+	// which is not enabled can be made the primary version", key-states);
+	// Encrypt with the key then fails.
+	k, err = f.c.UpdateCryptoKeyPrimaryVersion(f.ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: key, CryptoKeyVersionId: "1"})
+	if err != nil || k.GetPrimary().GetState() != kmspb.CryptoKeyVersion_DISABLED {
+		t.Fatalf("UpdateCryptoKeyPrimaryVersion with a DISABLED version: %v %v", k, err)
+	}
+	_, err = f.c.Encrypt(f.ctx, &kmspb.EncryptRequest{Name: key, Plaintext: []byte("x")})
+	wantCode(t, err, codes.FailedPrecondition, "Encrypt with a DISABLED primary")
+	_, err = f.c.UpdateCryptoKeyPrimaryVersion(f.ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: key, CryptoKeyVersionId: "2"})
+	wantCode(t, err, codes.NotFound, "UpdateCryptoKeyPrimaryVersion with a missing version")
 }
 
 // TestGeneratedKeys: keys created without skip_initial_version_creation get

@@ -113,6 +113,22 @@ func TestReimport(t *testing.T) {
 		Parent: key2, CryptoKeyVersion: v.GetName(), ImportJob: job2.GetName(), Algorithm: alg, WrappedKey: f.wrapOpenSSL(job2, orig),
 	})
 	wantCode(t, err, codes.InvalidArgument, "re-import into another key's version")
+	gen, err := f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "gen", CryptoKey: &kmspb.CryptoKey{
+		Purpose:                  kmspb.CryptoKey_MAC,
+		VersionTemplate:          &kmspb.CryptoKeyVersionTemplate{Algorithm: alg},
+		DestroyScheduledDuration: durationpb.New(0),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	genV := gen.GetName() + "/cryptoKeyVersions/1"
+	if d, err := f.c.DestroyCryptoKeyVersion(f.ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: genV}); err != nil || d.GetState() != kmspb.CryptoKeyVersion_DESTROYED {
+		t.Fatalf("destroy the generated version: %v %v", d, err)
+	}
+	_, err = f.c.ImportCryptoKeyVersion(f.ctx, &kmspb.ImportCryptoKeyVersionRequest{
+		Parent: gen.GetName(), CryptoKeyVersion: genV, ImportJob: job2.GetName(), Algorithm: alg, WrappedKey: f.wrapOpenSSL(job2, orig),
+	})
+	wantCode(t, err, codes.FailedPrecondition, "import into a DESTROYED generated version")
 }
 
 // TestPendingStates: a new job is PENDING_GENERATION before ACTIVE, an

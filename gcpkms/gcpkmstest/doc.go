@@ -92,12 +92,12 @@
 //
 // The fake takes the stricter reading:
 //
-//   - PKCS#8 must be one DER PrivateKeyInfo with nothing after it (the
-//     traditional PKCS#1 and SEC1 forms are refused); RSA keys of exactly the
-//     algorithm's modulus size and two primes; EC private scalars of the
-//     curve's full length in [1, n-1]; an EC public key, if present, must be
-//     d·G; curve parameters inside ECPrivateKey, if present, must equal the
-//     outer ones.
+//   - PKCS#8 must be one DER PrivateKeyInfo of RFC 5208 (version 0, no
+//     attributes) with nothing after it (the traditional PKCS#1 and SEC1
+//     forms are refused); RSA keys of exactly the algorithm's modulus size
+//     and two primes; EC private scalars of the curve's full length in
+//     [1, n-1]; an EC public key, if present, must be d·G; curve parameters
+//     inside ECPrivateKey, if present, must equal the outer ones.
 //   - The import job must be in the same project and location as the key.
 //   - An imported version is not made the primary of an ENCRYPT_DECRYPT key:
 //     call UpdateCryptoKeyPrimaryVersion before Encrypt with the key's name

@@ -79,9 +79,9 @@ func parseMaterial(r algRule, mat []byte) (*material, error) {
 		m.spki, err = k1SPKI(k.PubKey())
 		return m, err
 	}
-	var info pkcs8
-	if rest, err := asn1.Unmarshal(mat, &info); err != nil || len(rest) != 0 {
-		return nil, errors.New("key material is not one DER PrivateKeyInfo")
+	info, err := parsePKCS8(mat)
+	if err != nil {
+		return nil, err
 	}
 	key, err := x509.ParsePKCS8PrivateKey(mat)
 	if err != nil {
@@ -137,14 +137,31 @@ func parseMaterial(r algRule, mat []byte) (*material, error) {
 	return nil, fmt.Errorf("key material holds a %T, not an RSA or EC private key", key)
 }
 
-// parseK1 decodes PKCS#8 of a secp256k1 key: id-ecPublicKey with the named
-// curve secp256k1 (1.3.132.0.10) around an ECPrivateKey.
-func parseK1(mat []byte) (*secp256k1.PrivateKey, error) {
+// parsePKCS8 decodes a PrivateKeyInfo of RFC 5208: version 0, no
+// attributes, nothing else; it must be DER ("parse, encode again, compare").
+func parsePKCS8(mat []byte) (*pkcs8, error) {
 	var info pkcs8
 	if rest, err := asn1.Unmarshal(mat, &info); err != nil || len(rest) != 0 {
 		return nil, errors.New("key material is not one DER PrivateKeyInfo")
 	}
-	if info.Version != 0 || !info.Algo.Algorithm.Equal(oidECPublicKey) {
+	if info.Version != 0 {
+		return nil, fmt.Errorf("key material is a PrivateKeyInfo of version %d, not 0 (RFC 5208)", info.Version)
+	}
+	again, err := asn1.Marshal(info)
+	if err != nil || !bytes.Equal(again, mat) {
+		return nil, errors.New("key material is not a plain DER PrivateKeyInfo (attributes, more fields or not DER)")
+	}
+	return &info, nil
+}
+
+// parseK1 decodes PKCS#8 of a secp256k1 key: id-ecPublicKey with the named
+// curve secp256k1 (1.3.132.0.10) around an ECPrivateKey.
+func parseK1(mat []byte) (*secp256k1.PrivateKey, error) {
+	info, err := parsePKCS8(mat)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Algo.Algorithm.Equal(oidECPublicKey) {
 		return nil, errors.New("key material is not an EC PrivateKeyInfo")
 	}
 	var curve asn1.ObjectIdentifier

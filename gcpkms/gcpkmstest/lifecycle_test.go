@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/byok-go/byok/gcpkms/gcpkmstest"
@@ -111,6 +113,22 @@ func TestReimport(t *testing.T) {
 		Parent: key2, CryptoKeyVersion: v.GetName(), ImportJob: job2.GetName(), Algorithm: alg, WrappedKey: f.wrapOpenSSL(job2, orig),
 	})
 	wantCode(t, err, codes.InvalidArgument, "re-import into another key's version")
+	gen, err := f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "gen", CryptoKey: &kmspb.CryptoKey{
+		Purpose:                  kmspb.CryptoKey_MAC,
+		VersionTemplate:          &kmspb.CryptoKeyVersionTemplate{Algorithm: alg},
+		DestroyScheduledDuration: durationpb.New(0),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	genV := gen.GetName() + "/cryptoKeyVersions/1"
+	if d, err := f.c.DestroyCryptoKeyVersion(f.ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: genV}); err != nil || d.GetState() != kmspb.CryptoKeyVersion_DESTROYED {
+		t.Fatalf("destroy the generated version: %v %v", d, err)
+	}
+	_, err = f.c.ImportCryptoKeyVersion(f.ctx, &kmspb.ImportCryptoKeyVersionRequest{
+		Parent: gen.GetName(), CryptoKeyVersion: genV, ImportJob: job2.GetName(), Algorithm: alg, WrappedKey: f.wrapOpenSSL(job2, orig),
+	})
+	wantCode(t, err, codes.FailedPrecondition, "import into a DESTROYED generated version")
 }
 
 // TestPendingStates: a new job is PENDING_GENERATION before ACTIVE, an
@@ -194,6 +212,17 @@ func TestEncryptNeedsPrimary(t *testing.T) {
 	}
 	_, err = f.c.Decrypt(f.ctx, &kmspb.DecryptRequest{Name: key, Ciphertext: resp.GetCiphertext()})
 	wantCode(t, err, codes.FailedPrecondition, "Decrypt with a DISABLED version")
+	// A DISABLED version stays primary, and may be made primary ("a version
+	// which is not enabled can be made the primary version", key-states);
+	// Encrypt with the key then fails.
+	k, err = f.c.UpdateCryptoKeyPrimaryVersion(f.ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: key, CryptoKeyVersionId: "1"})
+	if err != nil || k.GetPrimary().GetState() != kmspb.CryptoKeyVersion_DISABLED {
+		t.Fatalf("UpdateCryptoKeyPrimaryVersion with a DISABLED version: %v %v", k, err)
+	}
+	_, err = f.c.Encrypt(f.ctx, &kmspb.EncryptRequest{Name: key, Plaintext: []byte("x")})
+	wantCode(t, err, codes.FailedPrecondition, "Encrypt with a DISABLED primary")
+	_, err = f.c.UpdateCryptoKeyPrimaryVersion(f.ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: key, CryptoKeyVersionId: "2"})
+	wantCode(t, err, codes.NotFound, "UpdateCryptoKeyPrimaryVersion with a missing version")
 }
 
 // TestGeneratedKeys: keys created without skip_initial_version_creation get
@@ -233,6 +262,29 @@ func TestGeneratedKeys(t *testing.T) {
 	if err != nil || !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), sum[:], sig.GetSignature()) {
 		t.Fatalf("AsymmetricSign: %v", err)
 	}
+	raw, err := f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "raw", CryptoKey: &kmspb.CryptoKey{
+		Purpose: kmspb.CryptoKey_ASYMMETRIC_SIGN, VersionTemplate: &kmspb.CryptoKeyVersionTemplate{Algorithm: kmspb.CryptoKeyVersion_RSA_SIGN_RAW_PKCS1_2048},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawName := raw.GetName() + "/cryptoKeyVersions/1"
+	rpk, err := f.c.GetPublicKey(f.ctx, &kmspb.GetPublicKeyRequest{Name: rawName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ = pem.Decode([]byte(rpk.GetPem()))
+	rpub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("raw PKCS#1 v1.5 data")
+	rsig, err := f.c.AsymmetricSign(f.ctx, &kmspb.AsymmetricSignRequest{Name: rawName, Data: data, DataCrc32C: wrapCRC(data)})
+	if err != nil || !rsig.GetVerifiedDataCrc32C() || rsa.VerifyPKCS1v15(rpub.(*rsa.PublicKey), 0, data, rsig.GetSignature()) != nil {
+		t.Fatalf("RSA_SIGN_RAW_PKCS1_2048: %v", err)
+	}
+	_, err = f.c.AsymmetricSign(f.ctx, &kmspb.AsymmetricSignRequest{Name: rawName, Digest: &kmspb.Digest{Digest: &kmspb.Digest_Sha256{Sha256: sum[:]}}})
+	wantCode(t, err, codes.InvalidArgument, "digest for RSA_SIGN_RAW_PKCS1_2048")
 	_, err = f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "io", CryptoKey: &kmspb.CryptoKey{Purpose: kmspb.CryptoKey_ENCRYPT_DECRYPT, ImportOnly: true}})
 	wantCode(t, err, codes.InvalidArgument, "import_only key with an initial version")
 	_, err = f.c.CreateCryptoKeyVersion(f.ctx, &kmspb.CreateCryptoKeyVersionRequest{Parent: f.importKey(ring, "imp", kmspb.CryptoKeyVersion_HMAC_SHA256, kmspb.ProtectionLevel_SOFTWARE)})
@@ -415,6 +467,58 @@ func TestConcurrentImports(t *testing.T) {
 				errs <- fmt.Errorf("key %d: MAC under another key's material", i)
 			}
 		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestDestroyWhileInUse destroys a version (destroy_scheduled_duration 0:
+// at once) while other calls use it: each call either succeeds with the
+// right MAC or fails with FailedPrecondition, never sees cleared material
+// (run with -race).
+func TestDestroyWhileInUse(t *testing.T) {
+	f := newFixture(t)
+	ring := f.keyRing("destroy")
+	k, err := f.c.CreateCryptoKey(f.ctx, &kmspb.CreateCryptoKeyRequest{Parent: ring, CryptoKeyId: "mac", CryptoKey: &kmspb.CryptoKey{
+		Purpose:                  kmspb.CryptoKey_MAC,
+		VersionTemplate:          &kmspb.CryptoKeyVersionTemplate{Algorithm: kmspb.CryptoKeyVersion_HMAC_SHA256},
+		DestroyScheduledDuration: durationpb.New(0),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := k.GetName() + "/cryptoKeyVersions/1"
+	first, err := f.c.MacSign(f.ctx, &kmspb.MacSignRequest{Name: v, Data: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				m, err := f.c.MacSign(f.ctx, &kmspb.MacSignRequest{Name: v, Data: []byte("x")})
+				switch {
+				case status.Code(err) == codes.FailedPrecondition:
+					return
+				case err != nil:
+					errs <- err
+					return
+				case !bytes.Equal(m.GetMac(), first.GetMac()):
+					errs <- fmt.Errorf("MAC changed during destruction: %x", m.GetMac())
+					return
+				}
+			}
+		}()
+	}
+	d, err := f.c.DestroyCryptoKeyVersion(f.ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: v})
+	if err != nil || d.GetState() != kmspb.CryptoKeyVersion_DESTROYED {
+		t.Errorf("DestroyCryptoKeyVersion with a zero duration: %v %v", d, err)
 	}
 	wg.Wait()
 	close(errs)

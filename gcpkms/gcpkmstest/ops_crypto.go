@@ -62,21 +62,23 @@ func checkLen(field string, b []byte) error {
 	return nil
 }
 
-// enabledVersion looks up a version for an operation of purpose p.
-func (s *Server) enabledVersion(name string, p kmspb.CryptoKey_CryptoKeyPurpose, method string) (*keyVersion, error) {
+// enabledVersion looks up a version for an operation of purpose p. On
+// success s.mu is held, so that the version's key material cannot be
+// destroyed under the operation; the caller calls unlock when done.
+func (s *Server) enabledVersion(name string, p kmspb.CryptoKey_CryptoKeyPurpose, method string) (v *keyVersion, unlock func(), err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	k, v, err := s.version(name)
+	if err == nil {
+		err = needPurpose(k, p, method)
+	}
+	if err == nil {
+		err = usable(v)
+	}
 	if err != nil {
-		return nil, err
+		s.mu.Unlock()
+		return nil, nil, err
 	}
-	if err := needPurpose(k, p, method); err != nil {
-		return nil, err
-	}
-	if err := usable(v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return v, s.mu.Unlock, nil
 }
 
 // GetPublicKey returns the public key of an asymmetric version, derived from
@@ -131,10 +133,11 @@ func digestOf(d *kmspb.Digest) ([]byte, crypto.Hash) {
 // SHA-256, SHA-384 or SHA-512 digest; RSA signatures take the digest the
 // algorithm names, and RSA-PSS uses a salt as long as that digest.
 func (s *Server) AsymmetricSign(_ context.Context, req *kmspb.AsymmetricSignRequest) (*kmspb.AsymmetricSignResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_ASYMMETRIC_SIGN, "AsymmetricSign")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_ASYMMETRIC_SIGN, "AsymmetricSign")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	r := algorithms[v.alg]
 	out := &kmspb.AsymmetricSignResponse{Name: v.name, ProtectionLevel: v.level}
 	var msg []byte
@@ -185,10 +188,11 @@ func (s *Server) AsymmetricSign(_ context.Context, req *kmspb.AsymmetricSignRequ
 // AsymmetricDecrypt decrypts RSAES-OAEP (the algorithm's hash, MGF1 with the
 // same hash, empty label) with an ASYMMETRIC_DECRYPT version.
 func (s *Server) AsymmetricDecrypt(_ context.Context, req *kmspb.AsymmetricDecryptRequest) (*kmspb.AsymmetricDecryptResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_ASYMMETRIC_DECRYPT, "AsymmetricDecrypt")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_ASYMMETRIC_DECRYPT, "AsymmetricDecrypt")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	out := &kmspb.AsymmetricDecryptResponse{ProtectionLevel: v.level}
 	ct := req.GetCiphertext()
 	if out.VerifiedCiphertextCrc32C, err = checkCRC("ciphertext", ct, req.GetCiphertextCrc32C()); err != nil {
@@ -214,10 +218,11 @@ func macOf(v *keyVersion, data []byte) []byte {
 
 // MacSign computes the HMAC of data with a MAC version.
 func (s *Server) MacSign(_ context.Context, req *kmspb.MacSignRequest) (*kmspb.MacSignResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_MAC, "MacSign")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_MAC, "MacSign")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkLen("data", req.GetData()); err != nil {
 		return nil, err
 	}
@@ -232,10 +237,11 @@ func (s *Server) MacSign(_ context.Context, req *kmspb.MacSignRequest) (*kmspb.M
 
 // MacVerify checks an HMAC of data with a MAC version.
 func (s *Server) MacVerify(_ context.Context, req *kmspb.MacVerifyRequest) (*kmspb.MacVerifyResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_MAC, "MacVerify")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_MAC, "MacVerify")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkLen("data", req.GetData()); err != nil {
 		return nil, err
 	}
@@ -284,10 +290,11 @@ func (s *Server) Encrypt(_ context.Context, req *kmspb.EncryptRequest) (*kmspb.E
 			return nil, err
 		}
 	}
-	v, err := s.enabledVersion(name, kmspb.CryptoKey_ENCRYPT_DECRYPT, "Encrypt")
+	v, unlock, err := s.enabledVersion(name, kmspb.CryptoKey_ENCRYPT_DECRYPT, "Encrypt")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	pt, aad := req.GetPlaintext(), req.GetAdditionalAuthenticatedData()
 	if len(pt) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "plaintext is required")
@@ -343,13 +350,15 @@ func (s *Server) Decrypt(_ context.Context, req *kmspb.DecryptRequest) (*kmspb.D
 		return nil, bad
 	}
 	n := binary.BigEndian.Uint32(ct[len(ctMagic):])
-	v, err := s.enabledVersion(req.GetName()+"/cryptoKeyVersions/"+strconv.FormatUint(uint64(n), 10), kmspb.CryptoKey_ENCRYPT_DECRYPT, "Decrypt")
+	v, unlock, err := s.enabledVersion(req.GetName()+"/cryptoKeyVersions/"+strconv.FormatUint(uint64(n), 10), kmspb.CryptoKey_ENCRYPT_DECRYPT, "Decrypt")
 	if status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument {
 		return nil, bad
 	}
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	usedPrimary := s.keys[req.GetName()].primary == int(n)
 	g, err := gcm(v.mat.secret, 16)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
@@ -358,9 +367,6 @@ func (s *Server) Decrypt(_ context.Context, req *kmspb.DecryptRequest) (*kmspb.D
 	if err != nil {
 		return nil, bad
 	}
-	s.mu.Lock()
-	usedPrimary := s.keys[req.GetName()].primary == int(n)
-	s.mu.Unlock()
 	return &kmspb.DecryptResponse{Plaintext: pt, PlaintextCrc32C: crc(pt), UsedPrimary: usedPrimary, ProtectionLevel: v.level}, nil
 }
 

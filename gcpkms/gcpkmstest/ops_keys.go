@@ -312,11 +312,12 @@ func (s *Server) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCryptoK
 	return out, nil
 }
 
-// UpdateCryptoKeyPrimaryVersion sets the primary version of an ENCRYPT_DECRYPT
-// key: "Returns an error if called on a key whose purpose is not
-// ENCRYPT_DECRYPT."
-// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1). The
-// version must be ENABLED.
+// UpdateCryptoKeyPrimaryVersion sets the primary version of an
+// ENCRYPT_DECRYPT key: "Returns an error if called on a key whose purpose is
+// not ENCRYPT_DECRYPT." (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1).
+// Any version may be made primary: "a version which is not enabled can be
+// made the primary version" (https://cloud.google.com/kms/docs/key-states);
+// Encrypt fails while the primary is not ENABLED.
 func (s *Server) UpdateCryptoKeyPrimaryVersion(_ context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -335,11 +336,6 @@ func (s *Server) UpdateCryptoKeyPrimaryVersion(_ context.Context, req *kmspb.Upd
 	if n > len(k.versions) {
 		return nil, status.Errorf(codes.NotFound, "CryptoKeyVersion %s/cryptoKeyVersions/%d not found.", k.name, n)
 	}
-	v := k.versions[n-1]
-	s.refreshVersion(v)
-	if err := usable(v); err != nil {
-		return nil, err
-	}
 	k.primary = n
 	return s.keyProto(k), nil
 }
@@ -355,11 +351,11 @@ func (s *Server) DestroyCryptoKeyVersion(_ context.Context, req *kmspb.DestroyCr
 	if v.state != kmspb.CryptoKeyVersion_ENABLED && v.state != kmspb.CryptoKeyVersion_DISABLED {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be destroyed in state %s.", v.name, v.state)
 	}
+	// The version stays primary if it was: "an enabled primary
+	// CryptoKeyVersion can be disabled, scheduled for destruction or
+	// destroyed" (https://cloud.google.com/kms/docs/key-states).
 	v.state = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED
 	v.destroyAt = s.cfg.now().Add(k.destroyAfter)
-	if k.primary == v.n {
-		k.primary = 0
-	}
 	s.refreshVersion(v) // a zero destroy_scheduled_duration destroys at once
 	return s.versionProto(v), nil
 }

@@ -31,10 +31,11 @@ func ivLen(mode string) int {
 
 // RawEncrypt encrypts with a RAW_ENCRYPT_DECRYPT version.
 func (s *Server) RawEncrypt(_ context.Context, req *kmspb.RawEncryptRequest) (*kmspb.RawEncryptResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_RAW_ENCRYPT_DECRYPT, "RawEncrypt")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_RAW_ENCRYPT_DECRYPT, "RawEncrypt")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	mode := algorithms[v.alg].mode
 	pt, aad, iv := req.GetPlaintext(), req.GetAdditionalAuthenticatedData(), req.GetInitializationVector()
 	if err := checkLen("plaintext", pt); err != nil {
@@ -94,10 +95,11 @@ func (s *Server) RawEncrypt(_ context.Context, req *kmspb.RawEncryptRequest) (*k
 
 // RawDecrypt decrypts with a RAW_ENCRYPT_DECRYPT version.
 func (s *Server) RawDecrypt(_ context.Context, req *kmspb.RawDecryptRequest) (*kmspb.RawDecryptResponse, error) {
-	v, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_RAW_ENCRYPT_DECRYPT, "RawDecrypt")
+	v, unlock, err := s.enabledVersion(req.GetName(), kmspb.CryptoKey_RAW_ENCRYPT_DECRYPT, "RawDecrypt")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	mode := algorithms[v.alg].mode
 	ct, aad, iv := req.GetCiphertext(), req.GetAdditionalAuthenticatedData(), req.GetInitializationVector()
 	if err := checkLen("ciphertext", ct); err != nil {

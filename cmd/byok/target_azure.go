@@ -255,19 +255,18 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	out.ManagedHSM, out.KEK = tg.ManagedHSM(), tg.KEKName()
 	p.say("opening %s…", sf.label())
-	src0, err := sf.open(ctx, stderr)
+	src, err := sf.open(ctx, stderr)
 	if err != nil {
 		return fail(err)
 	}
-	defer src0.Close()
-	src := azkv.Source(src0)
+	defer src.Close()
 	im := &byok.Importer{SkipVerify: *noVerify, Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	info, choice, err := im.PlanFor(ctx, src, tg)
 	out.Source = newSourceOut(&sf, info)
 	if err != nil {
 		return fail(err)
 	}
-	if err := hsmExtractable(src0); err != nil {
+	if err := hsmExtractable(src); err != nil {
 		return fail(err)
 	}
 	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Enc = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, azkv.EncCKMRSAAESKeyWrap

@@ -235,7 +235,7 @@ type runner struct {
 	cloudImports map[string]int
 	notRenewed   int
 	expired      int
-	resultMu sync.Mutex
+	resultMu     sync.Mutex
 }
 
 // Run migrates every key of the manifest, resuming from the journal. It

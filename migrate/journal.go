@@ -38,21 +38,21 @@ const (
 // Entry is one line of the journal. It holds no secret: names, ARNs,
 // fingerprints and KeyMaterialIds only.
 type Entry struct {
-	Time          time.Time `json:"t"`
-	Migration     string    `json:"migration,omitempty"`
-	Run           string    `json:"run,omitempty"`
-	Key           string    `json:"key,omitempty"`
-	Region        string    `json:"region,omitempty"`
+	Time      time.Time `json:"t"`
+	Migration string    `json:"migration,omitempty"`
+	Run       string    `json:"run,omitempty"`
+	Key       string    `json:"key,omitempty"`
+	Region    string    `json:"region,omitempty"`
 	// Target names a target outside AWS, KIND:NAME (CloudSpec.Unit), in
 	// place of Region.
-	Target        string    `json:"target,omitempty"`
-	Step          string    `json:"step"`
-	Phase         string    `json:"phase"`
-	ARN           string    `json:"arn,omitempty"`
-	KeyMaterialID string    `json:"key_material_id,omitempty"`
-	Fingerprint   string    `json:"fingerprint,omitempty"`
-	Detail        string    `json:"detail,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	Target        string `json:"target,omitempty"`
+	Step          string `json:"step"`
+	Phase         string `json:"phase"`
+	ARN           string `json:"arn,omitempty"`
+	KeyMaterialID string `json:"key_material_id,omitempty"`
+	Fingerprint   string `json:"fingerprint,omitempty"`
+	Detail        string `json:"detail,omitempty"`
+	Error         string `json:"error,omitempty"`
 	// Renewal is the renewal round (Migration.Renew) the entry belongs
 	// to; empty for the migration itself.
 	Renewal string `json:"renewal,omitempty"`

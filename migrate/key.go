@@ -196,6 +196,9 @@ func (r *runner) record(j *job, region, arn, role string) *AuditRecord {
 	} else {
 		rec.ExpirationModel = string(types.ExpirationModelTypeKeyMaterialDoesNotExpire)
 	}
+	if region != "" {
+		rec.Target = KindAWS
+	}
 	j.records = append(j.records, rec)
 	return rec
 }

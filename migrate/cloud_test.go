@@ -363,7 +363,7 @@ func TestMigrateCloudResume(t *testing.T) {
 		name         string
 		imports, ver int
 	}{
-		{c.gcp, gcpAlpha, 1, 1},    // finished before the crash: not redone
+		{c.gcp, gcpAlpha, 1, 1},     // finished before the crash: not redone
 		{c.azure, alphaVault, 1, 1}, // arrived before the crash: found by KeyState
 		{c.gcp, betaRing, 1, 1},     // never sent: imported once now
 		{c.azure, testVault + "/keys/beta", 1, 1},

@@ -423,6 +423,7 @@ func (m *Manifest) noteTargets(k *Key, seen map[uint64]int, errs *errList) {
 			m.kinds[KindAWS] = k.Line
 		}
 	}
+	mine := map[uint64]bool{} // a target given twice in k is checkClouds's to report
 	for _, c := range k.Clouds {
 		if _, ok := m.kinds[c.Kind]; !ok {
 			m.kinds[c.Kind] = c.Line
@@ -430,10 +431,10 @@ func (m *Manifest) noteTargets(k *Key, seen map[uint64]int, errs *errList) {
 		h := fnv.New64a()
 		h.Write([]byte("\x00target\x00" + c.Unit()))
 		sum := h.Sum64()
-		if line, dup := seen[sum]; dup && line != c.Line {
-			errs.add(c.Line, k.Name, "%s %s is the target of another key too (line %d): each key needs a cloud key of its own", c.Kind, c.Name(), line)
-		} else {
-			seen[sum] = c.Line
+		if line, dup := seen[sum]; dup && !mine[sum] {
+			errs.add(k.Line, k.Name, "%s %s is the target of another key too (the key at line %d): each key needs a cloud key of its own", c.Kind, c.Name(), line)
+		} else if !dup {
+			seen[sum], mine[sum] = k.Line, true
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/internal/testenv"
 	"github.com/byok-go/byok/kmstest"
 )
 
@@ -483,5 +484,24 @@ func TestMigrateCloudPacing(t *testing.T) {
 	}
 	if c.azure.count("Import", "") != n {
 		t.Errorf("%d Key Vault imports, want %d (the throttled one tried again)", c.azure.count("Import", ""), n)
+	}
+}
+
+// TestNoCloudSDK: package migrate drives targets in other clouds through
+// the CloudTarget seam and links none of their SDKs (nor gRPC, which the
+// Cloud KMS client brings): a program that migrates into AWS only does not
+// carry them. `go list -deps` must name the AWS KMS client (so that the
+// check cannot pass vacuously) and nothing of Google Cloud or Azure.
+func TestNoCloudSDK(t *testing.T) {
+	deps := testenv.Deps(t, ".")
+	if !deps["github.com/aws/aws-sdk-go-v2/service/kms"] {
+		t.Fatalf("go list -deps does not list the AWS KMS client; the check would pass vacuously")
+	}
+	for p := range deps {
+		for _, bad := range []string{"cloud.google.com/", "google.golang.org/grpc", "google.golang.org/api", "github.com/Azure/", "github.com/byok-go/byok/gcpkms", "github.com/byok-go/byok/azkv"} {
+			if strings.HasPrefix(p, bad) {
+				t.Errorf("migrate links %s: cloud SDKs stay in the cloud's own package, wired in by the program", p)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package migrate
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -128,5 +130,39 @@ func TestManifestTargetMistakes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant %q", tc.text, err, tc.want)
 		}
+	}
+}
+
+// TestManifestTargetsDocExample: the manifest docs/migrate.md shows under
+// "Several clouds, one key" is valid and means what the page says.
+func TestManifestTargetsDocExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "migrate.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "### Several clouds, one key")
+	_, block, ok2 := strings.Cut(sec, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no yaml block under \"Several clouds, one key\" in docs/migrate.md")
+	}
+	m, err := OpenManifest(writeManifest(t, block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := allKeys(t, m)
+	if len(keys) != 3 {
+		t.Fatalf("%d keys", len(keys))
+	}
+	orders, ledger, legacy := keys[0], keys[1], keys[2]
+	if len(orders.Target.Regions) != 2 || len(orders.Clouds) != 1 || orders.Target.Tags["team"] != "payments" {
+		t.Errorf("orders: %+v %+v", orders.Target, orders.Clouds)
+	}
+	if len(ledger.Target.Regions) != 1 || ledger.Target.Alias != "alias/ledger" || len(ledger.Clouds) != 2 ||
+		ledger.Clouds[0].GCP.KeyID != "ledger-2026" || ledger.Clouds[1].Azure.KEKName != "byok-kek" {
+		t.Errorf("ledger: %+v %+v", ledger.Target, ledger.Clouds)
+	}
+	if !slices.Equal(legacy.Target.Regions, []string{"ap-south-1"}) || len(legacy.Clouds) != 1 {
+		t.Errorf("legacy: %+v %+v", legacy.Target, legacy.Clouds)
 	}
 }

@@ -126,10 +126,26 @@ type pacedCloud struct {
 	scope string
 }
 
-// call runs f as method of the target, paced and retried on throttling.
-// Every method of a target may be repeated after a throttle: the cloud
-// refused the request, so nothing happened.
+// pacedCall runs f as method of the target, paced, and tried again after
+// a throttle. Prepare (safe to repeat by contract), KeyState and the proof
+// may be repeated; Import is not (pacedOnce): a call that makes several
+// requests may have imported before a later request was throttled.
 func pacedCall[T any](ctx context.Context, p *pacedCloud, method string, f func(context.Context) (T, error)) (T, error) {
+	return paced(ctx, p, method, 20, f)
+}
+
+// pacedOnce runs f as method of the target, paced, once; a throttle still
+// slows the quota down (isThrottled tells the caller).
+func pacedOnce[T any](ctx context.Context, p *pacedCloud, method string, f func(context.Context) (T, error)) (T, error) {
+	return paced(ctx, p, method, 1, f)
+}
+
+func (p *pacedCloud) isThrottled(err error) bool {
+	tc, ok := p.t.(ThrottleClassifier)
+	return ok && err != nil && tc.IsThrottled(err)
+}
+
+func paced[T any](ctx context.Context, p *pacedCloud, method string, attempts int, f func(context.Context) (T, error)) (T, error) {
 	var zero T
 	c := costOf(p.spec.Kind, method)
 	tc, _ := p.t.(ThrottleClassifier)
@@ -142,9 +158,12 @@ func pacedCall[T any](ctx context.Context, p *pacedCloud, method string, f func(
 		case err == nil:
 			p.r.lim.Succeeded(p.scope, c.op)
 			return out, nil
-		case tc != nil && tc.IsThrottled(err) && attempt < 20 && ctx.Err() == nil:
+		case tc != nil && tc.IsThrottled(err):
 			p.r.lim.Throttled(p.scope, c.op)
 			p.r.log.Debug("migrate: throttled", "target", p.spec.Kind, "method", method, "scope", p.scope, "attempt", attempt)
+			if attempt >= attempts || ctx.Err() != nil {
+				return out, err
+			}
 		default:
 			return out, err
 		}
@@ -192,11 +211,26 @@ func (t *cloudJournalTarget) Import(ctx context.Context, p byok.ImportParameters
 		}
 		rs.importIntent, rs.arn = true, p.KeyID
 	}
-	imp, err := pacedCall(ctx, t.p, "Import", func(ctx context.Context) (byok.Imported, error) {
-		return t.p.t.Import(ctx, p, wrapped)
-	})
-	if err != nil {
-		return imp, err
+	var imp byok.Imported
+	for attempt := 1; ; attempt++ {
+		var err error
+		imp, err = pacedOnce(ctx, t.p, "Import", func(ctx context.Context) (byok.Imported, error) {
+			return t.p.t.Import(ctx, p, wrapped)
+		})
+		if err == nil {
+			break
+		}
+		if !t.p.isThrottled(err) || attempt >= 20 || ctx.Err() != nil {
+			return imp, err
+		}
+		// Throttled: the import may still have happened (a target that
+		// reads the new version after importing it), so ask before the
+		// material is sent again.
+		state, serr := pacedCall(ctx, t.p, "KeyState", func(ctx context.Context) (string, error) { return t.p.t.KeyState(ctx, p.KeyID) })
+		if serr == nil && isImportedState(state) {
+			imp = byok.Imported{KeyID: p.KeyID}
+			break
+		}
 	}
 	version := imp.KeyMaterialID
 	if version == "" && imp.KeyID != p.KeyID {

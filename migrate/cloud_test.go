@@ -485,6 +485,9 @@ func TestMigrateCloudPacing(t *testing.T) {
 	if c.azure.count("Import", "") != n {
 		t.Errorf("%d Key Vault imports, want %d (the throttled one tried again)", c.azure.count("Import", ""), n)
 	}
+	if k := c.azure.count("KeyState", ""); k != 1 {
+		t.Errorf("%d KeyState calls; want 1: a throttled import is asked about before the material is sent again", k)
+	}
 }
 
 // TestNoCloudSDK: package migrate drives targets in other clouds through

@@ -323,7 +323,6 @@ func NewTransferFile(ctx context.Context, src byok.KeySource, kek KEK, opts File
 	if err := CheckKey(info, opts.ManagedHSM || id.ManagedHSM()); err != nil {
 		return nil, err
 	}
-	src = Source(src)
 	if l, ok := src.(byok.AlgorithmLister); ok {
 		can, err := l.WrappingAlgorithms(ctx)
 		if err != nil {

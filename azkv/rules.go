@@ -4,12 +4,10 @@ package azkv
 // azure applies them offline.
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	"github.com/byok-go/byok"
-	"github.com/byok-go/byok/driver/software"
 )
 
 // Rule names one of Azure's rules for what BYOK import takes. A refusal is a
@@ -206,40 +204,4 @@ func kekSpec(wks byok.WrappingKeySpec, kekSize int) (byok.WrappingKeySpec, error
 		return "", &RuleError{Rule: RuleKEKSize, What: fmt.Sprintf("wrapping key spec %s with a %d-bit KEK", wks, kekSize), Fix: "ask for one KEK size"}
 	}
 	return wks, nil
-}
-
-// Source returns src ready for Azure: src itself, except for a software AES
-// key. byok.KeyMaterial.Wrap applies AWS KMS's rule that AES keys are
-// wrapped only with RSAES_OAEP; Azure takes them only in the key-wrap form
-// (CKM_RSA_AES_KEY_WRAP), so the returned source wraps a software AES key's
-// material with byok.WrapKeyMaterial, in pure Go, as the software source
-// itself would. Every other source (an HSM: inside the module) is returned
-// as it is.
-func Source(src byok.KeySource) byok.KeySource {
-	m, ok := src.(*software.Source)
-	if !ok || m.Material().Spec().Kind() != byok.KindSymmetric {
-		return src
-	}
-	return softwareAES{m}
-}
-
-// materialSource is a software source (driver/software.Source).
-type materialSource interface {
-	byok.KeySource
-	Material() *byok.KeyMaterial
-}
-
-// softwareAES wraps a software AES key with RSA_AES_KEY_WRAP.
-type softwareAES struct{ materialSource }
-
-func (s softwareAES) Wrap(ctx context.Context, p byok.ImportParameters) ([]byte, error) {
-	if !p.Algorithm.IsKeyWrap() {
-		return s.materialSource.Wrap(ctx, p)
-	}
-	b := s.Material().Bytes()
-	if b == nil {
-		return nil, fmt.Errorf("azkv: the key material of %s was destroyed", s.Material().Fingerprint())
-	}
-	defer clear(b)
-	return byok.WrapKeyMaterial(p.WrappingKey, p.Algorithm, b)
 }

@@ -155,7 +155,7 @@ func TestImportEverySpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := new(byok.Importer).Import(ctx, azkv.Source(src), tg)
+				res, err := new(byok.Importer).Import(ctx, src, tg)
 				if err != nil {
 					t.Fatalf("Import: %v (%+v)", err, res)
 				}
@@ -252,7 +252,7 @@ func TestImportLyingSource(t *testing.T) {
 				t.Fatal("the two test keys are the same key")
 			}
 			tg, _ := target(t, srv, client, azkv.Options{KeyName: "liar-" + c.name, ManagedHSM: true})
-			res, err := new(byok.Importer).Import(ctx, liar{c.said, azkv.Source(c.real)}, tg)
+			res, err := new(byok.Importer).Import(ctx, liar{c.said, c.real}, tg)
 			if !errors.Is(err, byok.ErrVerification) || res.Verification.Verdict != byok.VerdictFailed {
 				t.Fatalf("err %v, %+v", err, res.Verification)
 			}
@@ -320,7 +320,7 @@ func TestImportForbiddenIsUnproven(t *testing.T) {
 		src := openKey(t, k.file, k.opts, software.Options{})
 		tg, rec := target(t, srv, client, azkv.Options{KeyName: "denied-" + strings.Split(k.file, ".")[0], ManagedHSM: true})
 		rec.deny = map[string]bool{"GetKey": true, "Sign": true, "Verify": true, "WrapKey": true}
-		res, err := new(byok.Importer).Import(context.Background(), azkv.Source(src), tg)
+		res, err := new(byok.Importer).Import(context.Background(), src, tg)
 		if !errors.Is(err, byok.ErrUnproven) || res.Verification.Verdict != byok.VerdictUnproven || len(res.Verification.Skipped) == 0 {
 			t.Fatalf("%s: %v %+v", k.file, err, res.Verification)
 		}

@@ -368,3 +368,10 @@ func (t *Target) verifyOct(ctx context.Context, v *byok.Verification, name, vers
 	v.Skip("the source holds its AES key in an HSM, which byok cannot ask for an A256KW wrap to compare with Key Vault's, so nothing shows the vault holds the source's key")
 	return nil
 }
+
+// materialSource is a source that holds its key material in memory
+// (driver/software.Source), so that the proof can compute with it.
+type materialSource interface {
+	byok.KeySource
+	Material() *byok.KeyMaterial
+}

@@ -532,3 +532,9 @@ func (t *Target) KeyState(ctx context.Context, keyID string) (string, error) {
 	}
 	return newest.GetState().String(), nil
 }
+
+// IsThrottled reports whether err is Cloud KMS refusing a request over its
+// quota (RESOURCE_EXHAUSTED), so that a caller pacing many imports (byok
+// migrate) slows down and tries again.
+// https://cloud.google.com/kms/quotas
+func (t *Target) IsThrottled(err error) bool { return code(err) == codes.ResourceExhausted }

@@ -12,7 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	kms "cloud.google.com/go/kms/apiv1"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/gcpkms"
+	"github.com/byok-go/byok/migrate"
 )
 
 // gcpFlags are the --gcp-* flags of byok import --to gcp.
@@ -331,3 +334,49 @@ func (h sayHandler) Handle(_ context.Context, r slog.Record) error {
 
 func (h sayHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h sayHandler) WithGroup(string) slog.Handler      { return h }
+
+// envGCPEndpoint names, like --gcp-endpoint, a fake Cloud KMS on loopback
+// (plaintext, unauthenticated) for byok migrate and byok status, whose
+// manifests name no endpoint; tests only.
+const envGCPEndpoint = "BYOK_GCP_ENDPOINT"
+
+// The Cloud KMS opener of byok migrate and byok status (cloudTargets), set
+// with the package's variables, before any init runs.
+var _ = func() bool { registerTarget(migrate.KindGCP, openGCPTarget); return true }()
+
+// gcpClient is the one Cloud KMS client byok migrate and byok status share
+// across keys and goroutines (the client is safe for concurrent use).
+var gcpClient struct {
+	sync.Mutex
+	c *kms.KeyManagementClient
+}
+
+// openGCPTarget opens the Cloud KMS target a manifest entry names
+// (migrate.TargetOpener): the shared client, no call made.
+func openGCPTarget(ctx context.Context, spec migrate.CloudSpec) (migrate.CloudTarget, error) {
+	g := spec.GCP
+	if g == nil {
+		return nil, fmt.Errorf("byok: a gcp target without its settings (line %d)", spec.Line)
+	}
+	gcpClient.Lock()
+	if gcpClient.c == nil {
+		f := gcpFlags{endpoint: os.Getenv(envGCPEndpoint), level: "hsm", keyRing: g.KeyRing, key: g.KeyID}
+		if err := f.validate(); err != nil {
+			gcpClient.Unlock()
+			return nil, fmt.Errorf("%s: %w", envGCPEndpoint, err)
+		}
+		c, err := f.client(context.WithoutCancel(ctx))
+		if err != nil {
+			gcpClient.Unlock()
+			return nil, err
+		}
+		gcpClient.c = c
+	}
+	c := gcpClient.c
+	gcpClient.Unlock()
+	o := gcpkms.Options{KeyRing: g.KeyRing, KeyID: g.KeyID, ProtectionLevel: g.ProtectionLevel, Algorithm: g.Algorithm}
+	if os.Getenv(envGCPEndpoint) != "" {
+		o.PollInterval = 100 * time.Millisecond
+	}
+	return gcpkms.New(c, o)
+}

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -116,5 +120,58 @@ func TestImportGCPBinary(t *testing.T) {
 	}
 	if after := strings.Count(log.String(), "\n"); after != before {
 		t.Errorf("a dry run made Cloud KMS calls")
+	}
+}
+
+// TestMigrateGCPTarget: byok migrate and byok status with a manifest's gcp
+// targets open the real Cloud KMS target (the real Go client, pointed at
+// gcpkmstest by BYOK_GCP_ENDPOINT): two keys imported and PASSED, a rerun
+// does nothing, status sees them ENABLED.
+func TestMigrateGCPTarget(t *testing.T) {
+	srv, err := gcpkmstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gcpClient.Lock()
+		if gcpClient.c != nil {
+			gcpClient.c.Close()
+			gcpClient.c = nil
+		}
+		gcpClient.Unlock()
+		srv.Close()
+	})
+	t.Setenv(envGCPEndpoint, srv.Addr())
+	dir := t.TempDir()
+	mac := filepath.Join(dir, "mac.hex")
+	b := make([]byte, 32)
+	rand.Read(b)
+	os.WriteFile(mac, []byte(hex.EncodeToString(b)+"\n"), 0o600)
+	p256, _ := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	ring := "projects/byok-migrate/locations/us-central1/keyRings/fleet"
+	manifest := filepath.Join(dir, "gcp.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: gcp-migrate
+keys:
+  - name: mac
+    source: {key: `+mac+`, key_spec: HMAC_256}
+    targets:
+      - gcp: {key_ring: `+ring+`}
+  - name: sig
+    source: {key: `+p256+`}
+    targets:
+      - gcp: {key_ring: `+ring+`, key_id: sig-2026, protection_level: SOFTWARE}
+`), 0o600)
+	code, out, errOut := migrateCLI(t, manifest, "--progress", "none")
+	if code != 0 || !strings.Contains(out, "imported 2, already done 0, failed 0") || !strings.Contains(out, "proofs: 2 PASSED, 0 FAILED, 0 UNPROVEN") {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = migrateCLI(t, manifest, "--progress", "none")
+	if code != 0 || !strings.Contains(out, "imported 0, already done 2") {
+		t.Errorf("rerun: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = byokCLI(t, "status", manifest)
+	if code != 0 || strings.Count(out, "ENABLED") != 2 || !strings.Contains(out, ring+"/cryptoKeys/sig-2026") {
+		t.Errorf("status: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

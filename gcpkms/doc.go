@@ -46,8 +46,9 @@
 //     RSA_OAEP_{3072,4096}_SHA{1,256}_AES_256 = RSA_AES_KEY_WRAP_SHA_{1,256};
 //     RSA_OAEP_{3072,4096}_SHA256 = RSAES_OAEP_SHA_256, used for AES and HMAC
 //     keys only. There is no RSA_2048 wrapping key and no direct RSA-OAEP
-//     with SHA-1: an HSM whose OAEP is SHA-1 only can bring RSA and EC keys
-//     (with the SHA-1 key wrap, a flagged fallback) but not AES or HMAC keys.
+//     with SHA-1: an HSM whose OAEP is SHA-1 only (SoftHSM) brings every key
+//     with the SHA-1 key wrap, a flagged fallback, and one that can do only
+//     direct OAEP with SHA-1 cannot bring AES or HMAC keys at all.
 //   - Material formats (https://cloud.google.com/kms/docs/formatting-keys-for-import)
 //     are what byok.KeyMaterial encodes: raw bytes for AES (32) and HMAC
 //     (the hash's output length: 28, 32, 48, 64 bytes, as byok's HMAC specs

@@ -2,7 +2,6 @@ package gcpkms
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -119,16 +118,30 @@ func TestSoftHSMRSAFallback(t *testing.T) {
 	}
 }
 
-// TestSoftHSMSecretRefused: SoftHSM can carry AES and HMAC keys only with
-// RSA-OAEP SHA-1, which Cloud KMS has no method for; the import is refused
-// by the rule before any call (noCalls panics on one).
-func TestSoftHSMSecretRefused(t *testing.T) {
+// TestSoftHSMSecretFallback: SoftHSM carries AES and HMAC keys with its
+// two-step RSA-AES key wrap, SHA-1 only (Cloud KMS has no direct RSA-OAEP
+// SHA-1 method): RSA_OAEP_4096_SHA1_AES_256, flagged as a fallback. The
+// HMAC key is PASSED by the token's own HMAC; the AES key is UNPROVEN
+// (GOOGLE_SYMMETRIC_ENCRYPTION ciphertexts are opaque).
+func TestSoftHSMSecretFallback(t *testing.T) {
 	keys := testKeys(t)
-	for _, name := range []string{"aes256", "hmac256"} {
-		src := softKey(t, keys[name], "gcp-refuse-"+name)
-		_, err := new(byok.Importer).Import(context.Background(), src, newTestTarget(t, Options{}))
-		if !errors.Is(err, RuleMethods) || !errors.Is(err, byok.ErrIncompatible) {
-			t.Errorf("%s: %v; want RuleMethods", name, err)
-		}
+	_, client := newFake(t)
+	for _, c := range []struct {
+		name string
+		want byok.Verdict
+	}{{"hmac256", byok.VerdictPassed}, {"aes256", byok.VerdictUnproven}} {
+		t.Run(c.name, func(t *testing.T) {
+			src := softKey(t, keys[c.name], "gcp-secret-"+c.name)
+			res, err := new(byok.Importer).Import(context.Background(), src, fakeTarget(t, client, Options{KeyID: "softhsm-" + c.name}))
+			if res == nil || res.Verification == nil {
+				t.Fatalf("Import: %v", err)
+			}
+			if !res.Fallback || res.Algorithm != byok.RSAAESKeyWrapSHA1 || res.WrappingKeySpec != byok.WrappingRSA4096 {
+				t.Errorf("wrapped with %s %s, fallback %v; want the SHA-1 key wrap as a fallback", res.Algorithm, res.WrappingKeySpec, res.Fallback)
+			}
+			if res.Verification.Verdict != c.want {
+				t.Errorf("verdict %s (%v), want %s: %+v %v", res.Verification.Verdict, err, c.want, res.Verification.Checks, res.Verification.Skipped)
+			}
+		})
 	}
 }

@@ -123,19 +123,30 @@ func TestSoftHSMMigrate(t *testing.T) {
 			}
 			want := k.material(t)
 			algs := checkWrapsExactly(t, src, want)
-			wantAlg := byok.RSAESOAEPSHA1
-			if k.spec.Kind() == byok.KindRSA {
-				wantAlg = byok.RSAAESKeyWrapSHA1
+			// SoftHSM's OAEP is SHA-1 only, and its RSA-AES is the two-step
+			// (OAEP, then CKM_AES_KEY_WRAP_PAD, exact for these lengths).
+			// Secret keys are listed with both, though AWS takes only OAEP
+			// for them: other clouds (Azure) take RSA_AES_KEY_WRAP.
+			wantAlgs := []byok.WrappingAlgorithm{byok.RSAESOAEPSHA1, byok.RSAAESKeyWrapSHA1}
+			if len(want)%8 != 0 {
+				// The module's key wrap would add zero bytes (HMAC_224's 28).
+				wantAlgs = wantAlgs[:1]
 			}
-			if !slices.Equal(algs, []byok.WrappingAlgorithm{wantAlg}) {
-				t.Errorf("algorithms %v; want [%s]", algs, wantAlg)
+			if k.spec.Kind() == byok.KindRSA {
+				wantAlgs = []byok.WrappingAlgorithm{byok.RSAAESKeyWrapSHA1}
+			}
+			if !slices.Equal(algs, wantAlgs) {
+				t.Errorf("algorithms %v; want %v", algs, wantAlgs)
+			}
+			if _, choice, err := new(byok.Importer).Plan(ctx, src); err != nil || choice.Algorithm != wantAlgs[0] {
+				t.Errorf("for AWS the importer chose %+v, %v; want %s (AWS's table)", choice, err, wantAlgs[0])
 			}
 			res, err := new(byok.Importer).Import(ctx, src, target)
 			if err != nil {
 				t.Fatalf("Import: %v", err)
 			}
-			if res.Algorithm != wantAlg || !res.Fallback {
-				t.Errorf("imported with %s (fallback %v); want %s, flagged as the SHA-1 fallback", res.Algorithm, res.Fallback, wantAlg)
+			if res.Algorithm != wantAlgs[0] || !res.Fallback {
+				t.Errorf("imported with %s (fallback %v); want %s, flagged as the SHA-1 fallback", res.Algorithm, res.Fallback, wantAlgs[0])
 			}
 			checkVerified(t, res)
 			if k.value != nil {

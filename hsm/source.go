@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/byok-go/byok"
@@ -271,14 +270,8 @@ func (s *Source) computeMethods(ctx context.Context) (map[byok.WrappingAlgorithm
 		}
 	}
 	ms, why := methods(c, s.key, s.materialLen)
-	// Only what AWS accepts for this key spec counts.
-	allowed := byok.AllowedAlgorithms(s.key.Spec)
-	for a := range ms {
-		if !slices.Contains(allowed, a) {
-			delete(ms, a)
-		}
-	}
 	if len(ms) == 0 {
+		allowed := byok.AllowedAlgorithms(s.key.Spec)
 		src := "found by trial wraps of throwaway keys"
 		if !c.Probed {
 			src = "as the " + s.tok.opts.Profile.name() + " profile documents it"

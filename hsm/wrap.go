@@ -70,11 +70,11 @@ func methods(c *Capabilities, k *Key, givenLen int) (map[byok.WrappingAlgorithm]
 	}
 	kind := k.Spec.Kind()
 	n := materialLen(k, givenLen)
-	allowed := byok.AllowedAlgorithms(k.Spec)
+	// Every algorithm the module can perform for the key is listed, not
+	// only those AWS accepts for its spec: which one a target accepts is the
+	// target's rule, applied by the importer (AWS's table, or the target's
+	// own, e.g. RSA_AES_KEY_WRAP for an AES key going to Azure).
 	for _, alg := range byok.WrappingAlgorithms() {
-		if !slices.Contains(allowed, alg) {
-			continue // AWS refuses it for this key spec anyway
-		}
 		h := alg.Hash()
 		oaep := slices.Contains(c.OAEP, h)
 		if !alg.IsKeyWrap() {

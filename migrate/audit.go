@@ -25,8 +25,15 @@ type AuditRecord struct {
 	Fingerprint string        `json:"fingerprint,omitempty"`
 	KeySpec     byok.KeySpec  `json:"key_spec,omitempty"`
 	KeyUsage    byok.KeyUsage `json:"key_usage,omitempty"`
-	Region      string        `json:"region,omitempty"`
-	KeyARN      string        `json:"key_arn,omitempty"`
+	// Target is the kind of target: aws, gcp or azure (empty in records
+	// written before targets outside AWS existed: aws).
+	Target string `json:"target,omitempty"`
+	// Region and KeyARN name the KMS key of an AWS target; KeyName the
+	// cloud key of another (a Cloud KMS CryptoKey's resource name, a Key
+	// Vault key's URL), whose version is KeyMaterialID.
+	Region  string `json:"region,omitempty"`
+	KeyARN  string `json:"key_arn,omitempty"`
+	KeyName string `json:"key_name,omitempty"`
 	// Role is "single-Region", "primary", "replica" or "existing".
 	Role            string                 `json:"role,omitempty"`
 	Created         bool                   `json:"created,omitempty"`

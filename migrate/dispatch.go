@@ -79,7 +79,7 @@ func (r *runner) dispatch(ctx context.Context, sum *Summary) error {
 				finish(Result{Key: k.Name, Line: k.Line, Outcome: OutcomeAlreadyDone})
 				continue
 			}
-			queue = append(queue, pending{k, k.Target.AllRegions()})
+			queue = append(queue, pending{k, append(k.Target.AllRegions(), cloudScopes(k)...)})
 		}
 		if ctx.Err() == nil {
 			for i := 0; i < len(queue) && inflight < conc; {

@@ -1,7 +1,9 @@
 // Package migrate moves a fleet of keys into AWS KMS as imported key
 // material: hundreds to tens of thousands of keys, from key files and HSMs,
 // into single-Region and multi-Region KMS keys in several Regions, within
-// AWS's request quotas, and safely across crashes.
+// AWS's request quotas, and safely across crashes; and the same keys into
+// Google Cloud KMS and Azure Key Vault, through targets the program wires
+// in.
 //
 // # Manifest
 //
@@ -61,6 +63,22 @@
 // the key) with every check by name and what was skipped, and the times.
 // Neither it, nor the journal, nor any log
 // holds key material, PINs, wrapping keys or import tokens.
+//
+// # Targets in other clouds
+//
+// A key's targets list may name a Google Cloud KMS key ring (gcp) and an
+// Azure Key Vault (azure) beside its AWS Regions (aws). This package
+// imports no cloud SDK: the program gives Migration.Targets (and
+// StatusQuery.Targets) a TargetOpener per kind, which opens a CloudTarget
+// (byok.KMSTarget, byok.WrappingChooser, byok.ImportVerifier and KeyState)
+// for one key. Each key and target is a unit of its own: imported through
+// byok.Importer.Import with a journaling decorator (Unwrap gives the
+// cloud's target, whose wrapping rules apply), proven by the target, with
+// the verdict settled here from its checks, journaled and audited. Calls
+// are paced per cloud and quota scope (DefaultCloudQuotas) and slowed down
+// on throttling (ThrottleClassifier). A manifest naming a kind without an
+// opener is refused before any request (*MissingTargetError). Renewal and
+// shredding are AWS KMS's only.
 //
 // # Drivers
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -53,6 +54,11 @@ var ErrKeysFailed = errors.New("migrate: some keys failed")
 type Migration struct {
 	// Manifest lists the keys (OpenManifest).
 	Manifest *Manifest
+	// Targets open the targets outside AWS a manifest may name, by kind
+	// (KindGCP, KindAzure). A manifest naming a kind without an opener is
+	// refused before any request (*MissingTargetError). The migrate
+	// package imports no cloud SDK: the program provides the openers.
+	Targets map[string]TargetOpener
 	// Client returns the KMS client of a Region (for example
 	// kms.NewFromConfig(cfg, func(o *kms.Options) { o.Region = region })).
 	// The migration turns off the client's own retries per call and
@@ -126,10 +132,13 @@ type Result struct {
 	Elapsed time.Duration
 }
 
-// RegionResult is the outcome of one key in one Region.
+// RegionResult is the outcome of one key in one Region, or in one target
+// outside AWS (Target gcp or azure, KeyName the cloud key).
 type RegionResult struct {
+	Target        string
 	Region        string
 	KeyARN        string
+	KeyName       string
 	Role          string
 	KeyMaterialID string
 	Verified      bool
@@ -165,6 +174,13 @@ type Summary struct {
 	// GetParametersForImport counts the calls per Region (DryRun: the
 	// calls the run would make).
 	GetParametersForImport map[string]int
+	// CloudImports counts the imports into targets outside AWS per quota
+	// scope (CloudSpec.Scope: gcp:projects/P/locations/L, azure:VAULT);
+	// DryRun: the imports the run would make.
+	CloudImports map[string]int
+	// NotRenewed counts the targets outside AWS a renewal left alone:
+	// renewal is for AWS KMS's expiring key material only.
+	NotRenewed int
 	// ExpiredTokens counts imports redone after ExpiredImportTokenException.
 	ExpiredTokens int
 	Started       time.Time
@@ -215,8 +231,11 @@ type runner struct {
 	sessions map[string]chan struct{}
 	scans    map[string]*scan
 	gpfi     map[string]int
-	expired  int
-	resultMu sync.Mutex
+	// cloudImports counts imports per scope of targets outside AWS.
+	cloudImports map[string]int
+	notRenewed   int
+	expired      int
+	resultMu     sync.Mutex
 }
 
 // Run migrates every key of the manifest, resuming from the journal. It
@@ -232,8 +251,13 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	if m.Journal == "" && !m.DryRun {
 		return nil, errors.New("migrate: no Journal: a migration without a journal cannot be resumed safely")
 	}
+	// Every kind of target the manifest names must be there before
+	// anything is called.
+	if err := checkOpeners(m.Manifest, m.Targets); err != nil {
+		return nil, err
+	}
 	r := &runner{m: m, log: m.Logger, clock: m.Clock, clients: map[string]API{}, sessions: map[string]chan struct{}{},
-		scans: map[string]*scan{}, gpfi: map[string]int{}, audit: &auditLog{w: m.Audit}}
+		scans: map[string]*scan{}, gpfi: map[string]int{}, cloudImports: map[string]int{}, audit: &auditLog{w: m.Audit}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -241,6 +265,7 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 		r.clock = realClock{}
 	}
 	q := DefaultQuotas()
+	maps.Copy(q, DefaultCloudQuotas())
 	for k, v := range m.Quotas {
 		q[k] = v
 	}
@@ -297,6 +322,8 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	sum.Elapsed = time.Since(sum.Started)
 	sum.Ops = r.lim.Stats()
 	sum.GetParametersForImport = r.gpfi
+	sum.CloudImports = r.cloudImports
+	sum.NotRenewed = r.notRenewed
 	sum.ExpiredTokens = r.expired
 	for _, s := range r.scans {
 		sum.Orphans = append(sum.Orphans, s.orphans()...)

@@ -38,18 +38,21 @@ const (
 // Entry is one line of the journal. It holds no secret: names, ARNs,
 // fingerprints and KeyMaterialIds only.
 type Entry struct {
-	Time          time.Time `json:"t"`
-	Migration     string    `json:"migration,omitempty"`
-	Run           string    `json:"run,omitempty"`
-	Key           string    `json:"key,omitempty"`
-	Region        string    `json:"region,omitempty"`
-	Step          string    `json:"step"`
-	Phase         string    `json:"phase"`
-	ARN           string    `json:"arn,omitempty"`
-	KeyMaterialID string    `json:"key_material_id,omitempty"`
-	Fingerprint   string    `json:"fingerprint,omitempty"`
-	Detail        string    `json:"detail,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	Time      time.Time `json:"t"`
+	Migration string    `json:"migration,omitempty"`
+	Run       string    `json:"run,omitempty"`
+	Key       string    `json:"key,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	// Target names a target outside AWS, KIND:NAME (CloudSpec.Unit), in
+	// place of Region.
+	Target        string `json:"target,omitempty"`
+	Step          string `json:"step"`
+	Phase         string `json:"phase"`
+	ARN           string `json:"arn,omitempty"`
+	KeyMaterialID string `json:"key_material_id,omitempty"`
+	Fingerprint   string `json:"fingerprint,omitempty"`
+	Detail        string `json:"detail,omitempty"`
+	Error         string `json:"error,omitempty"`
 	// Renewal is the renewal round (Migration.Renew) the entry belongs
 	// to; empty for the migration itself.
 	Renewal string `json:"renewal,omitempty"`
@@ -82,7 +85,9 @@ type keyState struct {
 	arns map[string]string
 }
 
-// regionState is what the journal says about a key in one Region.
+// regionState is what the journal says about a key in one Region, or in
+// one target outside AWS (keyed by CloudSpec.Unit; arn is then the cloud
+// key's name, materialID its version).
 type regionState struct {
 	arn           string
 	createIntent  bool // CreateKey may have been sent
@@ -180,10 +185,14 @@ func (r *replay) apply(e *Entry) {
 		k.fingerprint = e.Fingerprint
 		return
 	}
-	if e.Region == "" {
+	unit := e.Region
+	if e.Target != "" {
+		unit = e.Target
+	}
+	if unit == "" {
 		return
 	}
-	rs := k.region(e.Region)
+	rs := k.region(unit)
 	if e.ARN != "" && (e.Phase == PhaseDone || rs.arn == "") {
 		rs.arn = e.ARN
 	}

@@ -84,6 +84,13 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 			}
 		}
 	}
+	// Then every target outside AWS, one after the other.
+	for _, c := range k.Clouds {
+		if err != nil {
+			break
+		}
+		err = r.cloud(ctx, j, c)
+	}
 	if err != nil {
 		res.Err = err
 		return res
@@ -188,6 +195,9 @@ func (r *runner) record(j *job, region, arn, role string) *AuditRecord {
 		rec.ValidTo, rec.ExpirationModel = &vt, string(types.ExpirationModelTypeKeyMaterialExpires)
 	} else {
 		rec.ExpirationModel = string(types.ExpirationModelTypeKeyMaterialDoesNotExpire)
+	}
+	if region != "" {
+		rec.Target = KindAWS
 	}
 	j.records = append(j.records, rec)
 	return rec

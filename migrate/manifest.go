@@ -43,8 +43,28 @@ type Manifest struct {
 	// decoded whole by the YAML library rather than entry by entry.
 	whole    bool
 	defaults Key
-	now      time.Time
+	// defaultTargets is defaults.targets.
+	defaultTargets targetList
+	// kinds are the target kinds the keys use, with the first line of
+	// each (filled by OpenManifest's validating pass).
+	kinds map[string]int
+	now   time.Time
 }
+
+// TargetKinds returns the kinds of target the manifest's keys use (aws,
+// gcp, azure), sorted.
+func (m *Manifest) TargetKinds() []string {
+	out := make([]string, 0, len(m.kinds))
+	for k := range m.kinds {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TargetLine returns the line of the first key that uses a target of kind
+// (0 when none does).
+func (m *Manifest) TargetLine(kind string) int { return m.kinds[kind] }
 
 // Key is one entry of a manifest: a source key and where it goes.
 type Key struct {
@@ -55,8 +75,12 @@ type Key struct {
 	Line int
 	// Source says where the key material comes from.
 	Source Source
-	// Target says which KMS key or keys receive it.
+	// Target says which AWS KMS key or keys receive it; its Regions are
+	// empty when the key has no AWS target (HasAWS).
 	Target Target
+	// Clouds are its targets outside AWS (the gcp and azure items of its
+	// targets list), in manifest order.
+	Clouds []CloudSpec
 	// Options tune the import.
 	Options Options
 }
@@ -130,6 +154,10 @@ type Options struct {
 	// SkipVerify turns off the proof after import.
 	SkipVerify bool
 }
+
+// HasAWS reports whether the key goes into AWS KMS (a validated key with
+// an AWS target has at least one Region).
+func (k *Key) HasAWS() bool { return len(k.Target.Regions) > 0 }
 
 // AllRegions returns the key's Regions, replicas included, primary first.
 func (t Target) AllRegions() []string {
@@ -288,8 +316,11 @@ func openManifestAs(path string, now time.Time, whole bool) (*Manifest, error) {
 		}
 	}
 	errs := &errList{path: path}
-	// Names are checked for uniqueness by 64-bit hash: 16 bytes a key.
+	// Names are checked for uniqueness by 64-bit hash: 16 bytes a key;
+	// so are the cloud keys of targets outside AWS, which no two entries
+	// may share.
 	names := map[uint64]int{}
+	m.kinds = map[string]int{}
 	if m.whole {
 		// One pass: the document is decoded whole, header and keys.
 		for _, err := range m.keys(errs, names, func(n *yaml.Node) { m.parseHeader(n, errs) }) {
@@ -367,6 +398,9 @@ func (m *Manifest) keys(errs *errList, names map[uint64]int, header func(*yaml.N
 					names[sum] = k.Line
 				}
 			}
+			if names != nil {
+				m.noteTargets(&k, names, errs)
+			}
 			if !ok {
 				return nil
 			}
@@ -377,6 +411,30 @@ func (m *Manifest) keys(errs *errList, names map[uint64]int, header func(*yaml.N
 		})
 		if err != nil && err != stop {
 			yield(Key{}, err)
+		}
+	}
+}
+
+// noteTargets records the kinds of k's targets and checks that no other
+// entry imports into the same cloud key (in the validating pass).
+func (m *Manifest) noteTargets(k *Key, seen map[uint64]int, errs *errList) {
+	if k.HasAWS() {
+		if _, ok := m.kinds[KindAWS]; !ok {
+			m.kinds[KindAWS] = k.Line
+		}
+	}
+	mine := map[uint64]bool{} // a target given twice in k is checkClouds's to report
+	for _, c := range k.Clouds {
+		if _, ok := m.kinds[c.Kind]; !ok {
+			m.kinds[c.Kind] = c.Line
+		}
+		h := fnv.New64a()
+		h.Write([]byte("\x00target\x00" + c.Unit()))
+		sum := h.Sum64()
+		if line, dup := seen[sum]; dup && !mine[sum] {
+			errs.add(k.Line, k.Name, "%s %s is the target of another key too (the key at line %d): each key needs a cloud key of its own", c.Kind, c.Name(), line)
+		} else if !dup {
+			seen[sum], mine[sum] = k.Line, true
 		}
 	}
 }

@@ -103,8 +103,8 @@ func strMap(v *yaml.Node, field string, errs *errList, into map[string]string) m
 
 var (
 	headerFields  = []string{"version", "id", "defaults", "keys"}
-	defaultFields = []string{"source", "target", "options"}
-	keyFields     = []string{"name", "source", "target", "options"}
+	defaultFields = []string{"source", "target", "targets", "options"}
+	keyFields     = []string{"name", "source", "target", "targets", "options"}
 	sourceFields  = []string{"driver", "key", "module", "token", "pin_env", "pin_file", "passphrase_env", "passphrase_file", "key_spec", "usage", "options"}
 	targetFields  = []string{"key_id", "region", "regions", "multi_region", "replica_regions", "alias", "description", "tags", "policy", "policy_file", "valid_to", "rotate", "key_material_description"}
 	optionFields  = []string{"algorithm", "wrapping_key_spec", "skip_verify"}
@@ -139,6 +139,8 @@ func (m *Manifest) parseHeader(n *yaml.Node, errs *errList) {
 					m.parseSource(v, "defaults.source", errs, &m.defaults.Source)
 				case "target":
 					m.parseTarget(v, "defaults.target", errs, &m.defaults.Target)
+				case "targets":
+					m.defaultTargets = m.parseTargets(v, "defaults.targets", errs, &m.defaults.Target)
 				case "options":
 					parseOptions(v, "defaults.options", errs, &m.defaults.Options)
 				}
@@ -360,6 +362,11 @@ func (m *Manifest) parseKey(n *yaml.Node, i int, errs *errList) (Key, bool) {
 	k.Target.Regions = slices.Clone(k.Target.Regions)
 	k.Target.ReplicaRegions = slices.Clone(k.Target.ReplicaRegions)
 	k.Options = m.defaults.Options
+	k.Clouds = slices.Clone(m.defaultTargets.clouds)
+	// Without defaults.targets, every key has an AWS target, as before
+	// targets lists existed; with it, a key has one when the list does.
+	hasAWS := !m.defaultTargets.given || m.defaultTargets.aws
+	var sawTarget, sawTargets bool
 	if n = deref(n); n.Kind != yaml.MappingNode {
 		errs.add(n.Line, where, "want a mapping with name, source and target")
 		return k, false
@@ -376,15 +383,33 @@ func (m *Manifest) parseKey(n *yaml.Node, i int, errs *errList) (Key, bool) {
 		case "source":
 			m.parseSource(v, where+".source", errs, &k.Source)
 		case "target":
+			// The AWS target's fields: the key has an AWS target.
+			sawTarget, hasAWS = true, true
 			m.parseTarget(v, where+".target", errs, &k.Target)
+		case "targets":
+			// The key's own list replaces the defaults' list; its aws
+			// item's fields still start from the defaults' AWS fields.
+			sawTargets = true
+			l := m.parseTargets(v, where+".targets", errs, &k.Target)
+			hasAWS, k.Clouds = l.aws, l.clouds
 		case "options":
 			parseOptions(v, where+".options", errs, &k.Options)
 		}
 	})
+	if sawTarget && sawTargets {
+		errs.add(n.Line, where+".target", "give either target (AWS only) or targets (a list), not both: move these fields into the list's aws item")
+	}
+	if !hasAWS {
+		k.Target = Target{}
+		if len(k.Clouds) == 0 {
+			errs.add(n.Line, where+".targets", "no target: give target (AWS) or targets (aws, gcp, azure items), here or in defaults")
+		}
+	}
+	checkClouds(&k, where, errs)
 	if k.Name == "" {
 		errs.add(n.Line, where+".name", "missing: every key needs a unique name")
 	}
-	m.checkKey(&k, where, errs)
+	m.checkKey(&k, where, errs, hasAWS)
 	if k.Source.Driver == "" {
 		k.Source.Driver = "software"
 	}
@@ -396,8 +421,7 @@ func (m *Manifest) parseKey(n *yaml.Node, i int, errs *errList) (Key, bool) {
 	return k, len(errs.errs)+errs.more == before
 }
 
-func (m *Manifest) checkKey(k *Key, where string, errs *errList) {
-	t := &k.Target
+func (m *Manifest) checkKey(k *Key, where string, errs *errList, hasAWS bool) {
 	line := k.Line
 	if k.Source.Key == "" {
 		errs.add(line, where+".source.key", "missing: a key file or an HSM object (pkcs11: URI, label=NAME, id=HEX)")
@@ -405,6 +429,28 @@ func (m *Manifest) checkKey(k *Key, where string, errs *errList) {
 	if strings.Contains(strings.ToLower(k.Source.Key), "pin-value") || strings.Contains(strings.ToLower(k.Source.Key), "pin-source") {
 		errs.add(line, where+".source.key", "the PIN never goes in the manifest: remove pin-value/pin-source and use pin_env or pin_file")
 	}
+	if hasAWS {
+		m.checkAWS(k, where, errs)
+	}
+	if k.Source.PINEnv != "" && !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k.Source.PINEnv) {
+		errs.add(line, where+".source.pin_env", "%q is not an environment variable name (the PIN itself never goes in the manifest)", k.Source.PINEnv)
+	}
+	if k.Source.Driver == "" || k.Source.Driver == "software" {
+		if k.Source.Module != "" || k.Source.Token != "" || k.Source.PINEnv != "" || k.Source.PINFile != "" {
+			errs.add(line, where+".source.driver", "module, token and PINs are for PKCS#11 drivers; set driver (softhsm, pkcs11, …)")
+		}
+	}
+	if k.Options.Algorithm != "" && k.Options.WrappingKeySpec != "" && k.Source.KeySpec != "" {
+		if err := byok.CheckCompatible(k.Source.KeySpec, k.Options.Algorithm, k.Options.WrappingKeySpec); err != nil {
+			errs.add(line, where+".options.algorithm", "%v", err)
+		}
+	}
+}
+
+// checkAWS checks a key's AWS target.
+func (m *Manifest) checkAWS(k *Key, where string, errs *errList) {
+	t := &k.Target
+	line := k.Line
 	if t.KeyID != "" {
 		if r := regionOfARN(t.KeyID); r != "" {
 			if len(t.Regions) > 0 && (len(t.Regions) > 1 || t.Regions[0] != r) {
@@ -450,19 +496,6 @@ func (m *Manifest) checkKey(k *Key, where string, errs *errList) {
 	}
 	if t.KeyMaterialDescription != "" && !regexp.MustCompile(`^[a-zA-Z0-9:/_\s.-]{1,256}$`).MatchString(t.KeyMaterialDescription) {
 		errs.add(line, where+".target.key_material_description", "want at most 256 letters, digits, spaces and : / _ . -")
-	}
-	if k.Source.PINEnv != "" && !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k.Source.PINEnv) {
-		errs.add(line, where+".source.pin_env", "%q is not an environment variable name (the PIN itself never goes in the manifest)", k.Source.PINEnv)
-	}
-	if k.Source.Driver == "" || k.Source.Driver == "software" {
-		if k.Source.Module != "" || k.Source.Token != "" || k.Source.PINEnv != "" || k.Source.PINFile != "" {
-			errs.add(line, where+".source.driver", "module, token and PINs are for PKCS#11 drivers; set driver (softhsm, pkcs11, …)")
-		}
-	}
-	if k.Options.Algorithm != "" && k.Options.WrappingKeySpec != "" && k.Source.KeySpec != "" {
-		if err := byok.CheckCompatible(k.Source.KeySpec, k.Options.Algorithm, k.Options.WrappingKeySpec); err != nil {
-			errs.add(line, where+".options.algorithm", "%v", err)
-		}
 	}
 }
 

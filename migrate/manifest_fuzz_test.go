@@ -25,6 +25,8 @@ func FuzzOpenManifest(f *testing.F) {
 	f.Add([]byte("keys: [&a {name: *a}]"))
 	f.Add([]byte("version: 1\nid: x\ndefaults:\n  target: &t {region: us-east-1}\nkeys:\n  - name: a\n    source: {key: a.pem}\n    target: {<<: [*t, {alias: b}], tags: &g {x: y}}\n  - name: b\n    source: a.pem\n    target: *t\n"))
 	f.Add([]byte("a: &a [*a]\nkeys: [{<<: *a}]"))
+	f.Add([]byte(targetsManifest))
+	f.Add([]byte("version: 1\nid: x\nkeys:\n  - name: a\n    source: a.hex\n    targets: [{aws: {region: us-east-1}, gcp: {key_ring: x}}, {azure: {vault: \"http://[::1]:1\"}}]\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "m.yaml")

@@ -179,7 +179,10 @@ func TestManifestSchemaMatchesParser(t *testing.T) {
 	}
 	var s struct {
 		Properties map[string]any
-		Defs       map[string]struct{ Properties map[string]any } `json:"$defs"`
+		Defs       map[string]struct {
+			Properties map[string]any
+			Items      struct{ Properties map[string]any }
+		} `json:"$defs"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
@@ -203,6 +206,10 @@ func TestManifestSchemaMatchesParser(t *testing.T) {
 		{s.Defs["source"].Properties, sourceFields, "source"},
 		{s.Defs["target"].Properties, targetFields, "target"},
 		{s.Defs["options"].Properties, optionFields, "options"},
+		{s.Defs["targets"].Items.Properties, targetKinds, "targets item"},
+		{s.Defs["gcp"].Properties, gcpFields, "gcp"},
+		{s.Defs["azure"].Properties, azureFields, "azure"},
+		{s.Properties["defaults"].(map[string]any)["properties"].(map[string]any), defaultFields, "defaults"},
 	} {
 		if got, want := names(c.schema), sorted(c.parser); !slices.Equal(got, want) {
 			t.Errorf("%s: schema.json has %v, the parser %v", c.what, got, want)

@@ -127,24 +127,32 @@ func (l *Limiter) bucket(region, op string) *bucket {
 // that was stalled (a busy machine, a long GC) does not release a burst of
 // waiting requests when it runs again.
 func (l *Limiter) Wait(ctx context.Context, region, op string) error {
+	return l.WaitN(ctx, region, op, 1)
+}
+
+// WaitN is Wait for a call that makes n requests of op at once (a call of
+// a target outside AWS, which paces by call): it takes n tokens, or the
+// whole bucket when n is more than it holds.
+func (l *Limiter) WaitN(ctx context.Context, region, op string, n int) error {
 	l.mu.Lock()
 	b := l.bucket(region, op)
 	b.calls++
 	start := l.clock.Now()
+	n = max(1, min(n, b.burst))
 	for {
 		if b.lim == nil {
 			l.mu.Unlock()
 			return ctx.Err()
 		}
 		now := l.clock.Now()
-		if b.lim.AllowN(now, 1) {
+		if b.lim.AllowN(now, n) {
 			b.waited += now.Sub(start)
 			l.mu.Unlock()
 			return ctx.Err()
 		}
 		// Round up, and at least a microsecond: a wait rounded down to
 		// nothing would spin.
-		wait := max(time.Microsecond, time.Duration(math.Ceil((1-b.lim.TokensAt(now))/b.rate*float64(time.Second))))
+		wait := max(time.Microsecond, time.Duration(math.Ceil((float64(n)-b.lim.TokensAt(now))/b.rate*float64(time.Second))))
 		l.mu.Unlock()
 		if err := l.clock.Sleep(ctx, wait); err != nil {
 			return err

@@ -96,6 +96,14 @@ func (r *runner) renewKey(ctx context.Context, k Key) (res Result) {
 	var todo []due
 	now := time.Now()
 	for _, region := range slices.Sorted(mapKeys(orig.arns)) {
+		if isCloudUnit(region) {
+			// Renewal is AWS KMS's: material imported into Cloud KMS or
+			// Key Vault has no ValidTo to move.
+			r.mu.Lock()
+			r.notRenewed++
+			r.mu.Unlock()
+			continue
+		}
 		arn := orig.arns[region]
 		rs := j.rs(region)
 		if rs.verified {

@@ -72,6 +72,11 @@ func ShredTargets(m *Manifest, auditPath string, keys []string) ([]ShredTarget, 
 			return nil, fmt.Errorf("migrate: %s: the audit log %s names no KMS key for it (not migrated?)", k.Name, auditPath)
 		}
 		for _, region := range slices.Sorted(mapKeys(recs)) {
+			if isCloudUnit(region) {
+				// Shredding only some copies of a key leaves it usable:
+				// refuse rather than report a shred that did not happen.
+				return nil, fmt.Errorf("migrate: %s also lives in %s (%s): byok shred deletes AWS KMS key material only, and shredding some copies of a key leaves the others usable; destroy that copy with %s's own tools, and shred the AWS keys with byok shred --key-id ARN", k.Name, kindTitle(unitKind(region)), recs[region].arn, kindTitle(unitKind(region)))
+			}
 			a := recs[region]
 			out = append(out, ShredTarget{Key: k.Name, Region: region, KeyARN: a.arn, Source: a.source, Fingerprint: a.fingerprint})
 		}

@@ -62,8 +62,14 @@ func (r *runner) open(ctx context.Context, j *job) error {
 	// The source itself, not a wrapper: VerifyImport looks for its
 	// optional capabilities (SignerSource, MACSource).
 	j.src, j.release = src, release
-	im := &byok.Importer{Algorithm: j.k.Options.Algorithm, WrappingKeySpec: j.k.Options.WrappingKeySpec}
-	j.info, j.choice, err = im.Plan(ctx, src)
+	if j.k.HasAWS() {
+		im := &byok.Importer{Algorithm: j.k.Options.Algorithm, WrappingKeySpec: j.k.Options.WrappingKeySpec}
+		j.info, j.choice, err = im.Plan(ctx, src)
+	} else {
+		// Only targets outside AWS: each chooses its own wrapping (its
+		// rules, not AWS's), when it imports.
+		j.info, err = src.Describe(ctx)
+	}
 	if err != nil {
 		j.closeSource()
 		return err

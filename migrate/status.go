@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,16 +52,27 @@ type StatusQuery struct {
 	SkipSource bool
 	// OpenSource opens a source; nil means its driver (as Migration).
 	OpenSource func(ctx context.Context, s Source) (driver.Source, error)
+	// Targets open the manifest's targets outside AWS, by kind, for their
+	// KeyState (as Migration.Targets); a kind without one is refused
+	// before any request (*MissingTargetError).
+	Targets map[string]TargetOpener
 }
 
-// KeyStatus is where one manifest key stands in one Region.
+// KeyStatus is where one manifest key stands in one Region, or in one
+// target outside AWS.
 type KeyStatus struct {
-	Key    string `json:"key"`
-	Line   int    `json:"line"`
-	Region string `json:"region"`
-	KeyARN string `json:"key_arn"`
+	Key  string `json:"key"`
+	Line int    `json:"line"`
+	// Target is aws, gcp or azure. An AWS row has Region and KeyARN; a
+	// row of another cloud has KeyName (the CryptoKey's resource name,
+	// the Key Vault key's URL) and an empty Region and KeyARN.
+	Target  string `json:"target"`
+	Region  string `json:"region"`
+	KeyARN  string `json:"key_arn"`
+	KeyName string `json:"key_name,omitempty"`
 	// State is the KMS key state (Enabled, Disabled, PendingImport,
-	// PendingDeletion, …), StateNotMigrated, or "" when DescribeKey failed
+	// PendingDeletion, …), for another cloud its KeyState (ENABLED,
+	// Enabled, …), StateNotMigrated, or "" when it could not be read
 	// (Error says why).
 	State string `json:"state"`
 	// ExpirationModel is KEY_MATERIAL_EXPIRES or
@@ -128,7 +140,12 @@ func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return nil, fmt.Errorf("migrate: %s:%d: not an audit record: %v", path, n, err)
 		}
-		if rec.Key == "" || rec.Region == "" || rec.KeyARN == "" || rec.Outcome == OutcomeDryRun {
+		unit, arn := rec.Region, rec.KeyARN
+		if rec.Target != "" && rec.Target != KindAWS {
+			// A target outside AWS: named KIND:NAME, as in the journal.
+			unit, arn = rec.Target+":"+rec.KeyName, rec.KeyName
+		}
+		if rec.Key == "" || unit == "" || arn == "" || rec.Outcome == OutcomeDryRun {
 			continue
 		}
 		regions := out[rec.Key]
@@ -136,12 +153,12 @@ func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 			regions = map[string]*auditRegion{}
 			out[rec.Key] = regions
 		}
-		a := regions[rec.Region]
+		a := regions[unit]
 		if a == nil {
 			a = &auditRegion{}
-			regions[rec.Region] = a
+			regions[unit] = a
 		}
-		a.arn = rec.KeyARN
+		a.arn = arn
 		if rec.Fingerprint != "" {
 			a.fingerprint = rec.Fingerprint
 		}
@@ -244,6 +261,9 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 	if q.Now != nil {
 		now = q.Now
 	}
+	if err := checkOpeners(q.Manifest, q.Targets); err != nil {
+		return nil, err
+	}
 	audit, err := readStatusRecords(q.AuditLog, q.Journal)
 	if err != nil {
 		return nil, err
@@ -270,12 +290,26 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 		}
 		recorded := audit[k.Name]
 		regions := k.Target.AllRegions()
+		clouds := map[string]CloudSpec{}
+		for _, c := range k.Clouds {
+			clouds[c.Unit()] = c
+			regions = append(regions, c.Unit())
+		}
 		for r := range recorded {
 			if !slices.Contains(regions, r) {
 				regions = append(regions, r)
 			}
 		}
-		slices.Sort(regions)
+		// AWS Regions first, then the other clouds' targets.
+		slices.SortFunc(regions, func(a, b string) int {
+			if ca, cb := isCloudUnit(a), isCloudUnit(b); ca != cb {
+				if ca {
+					return 1
+				}
+				return -1
+			}
+			return strings.Compare(a, b)
+		})
 		// The source: opened once per key, checked against each Region's
 		// recorded fingerprint.
 		var fp, srcErr string
@@ -283,7 +317,10 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 			fp, srcErr = sourceFingerprint(ctx, k, q.OpenSource)
 		}
 		for _, region := range regions {
-			s := KeyStatus{Key: k.Name, Line: k.Line, Region: region, Source: SourceNotChecked, Attention: []string{}}
+			s := KeyStatus{Key: k.Name, Line: k.Line, Target: KindAWS, Region: region, Source: SourceNotChecked, Attention: []string{}}
+			if isCloudUnit(region) {
+				s.Target, s.Region, s.KeyName = unitKind(region), "", strings.TrimPrefix(region, unitKind(region)+":")
+			}
 			a := recorded[region]
 			if a == nil && k.Target.KeyID != "" && region == k.Target.Regions[0] {
 				a = &auditRegion{arn: k.Target.KeyID}
@@ -291,10 +328,16 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 			if a == nil {
 				s.State = StateNotMigrated
 				s.Attention = append(s.Attention, "not migrated (no KMS key in the audit log or the journal)")
+				if s.Target != KindAWS {
+					s.Attention[0] = "not migrated (no " + kindTitle(s.Target) + " key in the audit log or the journal)"
+				}
 				rows = append(rows, s)
 				continue
 			}
 			s.KeyARN, s.Fingerprint, s.LastVerdict = a.arn, a.fingerprint, a.lastVerdict
+			if s.Target != KindAWS {
+				s.KeyARN = ""
+			}
 			if !a.lastProof.IsZero() {
 				t := a.lastProof.UTC()
 				s.LastProof = &t
@@ -310,7 +353,11 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 			default:
 				s.Source = SourceMatches
 			}
-			describeStatus(ctx, client, &s, now(), q.WarnWithin)
+			if s.Target == KindAWS {
+				describeStatus(ctx, client, &s, now(), q.WarnWithin)
+			} else {
+				cloudStatus(ctx, q.Targets, clouds[region], region, &s)
+			}
 			rows = append(rows, s)
 		}
 	}
@@ -337,6 +384,31 @@ func describeStatus(ctx context.Context, client func(string) (API, error), s *Ke
 				s.Attention = append(s.Attention, "PendingImport: its key material expired or was deleted; ciphertexts under it are unusable until it is imported again")
 			case types.KeyStatePendingDeletion, types.KeyStatePendingReplicaDeletion:
 				s.Attention = append(s.Attention, "scheduled for deletion")
+			}
+			return
+		}
+	}
+	s.Error = err.Error()
+	s.Attention = append(s.Attention, "could not be checked: "+err.Error())
+}
+
+// cloudStatus reads the state of a target outside AWS (KeyState): enabled
+// is fine, disabled was done on purpose, anything else needs attention. A
+// target the manifest no longer names (spec zero) is read with an opener
+// for its kind too, from its recorded name.
+func cloudStatus(ctx context.Context, openers map[string]TargetOpener, spec CloudSpec, unit string, s *KeyStatus) {
+	if spec.Kind == "" {
+		s.Error = "the manifest no longer names this target; the audit log or the journal does"
+		s.Attention = append(s.Attention, "could not be checked: "+s.Error)
+		return
+	}
+	t, err := openCloud(ctx, openers, spec)
+	if err == nil {
+		var state string
+		if state, err = t.KeyState(ctx, spec.Name()); err == nil {
+			s.State = state
+			if !isImportedState(state) {
+				s.Attention = append(s.Attention, fmt.Sprintf("%s: the imported key material is not usable (state %s)", kindTitle(spec.Kind), state))
 			}
 			return
 		}

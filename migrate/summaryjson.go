@@ -29,6 +29,8 @@ type summaryJSON struct {
 	Failures               []Failure      `json:"failures"`
 	Orphans                []string       `json:"orphans"`
 	GetParametersForImport map[string]int `json:"get_parameters_for_import"`
+	CloudImports           map[string]int `json:"cloud_imports"`
+	NotRenewed             int            `json:"not_renewed"`
 	ExpiredTokens          int            `json:"expired_tokens"`
 	Started                *time.Time     `json:"started,omitempty"`
 	ElapsedSeconds         float64        `json:"elapsed_seconds"`
@@ -43,10 +45,11 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		Migration: s.Migration, Run: s.Run, Total: s.Total, Imported: s.Imported, AlreadyDone: s.AlreadyDone,
 		Failed: s.Failed, Planned: s.Planned, NotStarted: s.NotStarted, Renewed: s.Renewed, NotDue: s.NotDue,
 		Failures: nonNil(s.Failures), Orphans: nonNil(s.Orphans),
-		GetParametersForImport: map[string]int{}, ExpiredTokens: s.ExpiredTokens,
+		GetParametersForImport: map[string]int{}, CloudImports: map[string]int{}, NotRenewed: s.NotRenewed, ExpiredTokens: s.ExpiredTokens,
 		ElapsedSeconds: s.Elapsed.Seconds(), KeysPerSecond: s.Rate(), BoundBy: s.Binding(), Ops: nonNil(s.Ops),
 	}
 	maps.Copy(j.GetParametersForImport, s.GetParametersForImport)
+	maps.Copy(j.CloudImports, s.CloudImports)
 	if !s.Started.IsZero() {
 		t := s.Started.UTC()
 		j.Started = &t
@@ -76,8 +79,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 }
 
 type regionResultJSON struct {
+	Target        string       `json:"target"`
 	Region        string       `json:"region"`
 	KeyARN        string       `json:"key_arn"`
+	KeyName       string       `json:"key_name,omitempty"`
 	Role          string       `json:"role,omitempty"`
 	KeyMaterialID string       `json:"key_material_id,omitempty"`
 	Verified      bool         `json:"verified"`
@@ -86,6 +91,9 @@ type regionResultJSON struct {
 
 // MarshalJSON encodes the Region's result in byok's JSON contract.
 func (r RegionResult) MarshalJSON() ([]byte, error) {
+	if r.Target == "" {
+		r.Target = KindAWS
+	}
 	return json.Marshal(regionResultJSON(r))
 }
 

@@ -15,7 +15,7 @@ import (
 func (r *runner) verify(ctx context.Context, j *job, region, arn string, imp byok.Imported, rec *AuditRecord, primary *crossRegion) error {
 	rs := j.rs(region)
 	rec.KeyMaterialID = imp.KeyMaterialID
-	res := RegionResult{Region: region, KeyARN: arn, Role: rec.Role, KeyMaterialID: imp.KeyMaterialID}
+	res := RegionResult{Target: KindAWS, Region: region, KeyARN: arn, Role: rec.Role, KeyMaterialID: imp.KeyMaterialID}
 	defer func() { j.results = append(j.results, res) }()
 	if r.m.DryRun {
 		if !j.k.Options.SkipVerify {

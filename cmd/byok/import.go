@@ -29,6 +29,8 @@ The wrapping algorithm is chosen from the key spec, the source's
 capabilities and AWS's rules; --dry-run shows the choice and why, and makes
 no AWS call at all.
 
+For Azure Key Vault and Managed HSM, see byok import --to azure --help.
+
 Key material does not expire unless --valid-to is given (the KMS console's
 default too): KMS deletes expired material, and the key is then unusable
 until the same material is imported again.
@@ -76,6 +78,13 @@ type importOutput struct {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if to, rest, err := cutTarget(args, "to"); err != nil {
+		return err
+	} else if to == "azure" {
+		return runImportAzure(ctx, rest, stdout, stderr)
+	} else {
+		args = rest
+	}
 	fs := newFlagSet("import", importUsage, stderr)
 	var sf sourceFlags
 	var af awsFlags

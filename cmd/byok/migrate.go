@@ -29,6 +29,12 @@ quotas (GetParametersForImport: 1 per second per Region), and slow down on
 ThrottlingException; raise them with --quota for an account whose quotas
 were raised.
 
+A key's targets list may name a Google Cloud KMS key ring (gcp) and an
+Azure Key Vault (azure) beside its AWS Regions: the one source key goes into
+each, paced by that cloud's quotas (gcp:read, gcp:write, gcp:crypto,
+azure:create, azure:other; raise them with --quota too), journaled, proven
+and audited per target.
+
 Every step is journaled (JSON lines, fsynced) before and after it is done:
 a run that is stopped — Ctrl-C, kill -9, a crash — is resumed by running
 the same command again. Keys created but not yet imported are found again
@@ -77,9 +83,13 @@ func (q *quotaFlag) Set(s string) error {
 	if !ok || op == "" {
 		return fmt.Errorf("want OPERATION=RATE, e.g. GetParametersForImport=20; got %q", s)
 	}
-	if _, known := migrate.DefaultQuotas()[op]; !known {
+	known := migrate.DefaultQuotas()
+	for k, v := range migrate.DefaultCloudQuotas() {
+		known[k] = v
+	}
+	if _, ok := known[op]; !ok {
 		var ops []string
-		for k := range migrate.DefaultQuotas() {
+		for k := range known {
 			ops = append(ops, k)
 		}
 		sort.Strings(ops)
@@ -184,6 +194,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	mig := &migrate.Migration{
 		Manifest:          m,
+		Targets:           cloudTargets,
 		Client:            migrate.ClientsFrom(cfg, *endpoint),
 		Journal:           *journal,
 		Quotas:            migrate.ScaledQuotas(*scale, migrate.Quotas(quotas)),
@@ -245,7 +256,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		bar.close()
 	}
 	if sum == nil {
-		return runErr
+		return missingTarget(runErr)
 	}
 	if *jsonOut {
 		doc := migrateOutput{OK: runErr == nil, DryRun: *dryRun, Journal: *journal, Audit: *audit, Summary: sum, Results: results,
@@ -258,6 +269,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		printMigrateSummary(stdout, sum, *journal, *audit, *dryRun)
 		if mig.Renew {
 			fmt.Fprintf(stdout, "  renewal within %s: renewed %d, not due %d\n", *renew, sum.Renewed, sum.NotDue)
+			if sum.NotRenewed > 0 {
+				fmt.Fprintf(stdout, "  %s in Google Cloud KMS or Azure Key Vault left alone: renewal is for AWS KMS's expiring material\n", plural(sum.NotRenewed, "target"))
+			}
 		}
 		if !*dryRun {
 			fmt.Fprintf(stdout, "  proofs: %d PASSED, %d FAILED, %d UNPROVEN; every check, by name, is in the audit log\n",
@@ -305,6 +319,9 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 			}
 			fmt.Fprintf(w, "  %s: %d GetParametersForImport calls: at least %s at %g/s\n", r, n, (time.Duration(float64(n)/q) * time.Second).Round(time.Second), q)
 		}
+		for _, sc := range sortedKeys(s.CloudImports) {
+			fmt.Fprintf(w, "  %s: %s\n", clipMiddle(sc, lineWidth-22), plural(s.CloudImports[sc], "import"))
+		}
 	} else {
 		fmt.Fprintf(w, "\nmigration %s (run %s): %d keys in %s, %.2f keys/s\n", s.Migration, s.Run, s.Total, s.Elapsed.Round(time.Second), s.Rate())
 		fmt.Fprintf(w, "  imported %d, already done %d, failed %d, not started %d\n", s.Imported, s.AlreadyDone, s.Failed, s.NotStarted)
@@ -316,6 +333,10 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 		for _, r := range regions {
 			n := s.GetParametersForImport[r]
 			fmt.Fprintf(w, "  %s: %d GetParametersForImport (%.2f/s)\n", r, n, float64(n)/max(s.Elapsed.Seconds(), 1e-9))
+		}
+		for _, sc := range sortedKeys(s.CloudImports) {
+			n := s.CloudImports[sc]
+			fmt.Fprintf(w, "  %s: %s (%.2f/s)\n", clipMiddle(sc, lineWidth-26), plural(n, "import"), float64(n)/max(s.Elapsed.Seconds(), 1e-9))
 		}
 		throttles := 0
 		for _, o := range s.Ops {
@@ -341,4 +362,64 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 			fmt.Fprintf(w, "    %s (line %d): %s\n", f.Key, f.Line, f.Err)
 		}
 	}
+}
+
+// cloudTargets open the targets outside AWS a manifest may name, by kind
+// (gcp, azure), for byok migrate and byok status. Files of their own fill
+// it from init() with registerTarget (target_gcp.go, target_azure.go), so
+// that this file, and the migrate package, link no cloud SDK.
+var cloudTargets = map[string]migrate.TargetOpener{}
+
+// targetBuilds says, per kind, what provides its targets: the message for
+// a manifest naming a kind this byok was built without.
+var targetBuilds = map[string]string{
+	migrate.KindGCP:   "Google Cloud KMS support (package gcpkms, wired in cmd/byok/target_gcp.go)",
+	migrate.KindAzure: "Azure Key Vault support (package azkv, wired in cmd/byok/target_azure.go)",
+}
+
+// registerTarget makes targets of kind (migrate.KindGCP, migrate.KindAzure)
+// available. Like database/sql's Register, it panics on a nil opener or a
+// kind registered twice.
+func registerTarget(kind string, open migrate.TargetOpener) {
+	if open == nil {
+		panic("byok: registerTarget: nil opener for " + kind)
+	}
+	if _, dup := cloudTargets[kind]; dup {
+		panic("byok: registerTarget: " + kind + " registered twice")
+	}
+	cloudTargets[kind] = open
+}
+
+// missingTarget turns the library's refusal of a manifest naming a cloud
+// this byok has no target for into a usage error (exit 2) that says what
+// provides it.
+func missingTarget(err error) error {
+	var mt *migrate.MissingTargetError
+	if !errors.As(err, &mt) {
+		return err
+	}
+	what := targetBuilds[mt.Kind]
+	if what == "" {
+		what = mt.Kind + " support"
+	}
+	return fmt.Errorf("%w: %s:%d: the manifest has %s targets, and this byok was built without %s; use a byok built with it, or remove the %s targets (nothing was changed)",
+		errUsage, mt.Path, mt.Line, mt.Kind, what, mt.Kind)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// clipMiddle shortens s to n characters by cutting out its middle.
+func clipMiddle(s string, n int) string {
+	if len(s) <= n || n < 8 {
+		return s
+	}
+	h := (n - 1) / 2
+	return s[:h] + "…" + s[len(s)-(n-1-h):]
 }

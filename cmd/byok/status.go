@@ -27,14 +27,16 @@ const statusUsage = `Usage: byok status MANIFEST [flags]
 Shows where every key of a migration stands, in every Region: its KMS key,
 its state, when its imported key material expires (ValidTo) and the time
 left, the last PASSED proof (from the audit log), and whether the source
-still opens as the key recorded at import (its fingerprint). It changes
-nothing. Run it from cron or a CI schedule: the exit status says whether
-anything needs attention.
+still opens as the key recorded at import (its fingerprint). Keys with
+targets in Google Cloud KMS or Azure Key Vault get a row per target too,
+with the state of the imported version there. It changes nothing. Run it
+from cron or a CI schedule: the exit status says whether anything needs
+attention.
 
 A key needs attention when its material expires within --warn-within, when
 it is PendingImport (expired or shredded: ciphertexts under it are unusable
 until the same material is imported again), when it is scheduled for
-deletion, when its source no longer opens or is another key, when it was
+deletion, when a target in another cloud is neither enabled nor disabled, when its source no longer opens or is another key, when it was
 not migrated, or when it could not be checked.
 
 Examples:
@@ -98,9 +100,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	now := time.Now()
 	rows, err := migrate.Status(ctx, migrate.StatusQuery{Manifest: m, Client: client, AuditLog: *audit, Journal: *journal, WarnWithin: within,
-		SkipSource: *skip, Now: func() time.Time { return now }})
+		SkipSource: *skip, Now: func() time.Time { return now }, Targets: cloudTargets})
 	if err != nil {
-		return err
+		return missingTarget(err)
 	}
 	n := 0
 	for _, r := range rows {
@@ -170,12 +172,21 @@ func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time
 		if r.LastVerdict != "" && r.LastVerdict != "PASSED" {
 			proven = string(r.LastVerdict)
 		}
-		fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(r.Region, 14), clip(state, 15), validTo, left, proven, r.Source)
+		where := r.Region
+		if r.Target != "" && r.Target != migrate.KindAWS {
+			where = r.Target // the cloud's key name follows on its own line
+		}
+		fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(where, 14), clip(state, 15), validTo, left, proven, r.Source)
 		if len(r.Key) > 24 {
 			fmt.Fprintf(w, "  key %s\n", r.Key) // the name in full
 		}
 		if r.KeyARN != "" {
 			fmt.Fprintf(w, "  %s\n", r.KeyARN)
+		}
+		if r.KeyName != "" {
+			for _, l := range splitPath(r.KeyName, lineWidth-4) {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
 		}
 		for _, a := range r.Attention {
 			var b strings.Builder
@@ -249,4 +260,20 @@ func fleetClient(ctx context.Context, profile, endpoint string) (func(context.Co
 			}
 		}), nil
 	}, nil
+}
+
+// splitPath cuts a long resource name (a Cloud KMS key's, a Key Vault
+// key's URL) into lines of at most n characters, after a '/' where it can,
+// so that a table keeps within its width and the name stays whole.
+func splitPath(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		cut := strings.LastIndex(s[:n], "/") + 1
+		if cut <= 1 {
+			cut = n
+		}
+		out = append(out, s[:cut])
+		s = "  " + s[cut:]
+	}
+	return append(out, s)
 }

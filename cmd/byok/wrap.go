@@ -27,6 +27,8 @@ the key recorded by byok params (fingerprint or public key).
 --params also takes the console's ImportParameters.zip directly (then --out
 DIR is needed, and it receives the whole parameters directory).
 
+For Azure Key Vault's .byok transfer file, see byok wrap --for azure --help.
+
 ` + sourceHelp + `
 
 Examples:
@@ -53,6 +55,13 @@ type wrapOutput struct {
 }
 
 func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if to, rest, err := cutTarget(args, "for"); err != nil {
+		return err
+	} else if to == "azure" {
+		return runWrapAzure(ctx, rest, stdout, stderr)
+	} else {
+		args = rest
+	}
 	fs := newFlagSet("wrap", wrapUsage, stderr)
 	var sf sourceFlags
 	sf.register(fs)

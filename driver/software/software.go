@@ -97,9 +97,20 @@ func (s *Source) Describe(context.Context) (byok.KeyInfo, error) {
 		Fingerprint: s.m.Fingerprint(), Label: s.label, PublicKeyFromPrivate: s.m.PublicKeyDER() != nil}, nil
 }
 
-// Wrap wraps the key material under the import parameters, in pure Go.
+// Wrap wraps the key material under the import parameters, in pure Go,
+// with any of the four algorithms that can carry it (byok.WrapKeyMaterial's
+// size rules). Which algorithm a target accepts for the key spec is the
+// target's rule, applied before Wrap is called (Importer.Import asks the
+// target, or AWS's table); so a software AES key can be wrapped with
+// RSA_AES_KEY_WRAP for Azure although AWS wants RSAES-OAEP for it. The copy
+// of the material made for wrapping is cleared before returning.
 func (s *Source) Wrap(_ context.Context, p byok.ImportParameters) ([]byte, error) {
-	return s.m.Wrap(p.WrappingKey, p.Algorithm)
+	b := s.m.Bytes()
+	if b == nil {
+		return nil, fmt.Errorf("%w: %s %s was destroyed; load the key again", byok.ErrDestroyed, s.m.Spec(), s.m.Fingerprint())
+	}
+	defer clear(b)
+	return byok.WrapKeyMaterial(p.WrappingKey, p.Algorithm, b)
 }
 
 // Material returns the key material the source holds (not a copy).

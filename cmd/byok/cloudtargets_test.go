@@ -41,12 +41,26 @@ func newTestCloud(t *testing.T, kind string) *testCloud {
 	return &testCloud{kind: kind, priv: priv, material: map[string][]byte{}, imports: map[string]int{}}
 }
 
-// register registers c's opener for the test's duration.
+// register registers c's opener, in place of the real one, for the test's
+// duration.
 func (c *testCloud) register(t *testing.T) {
+	withoutTarget(t, c.kind)
 	registerTarget(c.kind, func(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTarget, error) {
 		return &testCloudTarget{c: c, name: spec.Name()}, nil
 	})
-	t.Cleanup(func() { delete(cloudTargets, c.kind) })
+}
+
+// withoutTarget removes the opener of kind for the test's duration, as in a
+// byok built without it.
+func withoutTarget(t *testing.T, kind string) {
+	prev, had := cloudTargets[kind]
+	delete(cloudTargets, kind)
+	t.Cleanup(func() {
+		delete(cloudTargets, kind)
+		if had {
+			cloudTargets[kind] = prev
+		}
+	})
 }
 
 type testCloudTarget struct {
@@ -132,6 +146,7 @@ keys:
 `), 0o600)
 
 	// Without the gcp target: refused, nothing called, no journal.
+	withoutTarget(t, migrate.KindGCP)
 	az := newTestCloud(t, migrate.KindAzure)
 	az.register(t)
 	code, out, errOut := migrateCLI(t, manifest, "--progress", "none")

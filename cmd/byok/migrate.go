@@ -365,10 +365,12 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 }
 
 // cloudTargets open the targets outside AWS a manifest may name, by kind
-// (gcp, azure), for byok migrate and byok status. Files of their own fill
-// it from init() with registerTarget (target_gcp.go, target_azure.go), so
-// that this file, and the migrate package, link no cloud SDK.
-var cloudTargets = map[string]migrate.TargetOpener{}
+// (gcp, azure), for byok migrate and byok status. The openers live with
+// each cloud's flags (target_gcp.go, target_azure.go); the migrate package
+// links no cloud SDK. Tests replace them with registerTarget.
+var cloudTargets = map[string]migrate.TargetOpener{
+	migrate.KindAzure: openAzureTarget,
+}
 
 // targetBuilds says, per kind, what provides its targets: the message for
 // a manifest naming a kind this byok was built without.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -24,6 +25,7 @@ import (
 	"github.com/byok-go/byok"
 	"github.com/byok-go/byok/azkv"
 	"github.com/byok-go/byok/internal/readfile"
+	"github.com/byok-go/byok/migrate"
 )
 
 // Environment variables for Azure credentials other than
@@ -358,4 +360,36 @@ func printAzureImport(w io.Writer, o *importAzureOutput, label string) {
 	}
 	s.row("time", "%s", fmtDuration(time.Duration(o.Seconds*float64(time.Second))))
 	s.flush()
+}
+
+// azureClients holds one azkeys client per vault for byok migrate and
+// byok status, which open a target per key, from several goroutines.
+var azureClients struct {
+	sync.Mutex
+	m map[string]*azkeys.Client
+}
+
+// openAzureTarget opens the Azure target a manifest entry names
+// (migrate.TargetOpener): the vault's shared client, no request made.
+func openAzureTarget(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTarget, error) {
+	a := spec.Azure
+	if a == nil {
+		return nil, fmt.Errorf("byok: an azure target without its settings (line %d)", spec.Line)
+	}
+	vault := strings.TrimSuffix(a.Vault, "/")
+	azureClients.Lock()
+	c, ok := azureClients.m[vault]
+	if !ok {
+		var err error
+		if c, err = azureClient(vault); err != nil {
+			azureClients.Unlock()
+			return nil, err
+		}
+		if azureClients.m == nil {
+			azureClients.m = map[string]*azkeys.Client{}
+		}
+		azureClients.m[vault] = c
+	}
+	azureClients.Unlock()
+	return azkv.New(c, vault, azkv.Options{KeyName: a.KeyName, KEKName: a.KEKName, ManagedHSM: a.ManagedHSM})
 }

@@ -36,13 +36,15 @@ func init() {
 		return
 	}
 	for _, kind := range []string{migrate.KindGCP, migrate.KindAzure} {
-		registerTarget(kind, func(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTarget, error) {
+		// In place of the real opener (package variables are set before
+		// any init runs, so cloudTargets already holds it).
+		cloudTargets[kind] = func(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTarget, error) {
 			priv, err := fakeCloudKey(dir)
 			if err != nil {
 				return nil, err
 			}
 			return &fakeCloudTarget{dir: dir, kind: kind, name: spec.Name(), priv: priv}, nil
-		})
+		}
 	}
 }
 

@@ -146,6 +146,9 @@ func (s *Server) AsymmetricSign(_ context.Context, req *kmspb.AsymmetricSignRequ
 			return nil, status.Errorf(codes.InvalidArgument, "algorithm %s signs data: set data, not digest", v.alg)
 		}
 		msg = req.GetData()
+		if err := checkLen("data", msg); err != nil {
+			return nil, err
+		}
 		if out.VerifiedDataCrc32C, err = checkCRC("data", msg, req.GetDataCrc32C()); err != nil {
 			return nil, err
 		}
@@ -336,6 +339,9 @@ func (s *Server) Decrypt(_ context.Context, req *kmspb.DecryptRequest) (*kmspb.D
 		return nil, err
 	}
 	ct, aad := req.GetCiphertext(), req.GetAdditionalAuthenticatedData()
+	if err := checkLen("ciphertext", ct); err != nil {
+		return nil, err
+	}
 	if err := checkLen("additional_authenticated_data", aad); err != nil {
 		return nil, err
 	}

@@ -218,6 +218,8 @@ func (s *Server) logCall(ctx context.Context, req any, info *grpc.UnaryServerInf
 			res = r.GetParent() + "/cryptoKeys/" + r.GetCryptoKeyId()
 		case *kmspb.CreateImportJobRequest:
 			res = r.GetParent() + "/importJobs/" + r.GetImportJobId()
+		case *kmspb.UpdateCryptoKeyVersionRequest:
+			res = r.GetCryptoKeyVersion().GetName()
 		}
 		s.logMu.Lock()
 		fmt.Fprintf(s.cfg.log, "gcpkmstest: %s %s %s\n", shortMethod(info.FullMethod), res, status.Code(err))

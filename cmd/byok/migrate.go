@@ -369,6 +369,7 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 // each cloud's flags (target_gcp.go, target_azure.go); the migrate package
 // links no cloud SDK. Tests replace them with registerTarget.
 var cloudTargets = map[string]migrate.TargetOpener{
+	migrate.KindGCP:   openGCPTarget,
 	migrate.KindAzure: openAzureTarget,
 }
 

@@ -340,10 +340,6 @@ func (h sayHandler) WithGroup(string) slog.Handler      { return h }
 // manifests name no endpoint; tests only.
 const envGCPEndpoint = "BYOK_GCP_ENDPOINT"
 
-// The Cloud KMS opener of byok migrate and byok status (cloudTargets), set
-// with the package's variables, before any init runs.
-var _ = func() bool { registerTarget(migrate.KindGCP, openGCPTarget); return true }()
-
 // gcpClient is the one Cloud KMS client byok migrate and byok status share
 // across keys and goroutines (the client is safe for concurrent use).
 var gcpClient struct {

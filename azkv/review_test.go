@@ -1,0 +1,62 @@
+package azkv_test
+
+// Review findings (issue 15, Azure side): each test fails on the code it
+// was written against and passes once the finding is fixed.
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/azkv"
+	"github.com/byok-go/byok/driver/software"
+)
+
+// otherName answers ImportKey with the kid of another key of the vault
+// (one that does hold the source key) and imports nothing: a server, proxy
+// or fault injector that names the wrong key.
+type otherName struct {
+	azkv.API
+	kid azkeys.ID
+}
+
+func (o otherName) ImportKey(ctx context.Context, n string, p azkeys.ImportKeyParameters, _ *azkeys.ImportKeyOptions) (azkeys.ImportKeyResponse, error) {
+	var out azkeys.ImportKeyResponse
+	out.Key = &azkeys.JSONWebKey{KID: &o.kid}
+	return out, nil
+}
+
+// The key the import asked for is KeyName; the proof must be about that key.
+// When ImportKey's answer names another key (here "decoy", which holds the
+// source key, while "target" was never created), byok proves "decoy" and
+// reports PASSED for an import into "target" that did not happen.
+func TestReviewImportAnswerNamingAnotherKeyIsNotPassed(t *testing.T) {
+	ctx := context.Background()
+	srv, client := newFake(t, false)
+	src := openKey(t, "p256.sec1.pem", byok.LoadOptions{}, software.Options{})
+	decoy, err := azkv.New(client, srv.URL(), azkv.Options{KeyName: "decoy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := new(byok.Importer).Import(ctx, src, decoy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := azkv.New(otherName{client, azkeys.ID(res.KeyID)}, srv.URL(), azkv.Options{KeyName: "target", KEKName: "decoy-kek"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = new(byok.Importer).Import(ctx, src, tg)
+	if st, _ := tg.KeyState(ctx, "target"); st != "not_found" {
+		t.Fatalf("the test is wrong: target is %s", st)
+	}
+	if err == nil || res.Verification.Verdict == byok.VerdictPassed {
+		t.Fatalf("an import into %q that never happened: err %v, key %s, verdict %s", "target", err, res.KeyID, res.Verification.Verdict)
+	}
+	if !errors.Is(err, byok.ErrVerification) && !errors.Is(err, byok.ErrUnproven) {
+		t.Logf("refused: %v", err)
+	}
+}

@@ -5,7 +5,9 @@ package azkv_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -58,5 +60,27 @@ func TestReviewImportAnswerNamingAnotherKeyIsNotPassed(t *testing.T) {
 	}
 	if !errors.Is(err, byok.ErrVerification) && !errors.Is(err, byok.ErrUnproven) {
 		t.Logf("refused: %v", err)
+	}
+}
+
+// encoding/json matches field names without regard to case, and
+// noDuplicateKeys compares them with it: a file carrying two ciphertexts
+// ("ciphertext" and "Ciphertext"), or fields spelled in capitals, which
+// the specification does not have, is accepted as a .byok file; the last
+// ciphertext wins silently.
+func TestReviewParseTransferFileFieldCase(t *testing.T) {
+	m := validFile(t)
+	good, _ := json.Marshal(m)
+	ct := m["ciphertext"].(string)
+	other := strings.Repeat("A", len(ct))
+	cases := map[string][]byte{
+		"two ciphertexts by case": []byte(strings.Replace(string(good), `"ciphertext":`, `"Ciphertext":"`+other+`","ciphertext":`, 1)),
+		"capitals":                []byte(strings.Replace(string(good), `"schema_version":`, `"SCHEMA_VERSION":`, 1)),
+		"header by case":          []byte(strings.Replace(string(good), `"kid":`, `"KID":`, 1)),
+	}
+	for name, in := range cases {
+		if f, err := azkv.ParseTransferFile(in); err == nil {
+			t.Errorf("%s: accepted (ciphertext %d bytes)", name, len(f.Ciphertext))
+		}
 	}
 }

@@ -4,6 +4,9 @@ package main
 // was written against and passes once the finding is fixed.
 
 import (
+	"context"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,3 +58,34 @@ func TestReviewMigrateAzureRealOpener(t *testing.T) {
 		}
 	}
 }
+
+// byok status reads an Azure target by its unversioned name, so it reads
+// the key's latest version. After migrate imported version V, anyone who
+// adds a version to the key (az keyvault key create or rotate, or another
+// import) makes that new version the one every unversioned use picks; its
+// key is not the source's, and status still says the target is fine and
+// its source "matches". The journal and the audit log hold V (the
+// versioned kid), so status can tell.
+func TestReviewStatusAzureNewVersionNotFlagged(t *testing.T) {
+	url, _ := startEmulator(t)
+	srv, env, _ := azureEnv(t)
+	env = append(env, emulatorEnv(t, url)...)
+	manifest := azureFleet(t, srv.URL(), "")
+	if r := runByok(t, env, "migrate", manifest, "--progress", "none"); r.code != 0 {
+		t.Fatalf("migrate: %s", r)
+	}
+	c, err := azkeys.NewClient(srv.URL(), srv.Credential(), srv.ClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, err := c.CreateKey(context.Background(), "signer", azkeys.CreateKeyParameters{Kty: to(azkeys.KeyTypeECHSM), Curve: to(azkeys.CurveNameP256)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runByok(t, env, "status", manifest)
+	if strings.Contains(r.stdout, "are fine") {
+		t.Fatalf("a new version %s (not the source key) is the key's current one, and status says:\n%s", *nv.Key.KID, r)
+	}
+}
+
+func to[T any](v T) *T { return &v }

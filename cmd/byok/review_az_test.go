@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/byok-go/byok/migrate"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"os"
@@ -120,5 +122,29 @@ func TestReviewManifestAzureHTTPVault(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "TrentService.CreateKey"); n != 0 {
 		t.Fatalf("%d AWS CreateKey before the Azure target was found unusable:\n%s", n, r)
+	}
+}
+
+// migrate.ThrottleClassifier is how a migration learns that a cloud refused
+// a request over its quota (Key Vault: HTTP 429, its doc says) and slows
+// that scope down; gcpkms.Target implements it, the Azure target opened for
+// a manifest does not, so a vault's 429s never slow the fleet down.
+func TestReviewAzureTargetClassifiesThrottling(t *testing.T) {
+	srv, env, _ := azureEnv(t)
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BYOK_AZURE_") {
+			t.Setenv(k, v)
+		}
+	}
+	tg, err := openAzureTarget(context.Background(), migrate.CloudSpec{Kind: migrate.KindAzure, Azure: &migrate.AzureSpec{Vault: srv.URL(), KeyName: "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, ok := tg.(migrate.ThrottleClassifier)
+	if !ok {
+		t.Fatalf("%T does not implement migrate.ThrottleClassifier", tg)
+	}
+	if !tc.IsThrottled(&azcore.ResponseError{StatusCode: 429, ErrorCode: "Throttled"}) {
+		t.Fatal("a 429 is not a throttle")
 	}
 }

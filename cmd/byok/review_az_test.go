@@ -148,3 +148,21 @@ func TestReviewAzureTargetClassifiesThrottling(t *testing.T) {
 		t.Fatal("a 429 is not a throttle")
 	}
 }
+
+// byok import --to azure passes azkv.New's refusals through as they are:
+// "azkv: key name ...", "azkv: vault URL ...", "the KEK and the key ... are
+// both named": the library's words, naming no flag. Each should name the
+// flag that is wrong (--azure-key, --azure-vault, --azure-kek).
+func TestReviewAzureFlagErrorsNameTheFlag(t *testing.T) {
+	env := cleanEnv(t)
+	for flagName, args := range map[string][]string{
+		"--azure-key":   {"--azure-vault", "https://contoso.vault.azure.net", "--azure-key", "bad name"},
+		"--azure-vault": {"--azure-vault", "https://contoso.vault.azure.net/keys", "--azure-key", "k"},
+		"--azure-kek":   {"--azure-vault", "https://contoso.vault.azure.net", "--azure-key", "k", "--azure-kek", "k"},
+	} {
+		r := runByok(t, env, append(append([]string{"import", "--to", "azure"}, args...), keyFile("p256.sec1.pem"))...)
+		if r.code != 2 || !strings.Contains(r.stderr, flagName) {
+			t.Errorf("want exit 2 naming %s: %s", flagName, r)
+		}
+	}
+}

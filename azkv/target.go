@@ -340,7 +340,15 @@ func (t *Target) Import(ctx context.Context, p byok.ImportParameters, wrapped []
 	}
 	imp.Created = true
 	if out.Key != nil && out.Key.KID != nil {
-		imp.KeyID, imp.KeyARN = string(*out.Key.KID), string(*out.Key.KID)
+		// The proof runs on the key the answer names: it must be a version
+		// of the key asked for, in this vault, or the proof would be about
+		// another key.
+		kid := string(*out.Key.KID)
+		id, err := ParseKeyID(kid)
+		if err != nil || !strings.EqualFold(id.Vault, t.vault) || id.Name != t.opts.KeyName || id.Version == "" {
+			return imp, fmt.Errorf("azkv: ImportKey %s into %s answered with kid %q, not a version of %s, so nothing can prove the import; look at %s (remove it, if it was created, with: %s)", t.opts.KeyName, t.vault, kid, t.KeyURL(), t.KeyURL(), t.RemoveCommand(t.opts.KeyName))
+		}
+		imp.KeyID, imp.KeyARN = kid, kid
 	}
 	return imp, nil
 }

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -136,9 +138,17 @@ func azureClient(vault string) (*azkeys.Client, error) {
 			return nil, fmt.Errorf("%s: %s does not hold one access token (az account get-access-token --query accessToken -o tsv writes one)", envAzureTokenFile, path)
 		}
 		cred = staticToken{tok}
-		// The token was obtained for the vault, so the resource the
-		// vault's challenge names is not needed to get one.
-		opts.DisableChallengeResourceVerification = true
+		// The SDK checks that the resource a vault's challenge names
+		// belongs to the vault's host, so that the token (good for every
+		// vault) goes to no other host. Only a fake of the API on the
+		// loopback interface, whose challenge names Key Vault's resource,
+		// is let through without it.
+		if u, err := url.Parse(vault); err == nil {
+			h := u.Hostname()
+			if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+				opts.DisableChallengeResourceVerification = true
+			}
+		}
 	} else {
 		c, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {

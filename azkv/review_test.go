@@ -83,3 +83,19 @@ func TestReviewParseTransferFileFieldCase(t *testing.T) {
 		}
 	}
 }
+
+// Since main's 8d46ffd HSM sources offer RSA_AES_KEY_WRAP for AES keys too
+// (computeMethods no longer keeps only AWS's table), but the refusal of a
+// source that cannot perform it still says that byok's HSM drivers wrap AES
+// keys only with RSAES_OAEP and tells the user to wrap from a key file.
+func TestReviewCannotWrapAESMessageCurrent(t *testing.T) {
+	src := oaepOnly{openKey(t, "aes256.bin", byok.LoadOptions{KeySpec: byok.SymmetricDefault}, software.Options{})}
+	priv, _ := kekPair(t, 2048)
+	_, err := azkv.NewTransferFile(context.Background(), src, azkv.KEK{ID: testKID, PublicKey: &priv.PublicKey}, azkv.FileOptions{ManagedHSM: true})
+	if err == nil {
+		t.Fatal("an OAEP-only source made a .byok file")
+	}
+	if strings.Contains(err.Error(), "wrap AES keys only with RSAES_OAEP") {
+		t.Fatalf("stale advice: %v", err)
+	}
+}

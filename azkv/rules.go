@@ -147,12 +147,7 @@ func CheckKey(info byok.KeyInfo, managedHSM bool) error {
 
 // cannotWrap is the refusal of a source that cannot perform alg.
 func cannotWrap(info byok.KeyInfo, alg byok.WrappingAlgorithm, can []byok.WrappingAlgorithm) error {
-	fix := fmt.Sprintf("the source can perform only %v for this key", can)
-	if info.Spec.Kind() == byok.KindSymmetric {
-		fix += " (byok's HSM drivers wrap AES keys only with RSAES_OAEP, as AWS KMS requires; Azure needs the key-wrap form: wrap it from a key file, or with your HSM vendor's BYOK tool)"
-	} else {
-		fix += "; use a source (HSM driver or mechanism) with RSA-OAEP SHA-1 and AES key wrap with padding (CKM_RSA_AES_KEY_WRAP, or CKM_RSA_PKCS_OAEP and CKM_AES_KEY_WRAP_PAD)"
-	}
+	fix := fmt.Sprintf("the source can perform only %v for this key; use a source (HSM driver or mechanism) with RSA-OAEP SHA-1 and AES key wrap with padding (CKM_RSA_AES_KEY_WRAP, or CKM_RSA_PKCS_OAEP and CKM_AES_KEY_WRAP_PAD)", can)
 	return &RuleError{Rule: RuleCKMRSAAESKeyWrap, What: fmt.Sprintf("%s key %s cannot be wrapped with %s", info.Spec, info.Label, alg), Fix: fix}
 }
 

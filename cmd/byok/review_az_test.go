@@ -166,3 +166,14 @@ func TestReviewAzureFlagErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// byok import --to azure prints the verdict with the AWS wording
+// ("PASSED: KMS holds the source key"), and byok status ends a fleet with
+// Azure targets with "all 2 KMS keys are fine": Key Vault is not KMS.
+func TestReviewAzureOutputSaysKeyVault(t *testing.T) {
+	srv, env, _ := azureEnv(t)
+	r := mustByok(t, 0, env, "import", "--to", "azure", "--azure-vault", srv.URL(), "--azure-key", "signing", keyFile("p256.sec1.pem"))
+	if strings.Contains(r.stdout, "KMS holds") {
+		t.Errorf("the Azure verdict speaks of KMS:\n%s", r.stdout)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/byok-go/byok/gcpkms/gcpkmstest"
 )
 
@@ -142,5 +145,36 @@ func TestReviewExistingKeyMismatchMessage(t *testing.T) {
 	}
 	if strings.Contains(errOut, "wrapping algorithm cannot carry") {
 		t.Errorf("the refusal blames the wrapping algorithm:\n%s", errOut)
+	}
+}
+
+// TestReviewMigrateReprovesGCPImport: the first run imports an HMAC key
+// into Cloud KMS, but MacSign is refused once (UNPROVEN). The journal holds
+// the import but not the version's name (gcpkms returns it as
+// Imported.KeyARN; the journal keeps KeyMaterialID), so the rerun calls
+// VerifyImport without the version and the proof stops every time: the
+// import can never be proven by running byok migrate again.
+func TestReviewMigrateReprovesGCPImport(t *testing.T) {
+	srv := gcpReviewFake(t)
+	dir := t.TempDir()
+	mac := filepath.Join(dir, "mac.hex")
+	os.WriteFile(mac, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600)
+	manifest := filepath.Join(dir, "reprove.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: review-reprove
+keys:
+  - name: mac
+    source: {key: `+mac+`, key_spec: HMAC_256}
+    targets:
+      - gcp: {key_ring: projects/byok-review/locations/us-east1/keyRings/r}
+`), 0o600)
+	srv.InjectFault("MacSign", status.Error(codes.PermissionDenied, "Permission 'cloudkms.cryptoKeyVersions.useToSign' denied"))
+	code, out, errOut := migrateCLI(t, manifest, "--progress", "none")
+	if code == 0 || !strings.Contains(out, "1 UNPROVEN") {
+		t.Fatalf("first run: want UNPROVEN: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = migrateCLI(t, manifest, "--progress", "none")
+	if code != 0 || !strings.Contains(out, "1 PASSED") {
+		t.Errorf("rerun (MacSign allowed now): want PASSED: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

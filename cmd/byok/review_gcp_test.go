@@ -178,3 +178,32 @@ keys:
 		t.Errorf("rerun (MacSign allowed now): want PASSED: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestReviewManifestGCPFieldsCheckedUpFront: the manifest check (exit 2,
+// "the manifest has mistakes", FILE:LINE and the field's path) accepts a
+// key_ring and an algorithm that gcpkms.New refuses; the refusal comes per
+// key at run time (exit 1), naming neither the field nor its line, and
+// after any AWS target of the key was created and imported.
+func TestReviewManifestGCPFieldsCheckedUpFront(t *testing.T) {
+	gcpReviewFake(t)
+	dir := t.TempDir()
+	p256, _ := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	for _, c := range []struct{ item, field string }{
+		{"{key_ring: projects/My_Project/locations/global/keyRings/r}", "key_ring"},
+		{"{key_ring: projects/p/locations/global/keyRings/r, algorithm: EC_SIGN_P256_SHA512}", "algorithm"},
+	} {
+		manifest := filepath.Join(dir, c.field+".yaml")
+		os.WriteFile(manifest, []byte(`version: 1
+id: review-fields
+keys:
+  - name: sig
+    source: {key: `+p256+`}
+    targets:
+      - gcp: `+c.item+`
+`), 0o600)
+		code, out, errOut := migrateCLI(t, manifest, "--progress", "none", "--dry-run")
+		if code != 2 || !strings.Contains(errOut, "targets[0].gcp."+c.field) {
+			t.Errorf("%s: want exit 2 naming targets[0].gcp.%s: exit %d\n%s\n%s", c.item, c.field, code, out, errOut)
+		}
+	}
+}

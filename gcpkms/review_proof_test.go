@@ -95,3 +95,39 @@ func TestReviewGetPublicKeyAloneIsNotPASSED(t *testing.T) {
 			res.Verification.Checks, res.Verification.Skipped)
 	}
 }
+
+// otherVersion answers ImportCryptoKeyVersion (after sending garbage in place
+// of the wrapped key, so the real import fails) with the name of a version
+// of another crypto key, one that already holds the source key.
+type otherVersion struct {
+	API
+	version string
+}
+
+func (o otherVersion) ImportCryptoKeyVersion(ctx context.Context, req *kmspb.ImportCryptoKeyVersionRequest, opts ...gax.CallOption) (*kmspb.CryptoKeyVersion, error) {
+	req.WrappedKey = randomBytes(len(req.WrappedKey))
+	if _, err := o.API.ImportCryptoKeyVersion(ctx, req, opts...); err != nil {
+		return nil, err
+	}
+	return o.API.GetCryptoKeyVersion(ctx, &kmspb.GetCryptoKeyVersionRequest{Name: o.version})
+}
+
+// TestReviewImportedVersionIsTheKeys: Import takes the version name Cloud
+// KMS answers without checking that it is a version of the crypto key it
+// imported into, and VerifyImport proves that version: a version of another
+// key that holds the source key makes the import into this key PASSED,
+// while this key's own version is IMPORT_FAILED.
+func TestReviewImportedVersionIsTheKeys(t *testing.T) {
+	_, client := newFake(t)
+	ctx := context.Background()
+	src := softwareKey(t, byok.ECCNISTP256)
+	first, err := new(byok.Importer).Import(ctx, src, fakeTarget(t, client, Options{KeyID: "holder"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := fakeTarget(t, otherVersion{client, first.KeyARN}, Options{KeyID: "victim"})
+	res, err := new(byok.Importer).Import(ctx, src, tg)
+	if err == nil && res.Verification.Verdict == byok.VerdictPassed {
+		t.Errorf("PASSED for %s with the proof run on %s (another key's version)", tg.KeyName(), res.KeyARN)
+	}
+}

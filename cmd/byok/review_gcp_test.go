@@ -4,11 +4,14 @@ package main
 // they were written against. Each says what it shows.
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	kms "cloud.google.com/go/kms/apiv1"
+	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -205,5 +208,43 @@ keys:
 		if code != 2 || !strings.Contains(errOut, "targets[0].gcp."+c.field) {
 			t.Errorf("%s: want exit 2 naming targets[0].gcp.%s: exit %d\n%s\n%s", c.item, c.field, code, out, errOut)
 		}
+	}
+}
+
+// TestReviewStatusGCPHint: a Cloud KMS key whose imported version was
+// destroyed needs attention, and byok status tells the user to run
+// `byok migrate --renew-within`, which leaves Cloud KMS targets alone
+// ("targets in Google Cloud KMS or Azure Key Vault left alone").
+func TestReviewStatusGCPHint(t *testing.T) {
+	srv := gcpReviewFake(t)
+	dir := t.TempDir()
+	p256, _ := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	ring := "projects/byok-review/locations/us-east1/keyRings/st"
+	manifest := filepath.Join(dir, "st.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: review-status
+keys:
+  - name: sig
+    source: {key: `+p256+`}
+    targets:
+      - gcp: {key_ring: `+ring+`}
+`), 0o600)
+	if code, out, errOut := migrateCLI(t, manifest, "--progress", "none"); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	client, err := kms.NewKeyManagementClient(context.Background(), srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.DestroyCryptoKeyVersion(context.Background(), &kmspb.DestroyCryptoKeyVersionRequest{Name: ring + "/cryptoKeys/sig/cryptoKeyVersions/1"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := byokCLI(t, "status", manifest)
+	if code == 0 {
+		t.Fatalf("a destroyed version needs no attention:\n%s", out)
+	}
+	if strings.Contains(out, "--renew-within") {
+		t.Errorf("status suggests a renewal, which leaves Cloud KMS targets alone:\n%s", out)
 	}
 }

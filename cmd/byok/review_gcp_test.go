@@ -248,3 +248,35 @@ keys:
 		t.Errorf("status suggests a renewal, which leaves Cloud KMS targets alone:\n%s", out)
 	}
 }
+
+// TestReviewMigrateNoGCPCredentialsBeforeAWS: without usable Google
+// credentials (here GOOGLE_APPLICATION_CREDENTIALS names no file), byok
+// migrate creates and imports every key's AWS target, then fails each key
+// on "connecting to Cloud KMS": the client is opened per key, after the
+// AWS side effects, and a fleet is left half-migrated. The dry run already
+// knows (it fails to open the target).
+func TestReviewMigrateNoGCPCredentialsBeforeAWS(t *testing.T) {
+	url, logs := startEmulator(t)
+	setEmulatorEnv(t, url)
+	t.Setenv(envGCPEndpoint, "")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "no-such-credentials.json"))
+	dir := t.TempDir()
+	p256, _ := filepath.Abs(keyFile("p256.pkcs8.pem"))
+	manifest := filepath.Join(dir, "nocreds.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: review-nocreds
+keys:
+  - name: sig
+    source: {key: `+p256+`}
+    targets:
+      - aws: {region: us-east-1}
+      - gcp: {key_ring: projects/byok-review/locations/us-east1/keyRings/r}
+`), 0o600)
+	code, out, errOut := migrateCLI(t, manifest, "--progress", "none")
+	if code == 0 {
+		t.Fatalf("migrated without Google credentials:\n%s\n%s", out, errOut)
+	}
+	if n := strings.Count(logs.String(), "TrentService.CreateKey"); n != 0 {
+		t.Errorf("no Google credentials, yet %d AWS KMS key(s) were created and imported before the gcp target failed:\n%s", n, out)
+	}
+}

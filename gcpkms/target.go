@@ -124,7 +124,7 @@ func New(client API, opts Options) (*Target, error) {
 	}
 	m := ringRE.FindStringSubmatch(opts.KeyRing)
 	if m == nil {
-		return nil, fmt.Errorf("gcpkms: key ring %q: want projects/PROJECT/locations/LOCATION/keyRings/RING (IDs of letters, digits, _ and -)", opts.KeyRing)
+		return nil, fmt.Errorf("gcpkms: key ring %q: want projects/PROJECT/locations/LOCATION/keyRings/RING: a project ID (lowercase letters, digits, -), a location (europe-west1, global), a key ring ID (letters, digits, _ and -)", opts.KeyRing)
 	}
 	if !idRE.MatchString(opts.KeyID) {
 		return nil, fmt.Errorf("gcpkms: key ID %q: want 1 to 63 letters, digits, _ or -", opts.KeyID)

@@ -462,6 +462,12 @@ func (t *Target) Import(ctx context.Context, p byok.ImportParameters, wrapped []
 	if err != nil {
 		return imp, fmt.Errorf("gcpkms: ImportCryptoKeyVersion into %s (%s, job %s): %w%s", p.KeyID, row.alg, p.ImportToken, err, t.leftBehind("", false))
 	}
+	// The proof runs on this version: it must be one of the key imported
+	// into, not another key's.
+	if !strings.HasPrefix(v.GetName(), p.KeyID+"/cryptoKeyVersions/") {
+		return imp, fmt.Errorf("gcpkms: ImportCryptoKeyVersion into %s answered with the version %q, which is not one of that key%s",
+			p.KeyID, v.GetName(), t.leftBehind("", false))
+	}
 	imp.KeyARN = v.GetName()
 	err = t.poll(ctx, "the version "+v.GetName()+" to become ENABLED", func() (bool, error) {
 		switch v.GetState() {

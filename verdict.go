@@ -89,8 +89,10 @@ func (v *Verification) Skip(reason string) {
 	v.settle()
 }
 
-// add records a check whose outcome is err (nil: passed).
-func (v *Verification) add(name string, identity bool, err error) {
+// Record records a check named name whose outcome is err (nil: passed;
+// otherwise the check failed and err is its detail), an identity check or
+// not, and settles the verdict again. Targets' verifiers use it.
+func (v *Verification) Record(name string, identity bool, err error) {
 	c := Check{Name: name, OK: err == nil, Identity: identity}
 	if err != nil {
 		c.Detail = err.Error()

@@ -238,7 +238,7 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 			// Decrypting proves KMS holds the private key of the source's
 			// public key: the source's own only when that public key was
 			// derived from it.
-			v.add(checkDecrypt, info.PublicKeyFromPrivate, e)
+			v.Record(checkDecrypt, info.PublicKeyFromPrivate, e)
 		default:
 			what := "only the public key is compared"
 			if !info.PublicKeyFromPrivate {
@@ -270,7 +270,7 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 		if !hmac.Equal(out.Mac, local) {
 			e = errors.New("KMS's HMAC differs from the source's")
 		}
-		v.add(fmt.Sprintf("KMS GenerateMac (%s) equals the source's HMAC of a fresh message", alg), true, e)
+		v.Record(fmt.Sprintf("KMS GenerateMac (%s) equals the source's HMAC of a fresh message", alg), true, e)
 	case KindSymmetric:
 		if !importTime {
 			return nil
@@ -295,7 +295,7 @@ func (t *KMS) useChecks(ctx context.Context, v *Verification, arn string, info K
 		if !bytes.Equal(dec.Plaintext, msg) {
 			e = errors.New("Decrypt did not return the plaintext")
 		}
-		v.add(checkRoundTrip, false, e)
+		v.Record(checkRoundTrip, false, e)
 	}
 	return nil
 }
@@ -314,7 +314,7 @@ func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info 
 	default:
 		// Like GetPublicKey, this shows identity only for a public key
 		// derived from the source's private key.
-		v.add(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), info.PublicKeyFromPrivate,
+		v.Record(fmt.Sprintf("a KMS %s signature over a fresh message verifies under the source public key", alg), info.PublicKeyFromPrivate,
 			verifySignature(pub, h, digest, out.Signature))
 	}
 	ss, ok := src.(SignerSource)
@@ -343,13 +343,13 @@ func (t *KMS) verifySign(ctx context.Context, v *Verification, id *string, info 
 	case !vo.SignatureValid:
 		e = errors.New("KMS says the source's signature is invalid")
 	}
-	v.add(fmt.Sprintf("KMS verifies a %s signature made by the source", alg), true, e)
+	v.Record(fmt.Sprintf("KMS verifies a %s signature made by the source", alg), true, e)
 	if _, isRSA := pub.(*rsa.PublicKey); isRSA && out != nil {
 		var e error
 		if !bytes.Equal(sig, out.Signature) {
 			e = errors.New("the deterministic RSASSA-PKCS1-v1_5 signatures differ")
 		}
-		v.add("KMS's and the source's RSASSA-PKCS1-v1_5 signatures of the same message are byte-identical", true, e)
+		v.Record("KMS's and the source's RSASSA-PKCS1-v1_5 signatures of the same message are byte-identical", true, e)
 	}
 	return nil
 }

@@ -119,7 +119,7 @@ func (t *KMS) VerifyKey(ctx context.Context, keyID string, src KeySource, opts V
 	case kp.KeySpec != info.Spec:
 		mismatch = fmt.Errorf("the KMS key is %s; the source is %s", kp.KeySpec, info.Spec)
 	}
-	v.add(checkDescribe, false, mismatch)
+	v.Record(checkDescribe, false, mismatch)
 	if mismatch != nil {
 		return kp, nil
 	}

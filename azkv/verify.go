@@ -45,14 +45,6 @@ func skipRefused(v *byok.Verification, op string, err error) bool {
 	return true
 }
 
-func add(v *byok.Verification, name string, identity bool, err error) {
-	c := byok.Check{Name: name, OK: err == nil, Identity: identity}
-	if err != nil {
-		c.Detail = err.Error()
-	}
-	v.Add(c)
-}
-
 // VerifyImport proves, right after ImportKey, that the Key Vault key holds
 // the source key, by using it:
 //
@@ -80,7 +72,7 @@ func add(v *byok.Verification, name string, identity bool, err error) {
 // a check that shows another key fails (FAILED).
 func (t *Target) VerifyImport(ctx context.Context, imp byok.Imported, info byok.KeyInfo, src byok.KeySource) (byok.Verification, error) {
 	var v byok.Verification
-	add(&v, CheckImported, false, nil)
+	v.Record(CheckImported, false, nil)
 	name, version, err := t.keyRef(imp.KeyID)
 	if err != nil {
 		return v, err
@@ -103,7 +95,7 @@ func (t *Target) useChecks(ctx context.Context, v *byok.Verification, name, vers
 		if string(*got.Key.Kty) != kt.kty || (kt.crv != "" && (got.Key.Crv == nil || string(*got.Key.Crv) != kt.crv)) {
 			e = fmt.Errorf("the key is %s %v; the source is %s (%s %s)", *got.Key.Kty, deref(got.Key.Crv), info.Spec, kt.kty, kt.crv)
 		}
-		add(v, CheckKeyType, false, e)
+		v.Record(CheckKeyType, false, e)
 		if info.Spec.Kind() == byok.KindRSA || info.Spec.Kind() == byok.KindEC {
 			pub, err := byok.ParsePublicKeyDER(info.PublicKeyDER)
 			if err != nil {
@@ -253,7 +245,7 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, name, ver
 		return fmt.Errorf("Sign: %w", err)
 	default:
 		vaultSig = out.Result
-		add(v, fmt.Sprintf("a Key Vault %s signature over a fresh digest verifies under the source public key", alg), info.PublicKeyFromPrivate,
+		v.Record(fmt.Sprintf("a Key Vault %s signature over a fresh digest verifies under the source public key", alg), info.PublicKeyFromPrivate,
 			verifyJWS(pub, h, n, digest, vaultSig))
 	}
 	ss, ok := src.(byok.SignerSource)
@@ -285,13 +277,13 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, name, ver
 	case vo.Value == nil || !*vo.Value:
 		e = errors.New("Key Vault says the source's signature is invalid")
 	}
-	add(v, fmt.Sprintf("Key Vault verifies a %s signature made by the source", alg), true, e)
+	v.Record(fmt.Sprintf("Key Vault verifies a %s signature made by the source", alg), true, e)
 	if _, isRSA := pub.(*rsa.PublicKey); isRSA && vaultSig != nil {
 		var e error
 		if !bytes.Equal(sig, vaultSig) {
 			e = errors.New("the deterministic RSASSA-PKCS1-v1_5 signatures differ")
 		}
-		add(v, "Key Vault's and the source's RSASSA-PKCS1-v1_5 (RS256) signatures of the same digest are byte-identical", true, e)
+		v.Record("Key Vault's and the source's RSASSA-PKCS1-v1_5 (RS256) signatures of the same digest are byte-identical", true, e)
 	}
 	return nil
 }
@@ -321,7 +313,7 @@ func (t *Target) verifyDecrypt(ctx context.Context, v *byok.Verification, name, 
 	case !bytes.Equal(out.Result, msg):
 		e = errors.New("Key Vault decrypted to something else")
 	}
-	add(v, CheckDecrypt, info.PublicKeyFromPrivate, e)
+	v.Record(CheckDecrypt, info.PublicKeyFromPrivate, e)
 	return nil
 }
 
@@ -350,7 +342,7 @@ func (t *Target) verifyOct(ctx context.Context, v *byok.Verification, name, vers
 		if !bytes.Equal(out.Result, want) {
 			e = errors.New("Key Vault's A256KW output differs from the source key's: it holds another AES key")
 		}
-		add(v, CheckOctWrap, true, e)
+		v.Record(CheckOctWrap, true, e)
 		return nil
 	}
 	back, err := t.client.UnwrapKey(ctx, name, version, azkeys.KeyOperationParameters{Algorithm: to(azkeys.EncryptionAlgorithmA256KW), Value: out.Result}, nil)
@@ -364,7 +356,7 @@ func (t *Target) verifyOct(ctx context.Context, v *byok.Verification, name, vers
 	if !bytes.Equal(back.Result, value) {
 		e = errors.New("UnwrapKey did not return the wrapped value")
 	}
-	add(v, CheckRoundTrip, false, e)
+	v.Record(CheckRoundTrip, false, e)
 	v.Skip("the source holds its AES key in an HSM, which byok cannot ask for an A256KW wrap to compare with Key Vault's, so nothing shows the vault holds the source's key")
 	return nil
 }

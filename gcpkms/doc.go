@@ -5,7 +5,7 @@
 //
 //	client, err := kms.NewKeyManagementClient(ctx) // cloud.google.com/go/kms/apiv1; Application Default Credentials
 //	target, err := gcpkms.New(client, gcpkms.Options{
-//		KeyRing: "projects/P/locations/L/keyRings/R",
+//		KeyRing: "projects/my-project/locations/europe-west1/keyRings/payments",
 //		KeyID:   "payments-signing",
 //	})
 //	res, err := new(byok.Importer).Import(ctx, src, target)

@@ -124,7 +124,7 @@ func New(client API, opts Options) (*Target, error) {
 	}
 	m := ringRE.FindStringSubmatch(opts.KeyRing)
 	if m == nil {
-		return nil, fmt.Errorf("gcpkms: key ring %q: want projects/PROJECT/locations/LOCATION/keyRings/RING (IDs of letters, digits, _ and -)", opts.KeyRing)
+		return nil, fmt.Errorf("gcpkms: key ring %q: want projects/PROJECT/locations/LOCATION/keyRings/RING: a project ID (lowercase letters, digits, -), a location (europe-west1, global), a key ring ID (letters, digits, _ and -)", opts.KeyRing)
 	}
 	if !idRE.MatchString(opts.KeyID) {
 		return nil, fmt.Errorf("gcpkms: key ID %q: want 1 to 63 letters, digits, _ or -", opts.KeyID)
@@ -461,6 +461,12 @@ func (t *Target) Import(ctx context.Context, p byok.ImportParameters, wrapped []
 	})
 	if err != nil {
 		return imp, fmt.Errorf("gcpkms: ImportCryptoKeyVersion into %s (%s, job %s): %w%s", p.KeyID, row.alg, p.ImportToken, err, t.leftBehind("", false))
+	}
+	// The proof runs on this version: it must be one of the key imported
+	// into, not another key's.
+	if !strings.HasPrefix(v.GetName(), p.KeyID+"/cryptoKeyVersions/") {
+		return imp, fmt.Errorf("gcpkms: ImportCryptoKeyVersion into %s answered with the version %q, which is not one of that key%s",
+			p.KeyID, v.GetName(), t.leftBehind("", false))
 	}
 	imp.KeyARN = v.GetName()
 	err = t.poll(ctx, "the version "+v.GetName()+" to become ENABLED", func() (bool, error) {

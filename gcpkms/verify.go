@@ -66,14 +66,6 @@ func skipRefused(v *byok.Verification, op string, err error) bool {
 	return true
 }
 
-func add(v *byok.Verification, name string, identity bool, err error) {
-	c := byok.Check{Name: name, OK: err == nil, Identity: identity}
-	if err != nil {
-		c.Detail = err.Error()
-	}
-	v.Add(c)
-}
-
 // VerifyImport proves, after the version became ENABLED, that it holds the
 // source key. Each check says what it proves (docs/targets.md):
 //
@@ -258,7 +250,7 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version s
 		kmsSig = resp.GetSignature()
 		// Like GetPublicKey, identity only for a public key derived from
 		// the source's private key.
-		add(v, fmt.Sprintf("%s (%s)", CheckKMSSignature, row.alg), info.PublicKeyFromPrivate, verifySignature(srcPub, s, digest, kmsSig))
+		v.Record(fmt.Sprintf("%s (%s)", CheckKMSSignature, row.alg), info.PublicKeyFromPrivate, verifySignature(srcPub, s, digest, kmsSig))
 	}
 	ss, ok := src.(byok.SignerSource)
 	if !ok {
@@ -288,7 +280,7 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version s
 		if err := verifySignature(kmsPub, s, digest, sig); err != nil {
 			e = fmt.Errorf("the source's signature does not verify under Cloud KMS's public key: %v", err)
 		}
-		add(v, fmt.Sprintf("%s (%s)", CheckSrcSignature, row.alg), true, e)
+		v.Record(fmt.Sprintf("%s (%s)", CheckSrcSignature, row.alg), true, e)
 	}
 	if !s.pss && kmsSig != nil {
 		if _, isRSA := srcPub.(*rsa.PublicKey); isRSA {
@@ -296,7 +288,7 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version s
 			if !bytes.Equal(sig, kmsSig) {
 				e = errors.New("the deterministic RSASSA-PKCS1-v1_5 signatures differ")
 			}
-			add(v, CheckPKCS1Equal, true, e)
+			v.Record(CheckPKCS1Equal, true, e)
 		}
 	}
 	return nil
@@ -378,7 +370,7 @@ func (t *Target) verifyDecrypt(ctx context.Context, v *byok.Verification, versio
 			e = errors.New("Cloud KMS decrypted it to something else")
 		}
 	}
-	add(v, fmt.Sprintf("%s (%s)", CheckDecrypt, row.alg), info.PublicKeyFromPrivate, e)
+	v.Record(fmt.Sprintf("%s (%s)", CheckDecrypt, row.alg), info.PublicKeyFromPrivate, e)
 	return nil
 }
 
@@ -411,7 +403,7 @@ func (t *Target) verifyMAC(ctx context.Context, v *byok.Verification, version st
 	if !hmac.Equal(resp.GetMac(), local) {
 		e = errors.New("Cloud KMS's HMAC differs from the source's")
 	}
-	add(v, CheckMAC, true, e)
+	v.Record(CheckMAC, true, e)
 	return nil
 }
 
@@ -450,7 +442,7 @@ func (t *Target) verifyRoundTrip(ctx context.Context, v *byok.Verification, key,
 	if !bytes.Equal(dec.GetPlaintext(), msg) {
 		e = errors.New("Decrypt did not return the plaintext")
 	}
-	add(v, CheckRoundTrip, false, e)
+	v.Record(CheckRoundTrip, false, e)
 	v.Skip("GOOGLE_SYMMETRIC_ENCRYPTION ciphertexts are in Cloud KMS's own format, so nothing outside Cloud KMS can show the key is the source's; " +
 		"for an identity check import a software AES key as AES_256_GCM (--gcp-algorithm AES_256_GCM)")
 	return nil
@@ -496,7 +488,7 @@ func (t *Target) verifyRaw(ctx context.Context, v *byok.Verification, version st
 		case !bytes.Equal(got, msg):
 			e = errors.New("the source key decrypts Cloud KMS's ciphertext to something else, so Cloud KMS holds another key")
 		}
-		add(v, fmt.Sprintf("%s (%s)", CheckRawLocal, row.alg), true, e)
+		v.Record(fmt.Sprintf("%s (%s)", CheckRawLocal, row.alg), true, e)
 		return nil
 	}
 	dec, err := t.client.RawDecrypt(ctx, &kmspb.RawDecryptRequest{Name: version, Ciphertext: enc.GetCiphertext(), CiphertextCrc32C: crc(enc.GetCiphertext()),
@@ -515,7 +507,7 @@ func (t *Target) verifyRaw(ctx context.Context, v *byok.Verification, version st
 	if !bytes.Equal(dec.GetPlaintext(), msg) {
 		e = errors.New("RawDecrypt did not return the plaintext")
 	}
-	add(v, CheckRawRoundTrip, false, e)
+	v.Record(CheckRawRoundTrip, false, e)
 	v.Skip("the source does not hold its key in memory, so Cloud KMS's raw ciphertext could not be decrypted with the source key")
 	return nil
 }

@@ -61,6 +61,8 @@ var hsmDemoSources func(ctx context.Context, module string, progress func(string
 
 // demoRow is one import of one example key.
 type demoRow struct {
+	// Target is aws, gcp or azure (--clouds).
+	Target          string                 `json:"target"`
 	Source          string                 `json:"source"`
 	KeySpec         byok.KeySpec           `json:"key_spec"`
 	KeyUsage        byok.KeyUsage          `json:"key_usage"`
@@ -88,8 +90,10 @@ type demoOutput struct {
 	Imported int       `json:"imported"`
 	Failed   int       `json:"failed"`
 	Results  []demoRow `json:"results"`
-	Seconds  float64   `json:"elapsed_seconds"`
-	Error    *errorOut `json:"error,omitempty"`
+	// Notes says which keys were not sent to a cloud (--clouds), and why.
+	Notes   []string  `json:"notes"`
+	Seconds float64   `json:"elapsed_seconds"`
+	Error   *errorOut `json:"error,omitempty"`
 }
 
 func demoFailed(failed, total int) error {
@@ -101,6 +105,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	all := fs.Bool("all", false, "every allowed wrapping algorithm × wrapping key spec, not only the one byok would choose")
 	fast := fs.Bool("fast", false, "reuse pre-generated wrapping key pairs in the emulator instead of a fresh one per GetParametersForImport")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	clouds := fs.Bool("clouds", false, "also import the keys into Google Cloud KMS and Azure Managed HSM (fakes of their published APIs, in this process, real clients)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -110,7 +115,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	p := progress{stderr, *asJSON}
 	start := time.Now()
-	rows, err := demo(ctx, *all, *fast, p.say)
+	rows, notes, err := demo(ctx, *all, *fast, *clouds, p.say)
 	if err != nil {
 		return err
 	}
@@ -121,9 +126,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *asJSON {
-		doc := demoOutput{OK: failed == 0, Imported: len(rows) - failed, Failed: failed, Results: rows, Seconds: time.Since(start).Seconds()}
+		doc := demoOutput{OK: failed == 0, Imported: len(rows) - failed, Failed: failed, Results: rows, Notes: notes, Seconds: time.Since(start).Seconds()}
 		if doc.Results == nil {
 			doc.Results = []demoRow{}
+		}
+		if doc.Notes == nil {
+			doc.Notes = []string{}
 		}
 		if failed > 0 {
 			doc.Error = newErrorOut(demoFailed(failed, len(rows)), "", nil)
@@ -132,8 +140,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	} else {
-		printDemo(stdout, rows)
+		printDemoTargets(stdout, rows, notes)
 		end := fmt.Sprintf("%d imported and verified, %d failed, in %s (KMS: byok's verifying emulator, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
+		if *clouds {
+			end = fmt.Sprintf("%d imported and verified, %d failed, in %s (every cloud: a verifying fake of its published API, in this process", len(rows)-failed, failed, fmtDuration(time.Since(start)))
+		}
 		if *fast {
 			end += ", pre-generated wrapping keys"
 		}
@@ -143,6 +154,36 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return demoFailed(failed, len(rows))
 	}
 	return nil
+}
+
+// printDemoTargets prints the rows of each target under its title when
+// there is more than one target, then the notes.
+func printDemoTargets(w io.Writer, rows []demoRow, notes []string) {
+	var order []string
+	by := map[string][]demoRow{}
+	for _, r := range rows {
+		if _, ok := by[r.Target]; !ok {
+			order = append(order, r.Target)
+		}
+		by[r.Target] = append(by[r.Target], r)
+	}
+	if len(order) <= 1 {
+		printDemo(w, rows)
+	} else {
+		for i, t := range order {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprint(w, wrapText(demoTargetTitle[t], "", lineWidth))
+			printDemo(w, by[t])
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nnot sent:")
+		for _, n := range notes {
+			fmt.Fprint(w, wrapText(n, "  ", lineWidth))
+		}
+	}
 }
 
 // printDemo prints one line per import (fitting 100 columns), then the
@@ -285,7 +326,7 @@ type demoJob struct {
 }
 
 // demo runs the imports; it returns an error only when it could not start.
-func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demoRow, error) {
+func demo(ctx context.Context, all, fast, clouds bool, say func(string, ...any)) ([]demoRow, []string, error) {
 	say("starting byok's verifying KMS emulator in this process…")
 	srv := kmstest.NewServer(kmstest.WithWrappingKeyCache(fast))
 	defer srv.Close()
@@ -293,7 +334,7 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 
 	keys, err := exampleKeys(say)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type labelled struct {
 		src   byok.KeySource
@@ -311,7 +352,7 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 		s, err := software.New(m, software.Options{Label: "byok demo example " + string(m.Spec())})
 		if err != nil {
 			m.Destroy()
-			return nil, err
+			return nil, nil, err
 		}
 		sources = append(sources, labelled{s, "generated"})
 	}
@@ -320,7 +361,7 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 			say("SoftHSM is installed: adding its keys…")
 			hs, err := hsmDemoSources(ctx, softhsmModule, say)
 			if err != nil {
-				return nil, fmt.Errorf("preparing the SoftHSM keys: %w", err)
+				return nil, nil, fmt.Errorf("preparing the SoftHSM keys: %w", err)
 			}
 			for _, s := range hs {
 				sources = append(sources, labelled{s, "softhsm"})
@@ -332,7 +373,7 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 	for _, s := range sources {
 		info, err := s.src.Describe(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !all {
 			jobs = append(jobs, demoJob{src: s.src, label: s.label, info: info})
@@ -343,7 +384,7 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 		algs := byok.WrappingAlgorithms()
 		if l, ok := s.src.(byok.AlgorithmLister); ok {
 			if algs, err = l.WrappingAlgorithms(ctx); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		for _, alg := range algs {
@@ -390,18 +431,37 @@ func demo(ctx context.Context, all, fast bool, say func(string, ...any)) ([]demo
 	close(work)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rows, nil
+	if !clouds {
+		return rows, nil, nil
+	}
+	var once []demoJob // each source once, with the target's own choice
+	for _, j := range jobs {
+		if !j.forced || len(once) == 0 || once[len(once)-1].src != j.src {
+			once = append(once, demoJob{src: j.src, label: j.label, info: j.info})
+		}
+	}
+	more, notes, err := demoClouds(ctx, once, say)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(rows, more...), notes, nil
 }
 
 // importOne imports one example key through byok.Importer into the emulator.
 func importOne(ctx context.Context, j demoJob, client byok.KMSAPI) demoRow {
+	return importInto(ctx, j, &byok.KMS{Client: client}, demoAWS)
+}
+
+// importInto imports one example key through byok.Importer into dst, a
+// target of the named kind.
+func importInto(ctx context.Context, j demoJob, dst byok.KMSTarget, target string) demoRow {
 	start := time.Now()
-	r := demoRow{Source: j.label, KeySpec: j.info.Spec, KeyUsage: effectiveUsage(j.info), Fingerprint: j.info.Fingerprint,
+	r := demoRow{Target: target, Source: j.label, KeySpec: j.info.Spec, KeyUsage: effectiveUsage(j.info), Fingerprint: j.info.Fingerprint,
 		Algorithm: j.alg, WrappingKeySpec: j.wks}
 	im := &byok.Importer{Algorithm: j.alg, WrappingKeySpec: j.wks}
-	res, err := im.Import(ctx, j.src, &byok.KMS{Client: client})
+	res, err := im.Import(ctx, j.src, dst)
 	r.Seconds = time.Since(start).Seconds()
 	if res != nil {
 		r.KeyARN, r.Algorithm, r.WrappingKeySpec = res.KeyARN, res.Algorithm, res.WrappingKeySpec

@@ -15,10 +15,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +28,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/byok-go/byok/azkv/azkvtest"
+	"github.com/byok-go/byok/gcpkms/gcpkmstest"
 	"github.com/byok-go/byok/internal/testenv"
 	"github.com/byok-go/byok/kmstest"
 )
@@ -125,7 +130,65 @@ type docWorkspace struct {
 	dir     string
 	srv     *kmstest.Server
 	lastARN string
-	aliases map[string]bool // aliases made for the docs' commands
+	aliases map[string]bool  // aliases made for the docs' commands
+	azure   *azkvtest.Server // the fake Key Vault, once started
+	kek     string           // the kid of its KEK, once made
+}
+
+// The placeholders docs/targets.md uses for Azure.
+const (
+	docVault = "https://contoso.vault.azure.net"
+	docKEKID = docVault + "/keys/KEK/0123456789abcdef0123456789abcdef"
+)
+
+// startClouds starts the fakes of Cloud KMS and Key Vault for the commands
+// that name them, and points byok at them as docs/targets.md says: the
+// BYOK_GCP_ENDPOINT, BYOK_AZURE_CA_FILE and BYOK_AZURE_TOKEN_FILE
+// variables.
+func (ws *docWorkspace) startClouds(t *testing.T) {
+	if ws.azure != nil {
+		return
+	}
+	g, err := gcpkmstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	t.Setenv(envGCPEndpoint, g.Addr())
+	srv, env, _ := azureEnv(t)
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BYOK_AZURE_") {
+			t.Setenv(k, v)
+		}
+	}
+	ws.azure = srv
+}
+
+// makeKEK makes the key exchange key in the fake Key Vault, as
+// `az keyvault key create --kty RSA-HSM --ops import` would, and writes its
+// public key to KEK.pem, as `az keyvault key download` would.
+func (ws *docWorkspace) makeKEK(t *testing.T) {
+	if ws.kek != "" {
+		return
+	}
+	c, err := azkeys.NewClient(ws.azure.URL(), ws.azure.Credential(), ws.azure.ClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kty, size, op := azkeys.KeyTypeRSAHSM, int32(3072), azkeys.KeyOperationImport
+	resp, err := c.CreateKey(context.Background(), "KEK", azkeys.CreateKeyParameters{Kty: &kty, KeySize: &size, KeyOps: []*azkeys.KeyOperation{&op}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(resp.Key.N), E: int(new(big.Int).SetBytes(resp.Key.E).Int64())}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws.dir, "KEK.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws.kek = string(*resp.Key.KID)
 }
 
 var arnRE = regexp.MustCompile(`arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}`)
@@ -195,6 +258,14 @@ keys:
 // placeholders replaces what the docs leave for the reader to fill in.
 func (ws *docWorkspace) placeholders(t *testing.T, s string) string {
 	s = strings.ReplaceAll(s, "http://127.0.0.1:8555", ws.srv.URL)
+	if strings.Contains(s, "--to gcp") || strings.Contains(s, "--to azure") || strings.Contains(s, "--for azure") {
+		ws.startClouds(t)
+		if strings.Contains(s, docKEKID) {
+			ws.makeKEK(t)
+			s = strings.ReplaceAll(s, docKEKID, ws.kek)
+		}
+		s = strings.ReplaceAll(s, docVault, ws.azure.URL())
+	}
 	s = regexp.MustCompile(`\bSOURCE\b`).ReplaceAllString(s, "signing-key.pem")
 	// Aliases the docs name, made on first use by importing the key file
 	// they go with.

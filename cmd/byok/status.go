@@ -36,8 +36,9 @@ attention.
 A key needs attention when its material expires within --warn-within, when
 it is PendingImport (expired or shredded: ciphertexts under it are unusable
 until the same material is imported again), when it is scheduled for
-deletion, when a target in another cloud is neither enabled nor disabled, when its source no longer opens or is another key, when it was
-not migrated, or when it could not be checked.
+deletion, when a target in another cloud is neither enabled nor disabled,
+when its source no longer opens or is another key, when it was not
+migrated, or when it could not be checked.
 
 Examples:
   byok status fleet.yaml

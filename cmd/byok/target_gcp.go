@@ -74,6 +74,9 @@ func (g *gcpFlags) validate() error {
 	default:
 		return fmt.Errorf("%w: --gcp-protection-level %q: want hsm or software", errUsage, g.level)
 	}
+	if g.endpoint == "" {
+		g.endpoint = os.Getenv(envGCPEndpoint) // as byok migrate and status take it
+	}
 	if g.endpoint != "" {
 		host, port, err := net.SplitHostPort(g.endpoint)
 		ip := net.ParseIP(host)
@@ -134,11 +137,11 @@ GOOGLE_APPLICATION_CREDENTIALS).
 ` + sourceHelp + `
 
 Examples:
-  byok import --to gcp --gcp-key-ring projects/P/locations/europe-west1/keyRings/R \
+  byok import --to gcp --gcp-key-ring projects/my-project/locations/europe-west1/keyRings/payments \
     --gcp-key signing signing.pem
-  byok import --to gcp --gcp-key-ring projects/P/locations/global/keyRings/R --gcp-key mac \
-    hmac.hex --key-spec HMAC_256 --key-format hex --gcp-protection-level software
-  byok import --to gcp --gcp-key-ring projects/P/locations/global/keyRings/R \
+  byok import --to gcp --gcp-key-ring projects/my-project/locations/global/keyRings/payments \
+    --gcp-key mac hmac.hex --key-spec HMAC_256 --key-format hex --gcp-protection-level software
+  byok import --to gcp --gcp-key-ring projects/my-project/locations/global/keyRings/payments \
     --gcp-key k --dry-run key.pem`
 
 // runImportGCP is byok import --to gcp; args are without --to.
@@ -336,8 +339,9 @@ func (h sayHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h sayHandler) WithGroup(string) slog.Handler      { return h }
 
 // envGCPEndpoint names, like --gcp-endpoint, a fake Cloud KMS on loopback
-// (plaintext, unauthenticated) for byok migrate and byok status, whose
-// manifests name no endpoint; tests only.
+// (plaintext, unauthenticated) for byok import --to gcp without the flag,
+// and for byok migrate and byok status, whose manifests name no endpoint;
+// tests only.
 const envGCPEndpoint = "BYOK_GCP_ENDPOINT"
 
 // gcpClient is the one Cloud KMS client byok migrate and byok status share

@@ -6,7 +6,12 @@ package azkv_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/byok-go/byok/azkv/azkvtest"
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -97,5 +102,63 @@ func TestReviewCannotWrapAESMessageCurrent(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "wrap AES keys only with RSAES_OAEP") {
 		t.Fatalf("stale advice: %v", err)
+	}
+}
+
+// lostAnswer passes the first ImportKey (PUT /keys/NAME) to the vault and
+// answers the client 503, as a gateway that lost the vault's answer would.
+type lostAnswer struct {
+	inner policy.Transporter
+	lost  atomic.Bool
+}
+
+func (l *lostAnswer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := l.inner.Do(req)
+	if err == nil && req.Method == http.MethodPut && l.lost.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader(`{"error":{"code":"ServiceUnavailable","message":"lost"}}`)), Request: req}, nil
+	}
+	return resp, err
+}
+
+// The azkeys client retries a request answered 408, 429, 500, 502, 503 or
+// 504, ImportKey too (azcore's default retry policy); Key Vault's ImportKey
+// into an existing name adds a version. So one import whose answer is lost
+// becomes two versions of the key, although Prepare refuses an existing
+// name so as never to add a version (and migrate runs Import once,
+// pacedOnce, for the same reason). The target should send ImportKey once
+// (policy.WithRetryOptions / a per-call MaxRetries of -1) and ask the
+// vault, not re-send, when the answer is lost.
+func TestReviewImportKeyNotResent(t *testing.T) {
+	ctx := context.Background()
+	srv, err := azkvtest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	opts := srv.ClientOptions()
+	opts.Transport = &lostAnswer{inner: opts.Transport}
+	client, err := azkeys.NewClient(srv.URL(), srv.Credential(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := openKey(t, "p256.sec1.pem", byok.LoadOptions{}, software.Options{})
+	tg, err := azkv.New(client, srv.URL(), azkv.Options{KeyName: "once"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ierr := new(byok.Importer).Import(ctx, src, tg)
+	n := 0
+	pager := client.NewListKeyPropertiesVersionsPager("once", nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("one import made %d versions of the key (Import: %v)", n, ierr)
 	}
 }

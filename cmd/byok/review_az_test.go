@@ -177,3 +177,34 @@ func TestReviewAzureOutputSaysKeyVault(t *testing.T) {
 		t.Errorf("the Azure verdict speaks of KMS:\n%s", r.stdout)
 	}
 }
+
+// Held up: two keys of a manifest naming the same Azure key (vault and
+// key_name) would both import into one Key Vault key, as two versions; the
+// manifest check refuses it, naming the key name and both lines.
+func TestReviewManifestSameAzureKeyTwice(t *testing.T) {
+	url, _ := startEmulator(t)
+	srv, env, logs := azureEnv(t)
+	env = append(env, emulatorEnv(t, url)...)
+	dir := t.TempDir()
+	for _, f := range []string{"p256.sec1.pem", "p384.pkcs8.pem"} {
+		b, _ := os.ReadFile(keyFile(f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o600)
+	}
+	manifest := filepath.Join(dir, "fleet.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: review-az-dup
+keys:
+  - name: a
+    source: {key: p256.sec1.pem}
+    targets:
+      - azure: {vault: `+srv.URL()+`, key_name: shared}
+  - name: b
+    source: {key: p384.pkcs8.pem}
+    targets:
+      - azure: {vault: `+srv.URL()+`, key_name: shared}
+`), 0o600)
+	r := runByok(t, env, "migrate", manifest, "--progress", "none")
+	if r.code != 2 || !strings.Contains(r.stderr, "shared") {
+		t.Fatalf("want the manifest refused (exit 2): %s\nvault log:\n%s", r, logs)
+	}
+}

@@ -208,3 +208,33 @@ keys:
 		t.Fatalf("want the manifest refused (exit 2): %s\nvault log:\n%s", r, logs)
 	}
 }
+
+// A manifest whose AES key goes to AWS and to a key vault (not a Managed
+// HSM, which alone imports AES keys): Azure's rule is known before
+// anything is done, but migrate creates and imports the key in AWS first
+// and only then fails it on the Azure target.
+func TestReviewMigrateAzureRulesBeforeAWS(t *testing.T) {
+	url, logs := startEmulator(t)
+	srv, env, vlog := azureEnv(t)
+	env = append(env, emulatorEnv(t, url)...)
+	dir := t.TempDir()
+	b, _ := os.ReadFile(keyFile("aes256.hex"))
+	os.WriteFile(filepath.Join(dir, "k.hex"), b, 0o600)
+	manifest := filepath.Join(dir, "fleet.yaml")
+	os.WriteFile(manifest, []byte(`version: 1
+id: review-az-aes
+keys:
+  - name: data
+    source: {key: k.hex, key_spec: SYMMETRIC_DEFAULT}
+    targets:
+      - aws: {region: us-east-1}
+      - azure: {vault: `+srv.URL()+`}
+`), 0o600)
+	r := runByok(t, env, "migrate", manifest, "--progress", "none")
+	if r.code == 0 {
+		t.Fatalf("an AES key into a key vault was not refused: %s", r)
+	}
+	if n := strings.Count(logs.String(), "TrentService.CreateKey"); n != 0 {
+		t.Fatalf("%d AWS CreateKey for a key Azure's rules refuse:\n%s\nvault log:\n%s", n, r, vlog)
+	}
+}

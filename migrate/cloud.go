@@ -18,6 +18,12 @@ import (
 // (ChooseWrapping), proves the import (VerifyImport) and says what state
 // the key is in (KeyState).
 //
+// Import names the version it created in Imported.KeyARN (or in a KeyID
+// other than the key's name); the migration journals and audits it
+// (KeyMaterialID) with the KeyID Import returned, and gives both back to
+// VerifyImport, in this run or a later one, so that the proof is of the
+// version imported, not of whatever version the key's name stands for.
+//
 // The migrate package does not import any cloud SDK: the packages that
 // implement these targets are wired in by the program (byok's command
 // line fills Migration.Targets and StatusQuery.Targets).
@@ -26,9 +32,10 @@ type CloudTarget interface {
 	byok.WrappingChooser
 	byok.ImportVerifier
 	// KeyState returns the state of the key material imported into keyID
-	// (CloudSpec.Name: the migration requires that the KeyID of the
-	// target's ImportParameters be that name), in the
-	// cloud's words: for Cloud KMS the state of the CryptoKeyVersion
+	// — CloudSpec.Name (the migration requires that the KeyID of the
+	// target's ImportParameters be that name), or the version an import
+	// created, as Import named it (byok status reads the version recorded
+	// at import) — in the cloud's words: for Cloud KMS the state of the CryptoKeyVersion
 	// imported (ENABLED, DISABLED, PENDING_IMPORT, IMPORT_FAILED,
 	// DESTROYED, …), for Key Vault Enabled or Disabled. Compared without
 	// regard to case, "enabled" means imported and usable and "disabled"
@@ -47,11 +54,91 @@ type ThrottleClassifier interface {
 }
 
 // TargetOpener opens the target of one key in one cloud: spec names the
-// cloud key (spec.GCP or spec.Azure, as spec.Kind says). It is called once
-// per key and target, from several goroutines at once: share clients
-// between calls. It should not call the cloud (the target does, when the
-// migration calls it, paced by the cloud's quotas).
+// cloud key (spec.GCP or spec.Azure, as spec.Kind says). It must not call
+// the cloud (the target does, when the migration calls it, paced by the
+// cloud's quotas), and it is called from several goroutines at once:
+// share clients between calls.
+//
+// It is also the check of the manifest's settings for that cloud, which
+// the migrate package cannot make itself (it links no cloud SDK): Run and
+// Status first open every cloud target of every key, before the first
+// request or journal entry, and then Run opens each again when its key
+// runs. So an opener checks spec's settings first, as the cloud's target
+// does (names, algorithm, protection level, vault URL), and returns a
+// *CloudFieldError naming the field it refuses; then it builds or shares
+// the client, whose failure (no credentials) is any other error. Field
+// errors become manifest mistakes (*ManifestError, with the line and the
+// field's path); Run stops on any other error before doing anything.
 type TargetOpener func(ctx context.Context, spec CloudSpec) (CloudTarget, error)
+
+// CloudFieldError is a TargetOpener's refusal of one setting of a
+// CloudSpec: Field is the manifest's name for it (key_ring, key_id,
+// protection_level, algorithm, vault, key_name, kek_name), or "" for the
+// item as a whole (settings that do not go together).
+type CloudFieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *CloudFieldError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+func (e *CloudFieldError) Unwrap() error { return e.Err }
+
+// VersionReader is implemented by a CloudTarget whose key's unversioned
+// use picks its latest version (Key Vault): CurrentVersion returns the
+// identifier of the version the key name keyID (CloudSpec.Name) stands for
+// now, in the form Import returned for the version it imported
+// (Imported.KeyARN). byok status compares it with the version recorded at
+// import: another version there is not the source's key.
+type VersionReader interface {
+	CurrentVersion(ctx context.Context, keyID string) (string, error)
+}
+
+// checkCloudTargets opens every cloud target of every key of m with its
+// opener, which checks the target's settings and makes no request. The
+// settings refused (CloudFieldError) are returned as a *ManifestError
+// naming their line and field; the first other error (a client that cannot
+// be made) as other. After such an error, that kind's opener is not called
+// again (every key would fail alike, perhaps slowly).
+func checkCloudTargets(ctx context.Context, m *Manifest, openers map[string]TargetOpener) (mistakes, other error) {
+	if len(m.kinds) == 0 || (len(m.kinds) == 1 && m.kinds[KindAWS] > 0) {
+		return nil, nil
+	}
+	errs := &errList{path: m.Path}
+	broken := map[string]bool{}
+	for k, err := range m.Keys() {
+		if err != nil {
+			return err, nil
+		}
+		for _, c := range k.Clouds {
+			if broken[c.Kind] || openers[c.Kind] == nil {
+				continue
+			}
+			_, err := openers[c.Kind](ctx, c)
+			var fe *CloudFieldError
+			switch {
+			case err == nil:
+			case errors.As(err, &fe):
+				field := c.field
+				if fe.Field != "" {
+					field += "." + fe.Field
+				}
+				errs.add(c.Line, field, "%v", fe.Err)
+			default:
+				broken[c.Kind] = true
+				if other == nil {
+					other = fmt.Errorf("migrate: %s:%d: opening the %s target %s: %w; nothing was changed", m.Path, c.Line, kindTitle(c.Kind), c.Name(), err)
+				}
+			}
+		}
+	}
+	return errs.err(), other
+}
 
 // MissingTargetError is Run's (and Status's) refusal of a manifest that
 // names a kind of target no opener was given for (Migration.Targets,
@@ -232,12 +319,40 @@ func (t *cloudJournalTarget) Import(ctx context.Context, p byok.ImportParameters
 			break
 		}
 	}
-	version := imp.KeyMaterialID
-	if version == "" && imp.KeyID != p.KeyID {
-		version = imp.KeyID // a versioned identifier (Key Vault's key id)
+	id := imp.KeyID
+	if id == "" {
+		id = p.KeyID
 	}
-	t.noted = r.cloudImportedNote(t.j, t.unit, p.KeyID, version, "")
+	t.noted = r.cloudImportedNote(t.j, t.unit, id, importedVersion(imp, p.KeyID), "")
 	return imp, t.noted
+}
+
+// importedVersion returns the version an import into the cloud key name
+// created, as the target's Import named it: Imported.KeyARN (Cloud KMS:
+// the CryptoKeyVersion's name; Key Vault: the versioned key identifier),
+// else a KeyID other than the key's name, else KeyMaterialID.
+func importedVersion(imp byok.Imported, name string) string {
+	switch {
+	case imp.KeyARN != "" && imp.KeyARN != name:
+		return imp.KeyARN
+	case imp.KeyID != "" && imp.KeyID != name:
+		return imp.KeyID
+	}
+	return imp.KeyMaterialID
+}
+
+// reproof returns what VerifyImport is given for the import the journal
+// records in rs: the KeyID the target's Import returned (journaled as the
+// entry's ARN: Key Vault's versioned key identifier, Cloud KMS's crypto
+// key) and the version (KeyARN), so that the proof, in this run or a later
+// one, uses the version imported, not whatever version the key's name
+// stands for now.
+func reproof(rs *regionState, name string) byok.Imported {
+	id := rs.arn
+	if id == "" {
+		id = name
+	}
+	return byok.Imported{KeyID: id, KeyARN: rs.materialID, KeyMaterialID: rs.materialID}
 }
 
 // Refresh fetches new parameters when the cloud's target can.
@@ -258,15 +373,49 @@ func (t *cloudJournalTarget) IsExpiredToken(err error) bool {
 	return ok && rf.IsExpiredToken(err)
 }
 
+// cloudImportedNote journals an import into a target outside AWS: keyID
+// is the KeyID its Import returned (the cloud key's name when unknown),
+// version the version it created ("" when unknown).
 func (r *runner) cloudImportedNote(j *job, unit, keyID, version, detail string) error {
 	rs := j.rs(unit)
 	rs.imported, rs.arn, rs.materialID = true, keyID, version
 	return r.note(Entry{Key: j.k.Name, Target: unit, Step: StepImport, Phase: PhaseDone, ARN: keyID, KeyMaterialID: version, Detail: detail})
 }
 
-// cloud migrates j into one target outside AWS: open the target, import
-// through byok.Importer.Import (unless the journal, or the cloud after an
-// interrupted run, says it is done), prove it, journal and audit it.
+// cloudPlan is a target outside AWS of the job's key, opened, and its
+// rules applied to the source (planClouds).
+type cloudPlan struct {
+	t      CloudTarget
+	info   byok.KeyInfo
+	choice byok.Choice
+}
+
+// planClouds opens every target of j outside AWS and applies its rules to
+// the source (byok.Importer.PlanFor: key spec, usage, wrapping), before
+// this run does anything for the key: a key one cloud refuses (a spec it
+// has no algorithm for) fails with nothing created or imported anywhere.
+func (r *runner) planClouds(ctx context.Context, j *job) error {
+	for _, spec := range j.k.Clouds {
+		t, err := openCloud(ctx, r.m.Targets, spec)
+		if err != nil {
+			return err
+		}
+		info, choice, err := (&byok.Importer{}).PlanFor(ctx, j.src, t)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w (found before this run did anything for the key)", kindTitle(spec.Kind), spec.Name(), err)
+		}
+		if j.clouds == nil {
+			j.clouds = map[string]*cloudPlan{}
+		}
+		j.clouds[spec.Unit()] = &cloudPlan{t: t, info: info, choice: choice}
+	}
+	return nil
+}
+
+// cloud migrates j into one target outside AWS: the target planClouds
+// opened, import through byok.Importer.Import (unless the journal, or the
+// cloud after an interrupted run, says it is done), prove it, journal and
+// audit it.
 func (r *runner) cloud(ctx context.Context, j *job, spec CloudSpec) error {
 	unit := spec.Unit()
 	rs := j.rs(unit)
@@ -274,16 +423,14 @@ func (r *runner) cloud(ctx context.Context, j *job, spec CloudSpec) error {
 	rec.Target, rec.KeyName, rec.ValidTo, rec.ExpirationModel, rec.Algorithm, rec.WrappingKeySpec = spec.Kind, spec.Name(), nil, "", "", ""
 	res := RegionResult{Target: spec.Kind, KeyName: spec.Name(), Role: spec.Kind}
 	defer func() { j.results = append(j.results, res) }()
-	t, err := openCloud(ctx, r.m.Targets, spec)
-	if err != nil {
-		return err
+	cp := j.clouds[unit]
+	if cp == nil {
+		return fmt.Errorf("migrate: the %s target %s was not planned", kindTitle(spec.Kind), spec.Name())
 	}
+	t := cp.t
 	p := &pacedCloud{r: r, t: t, spec: spec, scope: spec.Scope()}
 	if r.m.DryRun {
-		info, choice, err := (&byok.Importer{}).PlanFor(ctx, j.src, t)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", kindTitle(spec.Kind), spec.Name(), err)
-		}
+		info, choice := cp.info, cp.choice
 		rec.KeySpec, rec.Algorithm, rec.WrappingKeySpec = info.Spec, choice.Algorithm, choice.WrappingKeySpec
 		if rs.imported {
 			j.plan = append(j.plan, "imported earlier into "+spec.Name())
@@ -297,7 +444,6 @@ func (r *runner) cloud(ctx context.Context, j *job, spec CloudSpec) error {
 		return nil
 	}
 	name := spec.Name()
-	imp := byok.Imported{KeyID: name, KeyMaterialID: rs.materialID}
 	keyState := func(ctx context.Context) (string, error) { return t.KeyState(ctx, name) }
 	if !rs.imported && rs.importIntent {
 		// An earlier run sent the material and stopped before the answer
@@ -308,6 +454,7 @@ func (r *runner) cloud(ctx context.Context, j *job, spec CloudSpec) error {
 			}
 		}
 	}
+	var alg byok.WrappingAlgorithm
 	if !rs.imported {
 		dt := &cloudJournalTarget{p: p, j: j, unit: unit}
 		ir, err := (&byok.Importer{SkipVerify: true}).Import(ctx, j.src, dt)
@@ -322,11 +469,15 @@ func (r *runner) cloud(ctx context.Context, j *job, spec CloudSpec) error {
 			r.note(Entry{Key: j.k.Name, Target: unit, Step: StepImport, Phase: PhaseFailed, ARN: name, Error: err.Error()})
 			return fmt.Errorf("%s %s: %w", kindTitle(spec.Kind), name, err)
 		}
-		imp = byok.Imported{KeyID: name, KeyARN: ir.KeyARN, KeyMaterialID: ir.KeyMaterialID, Algorithm: ir.Algorithm}
+		alg = ir.Algorithm
 		rec.Created = ir.Created
 		rec.Algorithm, rec.WrappingKeySpec = ir.Algorithm, ir.WrappingKeySpec
 		r.countCloud(p.scope)
 	}
+	// The proof, now or in a later run, uses the version imported (as the
+	// journal records it), not the version the key's name stands for.
+	imp := reproof(rs, name)
+	imp.Algorithm = alg
 	rec.KeyMaterialID, res.KeyMaterialID = rs.materialID, rs.materialID
 	return r.verifyCloud(ctx, j, p, unit, imp, rec, &res)
 }

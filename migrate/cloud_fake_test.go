@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,8 @@ func (t *fakeTarget) VerifyImport(_ context.Context, imp byok.Imported, info byo
 
 func (t *fakeTarget) KeyState(_ context.Context, keyID string) (string, error) {
 	t.c.record("KeyState", keyID)
+	// A version (Import's KeyMaterialID) is read as its key.
+	keyID, _, _ = strings.Cut(keyID, "/versions/")
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	if s := t.c.state[keyID]; s != "" {

@@ -256,6 +256,15 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	if err := checkOpeners(m.Manifest, m.Targets); err != nil {
 		return nil, err
 	}
+	// Every cloud target of every key is opened once before anything is
+	// done: its settings are checked as its cloud's target checks them
+	// (a mistake is the manifest's, *ManifestError), and its client is
+	// made (no credentials: the run stops here, not after the AWS keys).
+	if mistakes, other := checkCloudTargets(ctx, m.Manifest, m.Targets); mistakes != nil {
+		return nil, mistakes
+	} else if other != nil {
+		return nil, other
+	}
 	r := &runner{m: m, log: m.Logger, clock: m.Clock, clients: map[string]API{}, sessions: map[string]chan struct{}{},
 		scans: map[string]*scan{}, gpfi: map[string]int{}, cloudImports: map[string]int{}, audit: &auditLog{w: m.Audit}}
 	if r.log == nil {

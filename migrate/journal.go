@@ -81,13 +81,16 @@ type keyState struct {
 	fingerprint string
 	regions     map[string]*regionState
 	// arns are the KMS keys by Region of a finished key, kept only when
-	// the replay is for a renewal (replay.keep).
-	arns map[string]string
+	// the replay is for a renewal (replay.keep); versions the versions
+	// imported into its targets outside AWS, by unit.
+	arns     map[string]string
+	versions map[string]string
 }
 
 // regionState is what the journal says about a key in one Region, or in
 // one target outside AWS (keyed by CloudSpec.Unit; arn is then the cloud
-// key's name, materialID its version).
+// key's name, or once imported the KeyID the target's Import returned,
+// materialID the version it created, Imported.KeyARN).
 type regionState struct {
 	arn           string
 	createIntent  bool // CreateKey may have been sent
@@ -170,10 +173,13 @@ func (r *replay) apply(e *Entry) {
 		if e.Phase == PhaseDone {
 			done := keyState{finished: true}
 			if r.keep {
-				done.fingerprint, done.arns = k.fingerprint, map[string]string{}
+				done.fingerprint, done.arns, done.versions = k.fingerprint, map[string]string{}, map[string]string{}
 				for reg, rs := range k.regions {
 					if rs.arn != "" {
 						done.arns[reg] = rs.arn
+					}
+					if rs.materialID != "" && isCloudUnit(reg) {
+						done.versions[reg] = rs.materialID
 					}
 				}
 			}

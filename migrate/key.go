@@ -25,6 +25,9 @@ type job struct {
 	results []RegionResult
 	records []*AuditRecord
 	plan    []string
+	// clouds are the key's targets outside AWS, opened and planned
+	// (planClouds), by CloudSpec.Unit.
+	clouds map[string]*cloudPlan
 }
 
 func (j *job) rs(region string) *regionState { return j.st.region(region) }
@@ -68,6 +71,12 @@ func (r *runner) migrateKey(ctx context.Context, k Key) (res Result) {
 		return res
 	}
 	defer j.closeSource()
+	// Every cloud's rules are applied before the key's first side effect
+	// (AWS's were, by open): check, then act.
+	if err := r.planClouds(ctx, j); err != nil {
+		res.Err = err
+		return res
+	}
 	var err error
 	t := k.Target
 	switch {

@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -25,6 +24,10 @@ type CloudSpec struct {
 	Line  int    // the item's line in the manifest
 	GCP   *GCPSpec
 	Azure *AzureSpec
+	// field is the item's path in the manifest (keys[3].targets[1].gcp,
+	// or defaults.targets[0].azure for a target every key inherits), for
+	// the mistakes the cloud's own checks find (CloudFieldError).
+	field string
 }
 
 // GCPSpec is a Google Cloud KMS target: a CryptoKey in a key ring.
@@ -50,8 +53,9 @@ func (g *GCPSpec) KeyName() string { return g.KeyRing + "/cryptoKeys/" + g.KeyID
 // vault, imported under a key-exchange key (KEK) of that vault.
 type AzureSpec struct {
 	// Vault is the vault's URL, https://NAME.vault.azure.net (or a
-	// Managed HSM's https://NAME.managedhsm.azure.net); http:// only on
-	// the loopback interface (a fake of the API in tests).
+	// Managed HSM's https://NAME.managedhsm.azure.net): https only, as
+	// the Azure target (azkv.New) takes it; a fake of the API in tests
+	// serves https too.
 	Vault string
 	// KeyName is the key's name in the vault (letters, digits and -, at
 	// most 127); the manifest's default is the key's name.
@@ -112,7 +116,11 @@ var (
 	targetKinds  = []string{KindAWS, KindGCP, KindAzure}
 	gcpFields    = []string{"key_ring", "key_id", "protection_level", "algorithm"}
 	azureFields  = []string{"vault", "key_name", "kek_name", "managed_hsm"}
-	keyRingRe    = regexp.MustCompile(`^projects/[^/\s]+/locations/[a-z0-9-]+/keyRings/[a-zA-Z0-9_-]{1,63}$`)
+	// The key ring as Cloud KMS names it, and as the gcp target (gcpkms)
+	// checks it: a project ID (lowercase letters, digits, '.', ':' and -),
+	// a location, a key ring ID.
+	// https://cloud.google.com/kms/docs/resource-hierarchy
+	keyRingRe    = regexp.MustCompile(`^projects/[a-z0-9.:-]{1,100}/locations/[a-z0-9-]{1,63}/keyRings/[a-zA-Z0-9_-]{1,63}$`)
 	gcpKeyIDRe   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
 	gcpAlgRe     = regexp.MustCompile(`^[A-Z][A-Z0-9_]{2,63}$`)
 	azureNameRe  = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
@@ -156,11 +164,11 @@ func (m *Manifest) parseTargets(v *yaml.Node, where string, errs *errList, t *Ta
 			case KindGCP:
 				g := &GCPSpec{}
 				parseGCP(val, f, errs, g)
-				out.clouds = append(out.clouds, CloudSpec{Kind: KindGCP, Line: line, GCP: g})
+				out.clouds = append(out.clouds, CloudSpec{Kind: KindGCP, Line: line, GCP: g, field: f})
 			case KindAzure:
 				a := &AzureSpec{}
 				parseAzure(val, f, errs, a)
-				out.clouds = append(out.clouds, CloudSpec{Kind: KindAzure, Line: line, Azure: a})
+				out.clouds = append(out.clouds, CloudSpec{Kind: KindAzure, Line: line, Azure: a, field: f})
 			}
 		})
 		switch {
@@ -257,22 +265,19 @@ func parseAzure(v *yaml.Node, where string, errs *errList, a *AzureSpec) {
 	}
 }
 
-// checkVaultURL says what is wrong with a vault URL ("" when nothing).
+// checkVaultURL says what is wrong with a vault URL ("" when nothing): the
+// rule of the Azure target (azkv.New), so that a vault the manifest takes
+// is one the run can open. Key Vault is reached over https only:
+// https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers
 func checkVaultURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
 		return "want the vault's URL, https://NAME.vault.azure.net"
 	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		// A fake of the API in a test; never a real vault.
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return ""
-		}
+	if u.Scheme != "https" {
+		return "want https://NAME.vault.azure.net (Key Vault is reached over https only)"
 	}
-	return "want https:// (http:// only for a fake on the loopback interface)"
+	return ""
 }
 
 // checkClouds fills defaults (a key id from the key's name) and checks a
@@ -281,7 +286,10 @@ func checkClouds(k *Key, where string, errs *errList) {
 	seen := map[string]bool{}
 	for i := range k.Clouds {
 		c := &k.Clouds[i]
-		f := fmt.Sprintf("%s.targets[%d].%s", where, i, c.Kind)
+		f := c.field
+		if f == "" {
+			f = fmt.Sprintf("%s.targets[%d].%s", where, i, c.Kind)
+		}
 		switch {
 		case c.GCP != nil:
 			// A copy: the defaults' specs are shared by every key.

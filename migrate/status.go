@@ -70,6 +70,10 @@ type KeyStatus struct {
 	Region  string `json:"region"`
 	KeyARN  string `json:"key_arn"`
 	KeyName string `json:"key_name,omitempty"`
+	// Version is, for a target in another cloud, the version imported as
+	// the audit log or the journal records it (the CryptoKeyVersion's
+	// name, the versioned Key Vault key identifier); its state is State.
+	Version string `json:"version,omitempty"`
 	// State is the KMS key state (Enabled, Disabled, PendingImport,
 	// PendingDeletion, …), for another cloud its KeyState (ENABLED,
 	// Enabled, …), StateNotMigrated, or "" when it could not be read
@@ -112,6 +116,7 @@ func (s *KeyStatus) TimeLeft() (time.Duration, bool) {
 // auditRegion is what the audit log says about a key in one Region.
 type auditRegion struct {
 	arn         string
+	version     string // a target outside AWS: the version imported
 	fingerprint string
 	source      string
 	lastProof   time.Time
@@ -159,6 +164,9 @@ func readAuditFull(path string) (map[string]map[string]*auditRegion, error) {
 			regions[unit] = a
 		}
 		a.arn = arn
+		if isCloudUnit(unit) && rec.KeyMaterialID != "" {
+			a.version = rec.KeyMaterialID
+		}
 		if rec.Fingerprint != "" {
 			a.fingerprint = rec.Fingerprint
 		}
@@ -220,7 +228,7 @@ func mergeJournalARNs(path string, audit map[string]map[string]*auditRegion) err
 	if err != nil {
 		return err
 	}
-	add := func(name, region, arn, fp string) {
+	add := func(name, region, arn, version, fp string) {
 		if arn == "" {
 			return
 		}
@@ -229,19 +237,24 @@ func mergeJournalARNs(path string, audit map[string]map[string]*auditRegion) err
 			regions = map[string]*auditRegion{}
 			audit[name] = regions
 		}
-		if a := regions[region]; a == nil {
-			regions[region] = &auditRegion{arn: arn, fingerprint: fp}
+		a := regions[region]
+		if a == nil {
+			a = &auditRegion{arn: arn, fingerprint: fp}
+			regions[region] = a
 		} else if a.arn == "" {
 			a.arn = arn
+		}
+		if a.version == "" && isCloudUnit(region) {
+			a.version = version
 		}
 	}
 	for _, keys := range []map[string]*keyState{rp.keys, rp.renew} {
 		for name, k := range keys {
 			for region, arn := range k.arns {
-				add(name, region, arn, k.fingerprint)
+				add(name, region, arn, k.versions[region], k.fingerprint)
 			}
 			for region, rs := range k.regions {
-				add(name, region, rs.arn, k.fingerprint)
+				add(name, region, rs.arn, rs.materialID, k.fingerprint)
 			}
 		}
 	}
@@ -263,6 +276,11 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 	}
 	if err := checkOpeners(q.Manifest, q.Targets); err != nil {
 		return nil, err
+	}
+	// The targets' settings are checked as in Run (a mistake is the
+	// manifest's); a client that cannot be made is each row's error.
+	if mistakes, _ := checkCloudTargets(ctx, q.Manifest, q.Targets); mistakes != nil {
+		return nil, mistakes
 	}
 	audit, err := readStatusRecords(q.AuditLog, q.Journal)
 	if err != nil {
@@ -356,7 +374,8 @@ func Status(ctx context.Context, q StatusQuery) ([]KeyStatus, error) {
 			if s.Target == KindAWS {
 				describeStatus(ctx, client, &s, now(), q.WarnWithin)
 			} else {
-				cloudStatus(ctx, q.Targets, clouds[region], region, &s)
+				s.Version = a.version
+				cloudStatus(ctx, q.Targets, clouds[region], &s)
 			}
 			rows = append(rows, s)
 		}
@@ -392,11 +411,14 @@ func describeStatus(ctx context.Context, client func(string) (API, error), s *Ke
 	s.Attention = append(s.Attention, "could not be checked: "+err.Error())
 }
 
-// cloudStatus reads the state of a target outside AWS (KeyState): enabled
-// is fine, disabled was done on purpose, anything else needs attention. A
-// target the manifest no longer names (spec zero) is read with an opener
-// for its kind too, from its recorded name.
-func cloudStatus(ctx context.Context, openers map[string]TargetOpener, spec CloudSpec, unit string, s *KeyStatus) {
+// cloudStatus reads the state of a target outside AWS (KeyState) — of the
+// version imported when it is recorded (s.Version), else of what the key's
+// name stands for: enabled is fine, disabled was done on purpose, anything
+// else needs attention. When the key's unversioned use picks its latest
+// version (VersionReader), a version other than the one imported needs
+// attention too: it is not the source's key. A target the manifest no
+// longer names (spec zero) is not read.
+func cloudStatus(ctx context.Context, openers map[string]TargetOpener, spec CloudSpec, s *KeyStatus) {
 	if spec.Kind == "" {
 		s.Error = "the manifest no longer names this target; the audit log or the journal does"
 		s.Attention = append(s.Attention, "could not be checked: "+s.Error)
@@ -404,11 +426,26 @@ func cloudStatus(ctx context.Context, openers map[string]TargetOpener, spec Clou
 	}
 	t, err := openCloud(ctx, openers, spec)
 	if err == nil {
+		ref := spec.Name()
+		if s.Version != "" {
+			ref = s.Version
+		}
 		var state string
-		if state, err = t.KeyState(ctx, spec.Name()); err == nil {
+		if state, err = t.KeyState(ctx, ref); err == nil {
 			s.State = state
 			if !isImportedState(state) {
 				s.Attention = append(s.Attention, fmt.Sprintf("%s: the imported key material is not usable (state %s)", kindTitle(spec.Kind), state))
+			}
+			if vr, ok := t.(VersionReader); ok && s.Version != "" {
+				cur, verr := vr.CurrentVersion(ctx, spec.Name())
+				switch {
+				case verr != nil:
+					s.Error = verr.Error()
+					s.Attention = append(s.Attention, "could not read the key's current version: "+verr.Error())
+				case cur != s.Version:
+					s.Attention = append(s.Attention, fmt.Sprintf("%s: the key's current version is %s, not the version byok imported (%s): "+
+						"whoever uses the key by its name uses another key than the source's", kindTitle(spec.Kind), cur, s.Version))
+				}
 			}
 			return
 		}

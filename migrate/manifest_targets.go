@@ -113,9 +113,9 @@ func unitKind(unit string) string {
 }
 
 var (
-	targetKinds  = []string{KindAWS, KindGCP, KindAzure}
-	gcpFields    = []string{"key_ring", "key_id", "protection_level", "algorithm"}
-	azureFields  = []string{"vault", "key_name", "kek_name", "managed_hsm"}
+	targetKinds = []string{KindAWS, KindGCP, KindAzure}
+	gcpFields   = []string{"key_ring", "key_id", "protection_level", "algorithm"}
+	azureFields = []string{"vault", "key_name", "kek_name", "managed_hsm"}
 	// The key ring as Cloud KMS names it, and as the gcp target (gcpkms)
 	// checks it: a project ID (lowercase letters, digits, '.', ':' and -),
 	// a location, a key ring ID.

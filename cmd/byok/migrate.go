@@ -177,6 +177,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if err := checkCloudEnv(m); err != nil {
+		return err
+	}
 	defJournal, defAudit := migrate.DefaultPaths(pos[0])
 	if *journal == "" {
 		*journal = defJournal
@@ -224,7 +227,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return
 			}
 			if r.Outcome == migrate.OutcomePlanned {
-				fmt.Fprint(stdout, wrapText(fmt.Sprintf("%s (line %d): %s", r.Key, r.Line, r.Plan), "    ", lineWidth)[4:])
+				fmt.Fprint(stdout, wrapLines(fmt.Sprintf("%s (line %d): %s", r.Key, r.Line, r.Plan), "", "    ", lineWidth))
 			}
 		}
 	} else {
@@ -247,7 +250,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				if tty {
 					fmt.Fprintln(stderr)
 				}
-				fmt.Fprintf(stderr, "FAILED %s (line %d): %v\n", r.Key, r.Line, r.Err)
+				fmt.Fprint(stderr, wrapLines(fmt.Sprintf("%s (line %d): %v", r.Key, r.Line, r.Err), "FAILED ", "       ", lineWidth))
 			}
 		}
 	}
@@ -359,7 +362,7 @@ func printMigrateSummary(w io.Writer, s *migrate.Summary, journal, audit string,
 	if len(s.Failures) > 0 {
 		fmt.Fprintf(w, "  failed keys:\n")
 		for _, f := range s.Failures {
-			fmt.Fprintf(w, "    %s (line %d): %s\n", f.Key, f.Line, f.Err)
+			fmt.Fprint(w, wrapLines(fmt.Sprintf("%s (line %d): %s", f.Key, f.Line, f.Err), "    ", "      ", lineWidth))
 		}
 	}
 }
@@ -393,10 +396,16 @@ func registerTarget(kind string, open migrate.TargetOpener) {
 	cloudTargets[kind] = open
 }
 
-// missingTarget turns the library's refusal of a manifest naming a cloud
-// this byok has no target for into a usage error (exit 2) that says what
-// provides it.
+// missingTarget turns the library's refusals of a manifest before anything
+// is done into usage errors (exit 2): a manifest naming a cloud this byok
+// has no target for (saying what provides it), and the mistakes a cloud's
+// target finds in its settings (migrate.CloudFieldError, listed with their
+// lines and fields as the manifest's other mistakes are).
 func missingTarget(err error) error {
+	var me *migrate.ManifestError
+	if errors.As(err, &me) {
+		return fmt.Errorf("%w: the manifest has mistakes:\n%v", errUsage, err)
+	}
 	var mt *migrate.MissingTargetError
 	if !errors.As(err, &mt) {
 		return err
@@ -425,4 +434,63 @@ func clipMiddle(s string, n int) string {
 	}
 	h := (n - 1) / 2
 	return s[:h] + "…" + s[len(s)-(n-1-h):]
+}
+
+// checkCloudEnv checks, before anything is opened or done, the environment
+// the cloud targets of a manifest read: a BYOK_GCP_ENDPOINT that is not a
+// loopback HOST:PORT is one usage error (exit 2), not an error per key or
+// per row.
+func checkCloudEnv(m *migrate.Manifest) error {
+	if m.TargetLine(migrate.KindGCP) == 0 {
+		return nil
+	}
+	ep := os.Getenv(envGCPEndpoint)
+	if ep == "" {
+		return nil
+	}
+	if f := (gcpFlags{endpoint: ep, level: "hsm", keyRing: "r", key: "k"}); f.validate() != nil {
+		return fmt.Errorf("%w: %s=%q: want a loopback HOST:PORT such as 127.0.0.1:8600 (a fake Cloud KMS for tests: plaintext, unauthenticated); unset it to reach Cloud KMS with Application Default Credentials",
+			errUsage, envGCPEndpoint, ep)
+	}
+	return nil
+}
+
+// wrapLines wraps s (paragraphs split at its newlines) into lines of at
+// most width columns, the first after first, the others after indent; a
+// word too long for a line (a resource name) is cut after a '/' where it
+// can, else where it must.
+func wrapLines(s, first, indent string, width int) string {
+	var b strings.Builder
+	lead, line := first, ""
+	flush := func() {
+		b.WriteString(strings.TrimRight(lead+line, " ") + "\n")
+		lead, line = indent, ""
+	}
+	room := func() int { return width - len(lead) }
+	for _, para := range strings.Split(s, "\n") {
+		for _, w := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(w) > room() {
+				flush()
+			}
+			for len(line)+len(w) > room() && room() > 8 {
+				// Too long for any line: cut it.
+				n := room() - len(line)
+				cut := strings.LastIndex(w[:n], "/") + 1
+				if cut <= n/2 {
+					cut = n
+				}
+				line += w[:cut]
+				w = w[cut:]
+				flush()
+			}
+			if line != "" {
+				line += " "
+			}
+			line += w
+		}
+		if line != "" || lead == first {
+			flush()
+		}
+	}
+	return b.String()
 }

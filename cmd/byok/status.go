@@ -89,6 +89,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if err := checkCloudEnv(m); err != nil {
+		return err
+	}
 	if *audit == "" {
 		*audit = manifestBase(pos[0]) + ".audit.jsonl"
 	}
@@ -134,8 +137,24 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if notMigrated > 0 {
 				fmt.Fprintf(stdout, "%s not migrated yet; migrate first:\n  byok migrate %s\n", plural(notMigrated, "key"), pos[0])
 			}
-			if n > notMigrated {
+			// Renewal is for AWS KMS's keys only (byok migrate
+			// --renew-within leaves the other clouds' targets alone).
+			aws, other := 0, 0
+			for _, r := range rows {
+				switch {
+				case len(r.Attention) == 0 || r.State == migrate.StateNotMigrated:
+				case r.Target == "" || r.Target == migrate.KindAWS:
+					aws++
+				default:
+					other++
+				}
+			}
+			if aws > 0 {
 				fmt.Fprintf(stdout, "to renew (and restore PendingImport keys):\n  byok migrate %s --renew-within %s\n", pos[0], migrate.FormatSpan(within))
+			}
+			if other > 0 {
+				fmt.Fprint(stdout, wrapLines(fmt.Sprintf("%s in Google Cloud KMS or Azure Key Vault: see the reasons under each row; "+
+					"byok migrate --renew-within leaves them alone (renewal is for AWS KMS's expiring key material)", plural(other, "target")), "", "  ", lineWidth))
 			}
 		} else {
 			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), migrate.FormatSpan(within))
@@ -148,7 +167,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // 100 columns), the KMS key's ARN and any reasons for attention under it.
 func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time) {
 	fmt.Fprintf(w, "migration %s, %s\n", id, now.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
+	fmt.Fprintf(w, "%-24s %-14s %-17s %-10s %6s %-10s %s\n", "KEY", "REGION", "STATE", "VALID TO", "LEFT", "PROVEN", "SOURCE")
 	for _, r := range rows {
 		state := r.State
 		if state == "" {
@@ -177,15 +196,27 @@ func printStatus(w io.Writer, id string, rows []migrate.KeyStatus, now time.Time
 		if r.Target != "" && r.Target != migrate.KindAWS {
 			where = r.Target // the cloud's key name follows on its own line
 		}
-		fmt.Fprintf(w, "%-24s %-14s %-15s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(where, 14), clip(state, 15), validTo, left, proven, r.Source)
+		// STATE fits every state of AWS KMS's that needs attention and
+		// Cloud KMS's DESTROY_SCHEDULED; a longer one is written whole
+		// under the row, as a long key name is.
+		fmt.Fprintf(w, "%-24s %-14s %-17s %-10s %6s %-10s %s\n", clip(r.Key, 24), clip(where, 14), clip(state, 17), validTo, left, proven, r.Source)
 		if len(r.Key) > 24 {
 			fmt.Fprintf(w, "  key %s\n", r.Key) // the name in full
+		}
+		if len(state) > 17 {
+			fmt.Fprintf(w, "  state %s\n", state)
 		}
 		if r.KeyARN != "" {
 			fmt.Fprintf(w, "  %s\n", r.KeyARN)
 		}
 		if r.KeyName != "" {
 			for _, l := range splitPath(r.KeyName, lineWidth-4) {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+		if r.Version != "" {
+			// The version imported, whose state STATE is.
+			for _, l := range splitPath("version "+strings.TrimPrefix(strings.TrimPrefix(r.Version, r.KeyName), "/"), lineWidth-4) {
 				fmt.Fprintf(w, "  %s\n", l)
 			}
 		}

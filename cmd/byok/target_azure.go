@@ -388,6 +388,12 @@ func openAzureTarget(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTa
 	if a == nil {
 		return nil, fmt.Errorf("byok: an azure target without its settings (line %d)", spec.Line)
 	}
+	// The settings first, as azkv.New takes them, before any client or
+	// credential: byok migrate and byok status check every target this
+	// way before anything is done (a refusal names the manifest's field).
+	if err := checkAzureSpec(a); err != nil {
+		return nil, err
+	}
 	vault := strings.TrimSuffix(a.Vault, "/")
 	azureClients.Lock()
 	c, ok := azureClients.m[vault]
@@ -403,5 +409,65 @@ func openAzureTarget(_ context.Context, spec migrate.CloudSpec) (migrate.CloudTa
 		azureClients.m[vault] = c
 	}
 	azureClients.Unlock()
-	return azkv.New(c, vault, azkv.Options{KeyName: a.KeyName, KEKName: a.KEKName, ManagedHSM: a.ManagedHSM})
+	t, err := azkv.New(c, vault, azkv.Options{KeyName: a.KeyName, KEKName: a.KEKName, ManagedHSM: a.ManagedHSM})
+	if err != nil {
+		return nil, err
+	}
+	return azureFleetTarget{t, c}, nil
+}
+
+// azureFleetTarget is the Azure target of byok migrate and byok status:
+// azkv's (its methods, optional ones included, are promoted), and the
+// version the key's name stands for now (migrate.VersionReader), which
+// byok status compares with the version imported: every unversioned use
+// of a Key Vault key picks its latest version.
+// https://learn.microsoft.com/rest/api/keyvault/keys/get-key/get-key
+type azureFleetTarget struct {
+	*azkv.Target
+	client *azkeys.Client
+}
+
+var _ migrate.VersionReader = azureFleetTarget{}
+
+// CurrentVersion returns the key identifier (with its version) of the
+// latest version of the key keyID names (its URL, or its name).
+func (t azureFleetTarget) CurrentVersion(ctx context.Context, keyID string) (string, error) {
+	name := keyID
+	if id, err := azkv.ParseKeyID(keyID); err == nil {
+		name = id.Name
+	}
+	out, err := t.client.GetKey(ctx, name, "", nil)
+	if err != nil {
+		return "", fmt.Errorf("GetKey %s: %w", keyID, err)
+	}
+	if out.Key == nil || out.Key.KID == nil {
+		return "", fmt.Errorf("GetKey %s: the answer names no key identifier", keyID)
+	}
+	return string(*out.Key.KID), nil
+}
+
+// offlineVault stands for the Key Vault client when only the settings are
+// checked: azkv.New makes no request.
+type offlineVault struct{ azkv.API }
+
+// checkAzureSpec checks a manifest's azure target as azkv.New checks its
+// settings, with no client and no request: one at a time beside settings
+// known to be good, so that a refusal names its field
+// (migrate.CloudFieldError), then all of them together.
+func checkAzureSpec(a *migrate.AzureSpec) error {
+	const vault = "https://byok.vault.azure.net"
+	for _, c := range []struct {
+		field, vault string
+		o            azkv.Options
+	}{
+		{"vault", a.Vault, azkv.Options{KeyName: "k"}},
+		{"key_name", vault, azkv.Options{KeyName: a.KeyName}},
+		{"kek_name", vault, azkv.Options{KeyName: a.KeyName, KEKName: a.KEKName}},
+		{"", a.Vault, azkv.Options{KeyName: a.KeyName, KEKName: a.KEKName, ManagedHSM: a.ManagedHSM}},
+	} {
+		if _, err := azkv.New(offlineVault{}, c.vault, c.o); err != nil {
+			return &migrate.CloudFieldError{Field: c.field, Err: errors.New(strings.TrimPrefix(err.Error(), "azkv: "))}
+		}
+	}
+	return nil
 }

@@ -358,6 +358,12 @@ func openGCPTarget(ctx context.Context, spec migrate.CloudSpec) (migrate.CloudTa
 	if g == nil {
 		return nil, fmt.Errorf("byok: a gcp target without its settings (line %d)", spec.Line)
 	}
+	// The settings first, as gcpkms.New takes them, before any client:
+	// byok migrate and byok status check every target this way before
+	// anything is done (a refusal names the manifest's field).
+	if err := checkGCPSpec(g); err != nil {
+		return nil, err
+	}
 	gcpClient.Lock()
 	if gcpClient.c == nil {
 		f := gcpFlags{endpoint: os.Getenv(envGCPEndpoint), level: "hsm", keyRing: g.KeyRing, key: g.KeyID}
@@ -379,4 +385,27 @@ func openGCPTarget(ctx context.Context, spec migrate.CloudSpec) (migrate.CloudTa
 		o.PollInterval = 100 * time.Millisecond
 	}
 	return gcpkms.New(c, o)
+}
+
+// checkGCPSpec checks a manifest's gcp target as gcpkms.New checks its
+// options, with no client and no call: one setting at a time beside
+// settings known to be good, so that a refusal names its field
+// (migrate.CloudFieldError), then all of them together.
+func checkGCPSpec(g *migrate.GCPSpec) error {
+	const ring, id = "projects/p/locations/global/keyRings/r", "k"
+	for _, c := range []struct {
+		field string
+		o     gcpkms.Options
+	}{
+		{"key_ring", gcpkms.Options{KeyRing: g.KeyRing, KeyID: id}},
+		{"key_id", gcpkms.Options{KeyRing: ring, KeyID: g.KeyID}},
+		{"protection_level", gcpkms.Options{KeyRing: ring, KeyID: id, ProtectionLevel: g.ProtectionLevel}},
+		{"algorithm", gcpkms.Options{KeyRing: ring, KeyID: id, Algorithm: g.Algorithm}},
+		{"", gcpkms.Options{KeyRing: g.KeyRing, KeyID: g.KeyID, ProtectionLevel: g.ProtectionLevel, Algorithm: g.Algorithm}},
+	} {
+		if _, err := gcpkms.New(offlineClient{}, c.o); err != nil {
+			return &migrate.CloudFieldError{Field: c.field, Err: errors.New(strings.TrimPrefix(err.Error(), "gcpkms: "))}
+		}
+	}
+	return nil
 }

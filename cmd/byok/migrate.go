@@ -250,7 +250,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				if tty {
 					fmt.Fprintln(stderr)
 				}
-				fmt.Fprint(stderr, wrapLines(fmt.Sprintf("%s (line %d): %v", r.Key, r.Line, r.Err), "FAILED ", "       ", lineWidth))
+				// One line, as the other errors on stderr: the summary
+				// on stdout lists it again, wrapped.
+				fmt.Fprintf(stderr, "FAILED %s (line %d): %v\n", r.Key, r.Line, r.Err)
 			}
 		}
 	}

@@ -114,9 +114,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			n++
 		}
 	}
+	// Rows are KMS keys, or targets when some are in another cloud.
+	noun := "KMS key"
+	for _, r := range rows {
+		if r.Target != "" && r.Target != migrate.KindAWS {
+			noun = "target"
+		}
+	}
 	var attention error
 	if n > 0 {
-		attention = fmt.Errorf("%w: %s of %d need attention", errAttention, plural(n, "KMS key"), len(rows))
+		attention = fmt.Errorf("%w: %s of %d need attention", errAttention, plural(n, noun), len(rows))
 	}
 	if *jsonOut {
 		doc := statusOut{OK: n == 0, Error: newErrorOut(attention, "", nil), Migration: m.ID, CheckedAt: now.UTC().Truncate(time.Second),
@@ -133,7 +140,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					notMigrated++
 				}
 			}
-			fmt.Fprintf(stdout, "\n%s of %d need attention\n", plural(n, "KMS key"), len(rows))
+			fmt.Fprintf(stdout, "\n%s of %d need attention\n", plural(n, noun), len(rows))
 			if notMigrated > 0 {
 				fmt.Fprintf(stdout, "%s not migrated yet; migrate first:\n  byok migrate %s\n", plural(notMigrated, "key"), pos[0])
 			}
@@ -153,11 +160,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				fmt.Fprintf(stdout, "to renew (and restore PendingImport keys):\n  byok migrate %s --renew-within %s\n", pos[0], migrate.FormatSpan(within))
 			}
 			if other > 0 {
-				fmt.Fprint(stdout, wrapLines(fmt.Sprintf("%s in Google Cloud KMS or Azure Key Vault: see the reasons under each row; "+
-					"byok migrate --renew-within leaves them alone (renewal is for AWS KMS's expiring key material)", plural(other, "target")), "", "  ", lineWidth))
+				fmt.Fprint(stdout, wrapLines(fmt.Sprintf("%s in Google Cloud KMS or Azure Key Vault: see the reasons under each row "+
+					"(a renewal leaves them alone: it is for AWS KMS's expiring key material)", plural(other, "target")), "", "  ", lineWidth))
 			}
 		} else {
-			fmt.Fprintf(stdout, "\nall %d KMS keys are fine (none expires within %s)\n", len(rows), migrate.FormatSpan(within))
+			fmt.Fprintf(stdout, "\nall %d %ss are fine (none expires within %s)\n", len(rows), noun, migrate.FormatSpan(within))
 		}
 	}
 	return attention

@@ -33,6 +33,11 @@ type fakeCloud struct {
 	// the call's answer.
 	onPrepare func(name string) error
 	onImport  func(name string) error
+	// onChoose, when set, may refuse a key by the cloud's rules
+	// (ChooseWrapping); onVerify sees what VerifyImport is given and may
+	// stop the proof (an error: UNPROVEN).
+	onChoose func(name string) error
+	onVerify func(name string, imp byok.Imported) error
 	// throttle makes the next n Import calls answer "throttled".
 	throttle int
 }
@@ -109,6 +114,11 @@ var (
 )
 
 func (t *fakeTarget) ChooseWrapping(info byok.KeyInfo, can []byok.WrappingAlgorithm, alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) (byok.Choice, error) {
+	if h := t.c.onChoose; h != nil {
+		if err := h(t.name); err != nil {
+			return byok.Choice{}, err
+		}
+	}
 	if info.Spec != byok.SymmetricDefault {
 		return byok.Choice{}, fmt.Errorf("%w: the fake %s target takes AES keys only", byok.ErrIncompatible, t.c.kind)
 	}
@@ -152,7 +162,12 @@ func (t *fakeTarget) Import(_ context.Context, p byok.ImportParameters, wrapped 
 			return byok.Imported{}, err
 		}
 	}
-	return byok.Imported{KeyID: t.name, KeyMaterialID: version, Algorithm: p.Algorithm}, nil
+	// Named as the real targets name it: Cloud KMS's gcpkms the version in
+	// KeyARN, Key Vault's azkv the versioned key id in KeyID and KeyARN.
+	if t.c.kind == KindAzure {
+		return byok.Imported{KeyID: version, KeyARN: version, Algorithm: p.Algorithm}, nil
+	}
+	return byok.Imported{KeyID: t.name, KeyARN: version, Algorithm: p.Algorithm}, nil
 }
 
 // count0 is count with c.mu held.
@@ -168,10 +183,16 @@ func (c *fakeCloud) count0(method, name string) int {
 
 func (t *fakeTarget) VerifyImport(_ context.Context, imp byok.Imported, info byok.KeyInfo, _ byok.KeySource) (byok.Verification, error) {
 	t.c.record("Verify", t.name)
-	t.c.mu.Lock()
-	m := t.c.material[imp.KeyID]
-	t.c.mu.Unlock()
 	var v byok.Verification
+	if h := t.c.onVerify; h != nil {
+		if err := h(t.name, imp); err != nil {
+			return v, err
+		}
+	}
+	name, _, _ := strings.Cut(imp.KeyID, "/versions/")
+	t.c.mu.Lock()
+	m := t.c.material[name]
+	t.c.mu.Unlock()
 	if m == nil {
 		return v, fmt.Errorf("fake: no key %s", imp.KeyID)
 	}

@@ -29,6 +29,17 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("azkv: %s %q: %s", e.Field, e.Value, e.Problem)
 }
 
+// CheckKeyName checks a name for the key to import (Options.KeyName): 1-127
+// letters, digits and dashes
+// (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers).
+// The error is an OptionError on KeyName.
+func CheckKeyName(name string) error {
+	if !keyNameRE.MatchString(name) {
+		return &OptionError{Field: "KeyName", Value: name, Problem: "want 1-127 letters, digits and dashes"}
+	}
+	return nil
+}
+
 // KEKCreatedError is a failed import after the target created its key
 // exchange key: the KEK holds no key of the user's, but it exists, and the
 // error names it and how to remove it. Err is the failure.

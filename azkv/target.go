@@ -99,8 +99,8 @@ func New(client API, vaultURL string, opts Options) (*Target, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, &OptionError{Field: "vaultURL", Value: vaultURL, Problem: "want https://NAME.vault.azure.net or https://NAME.managedhsm.azure.net, with no path"}
 	}
-	if !keyNameRE.MatchString(opts.KeyName) {
-		return nil, &OptionError{Field: "KeyName", Value: opts.KeyName, Problem: "want 1-127 letters, digits and dashes"}
+	if err := CheckKeyName(opts.KeyName); err != nil {
+		return nil, err
 	}
 	kekGiven := opts.KEKName != ""
 	if !kekGiven {
@@ -347,9 +347,8 @@ func (t *Target) importKey(ctx context.Context, p byok.ImportParameters, wrapped
 		Tags:          t.tags(*info),
 	}, nil)
 	if err != nil {
-		err = fmt.Errorf("azkv: ImportKey %s into %s: %w", t.opts.KeyName, t.vault, err)
 		if !maybeDone(err) {
-			return imp, err
+			return imp, fmt.Errorf("azkv: ImportKey %s into %s: %w", t.opts.KeyName, t.vault, err)
 		}
 		return t.afterLostAnswer(ctx, imp, *info, err)
 	}
@@ -386,11 +385,12 @@ func (t *Target) afterLostAnswer(ctx context.Context, imp byok.Imported, info by
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	got, err := t.client.GetKey(qctx, name, "", nil)
+	what := fmt.Sprintf("azkv: ImportKey %s into %s failed", name, t.vault)
 	switch {
 	case statusOf(err) == http.StatusNotFound:
-		return imp, fmt.Errorf("%w; the vault has no key %s since (GetKey), so nothing was imported: the import can run again", importErr, name)
+		return imp, fmt.Errorf("%s, and the vault has no key %s since (GetKey), so nothing was imported; the import can run again: %w", what, name, importErr)
 	case err != nil:
-		return imp, fmt.Errorf("%w; whether the key was imported is unknown (GetKey %s: %v): look at %s before importing again (remove it, if it exists, with: %s)", importErr, name, err, t.KeyURL(), t.RemoveCommand(name))
+		return imp, fmt.Errorf("%s, and whether the key was imported is unknown (GetKey: %v); look at %s before importing again (remove it, if it exists, with: %s): %w", what, err, t.KeyURL(), t.RemoveCommand(name), importErr)
 	}
 	kid := ""
 	if got.Key != nil && got.Key.KID != nil {
@@ -401,12 +401,12 @@ func (t *Target) afterLostAnswer(ctx context.Context, imp byok.Imported, info by
 		tag = *v
 	}
 	if info.Fingerprint != "" && tag != info.Fingerprint {
-		return imp, fmt.Errorf("%w; the vault now has a key %s (%s) that is not tagged as an import of this source: look at it before anything else (remove it, if it is not yours to keep, with: %s)", importErr, name, kid, t.RemoveCommand(name))
+		return imp, fmt.Errorf("%s, and the vault now has a key %s (%s) that is not tagged as an import of this source; look at it before anything else (remove it, if it is not yours to keep, with: %s): %w", what, name, kid, t.RemoveCommand(name), importErr)
 	}
 	imp.Created = true
 	kid, err = t.versionOf(kid)
 	if err != nil {
-		return imp, fmt.Errorf("%w; GetKey %s then answered with %w", importErr, name, err)
+		return imp, fmt.Errorf("%s, and GetKey %s then answered with %w (ImportKey: %w)", what, name, err, importErr)
 	}
 	imp.KeyID, imp.KeyARN = kid, kid
 	t.log.Warn("azkv: ImportKey's answer was lost, but the vault holds the key, tagged as this import; the proof decides", "key", kid, "error", importErr)

@@ -22,11 +22,18 @@ type OptionError struct {
 
 func (e *OptionError) Unwrap() error { return e.Err }
 
+// optionWords names each OptionError field in an error's prose.
+var optionWords = map[string]string{"vaultURL": "vault URL", "KeyName": "key name", "KEKName": "KEK name", "KEKSize": "KEK size", "Tags": "tags"}
+
 func (e *OptionError) Error() string {
-	if e.Value == "" {
-		return fmt.Sprintf("azkv: %s: %s", e.Field, e.Problem)
+	what := optionWords[e.Field]
+	if what == "" {
+		what = e.Field
 	}
-	return fmt.Sprintf("azkv: %s %q: %s", e.Field, e.Value, e.Problem)
+	if e.Value == "" {
+		return fmt.Sprintf("azkv: %s: %s", what, e.Problem)
+	}
+	return fmt.Sprintf("azkv: %s %q: %s", what, e.Value, e.Problem)
 }
 
 // CheckKeyName checks a name for the key to import (Options.KeyName): 1-127

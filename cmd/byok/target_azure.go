@@ -363,6 +363,8 @@ func azureOptionError(err error) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	case oe.Value == "":
 		return fmt.Errorf("%w: %s: %s", errUsage, flagName, oe.Problem)
+	case oe.Field == "KEKSize":
+		return fmt.Errorf("%w: %s %s: %s", errUsage, flagName, oe.Value, oe.Problem)
 	}
 	return fmt.Errorf("%w: %s %q: %s", errUsage, flagName, oe.Value, oe.Problem)
 }

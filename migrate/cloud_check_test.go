@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/byok-go/byok"
 )
@@ -150,5 +151,33 @@ func TestCloudProofUsesVersion(t *testing.T) {
 	}
 	if c.gcp.count("KeyState", gcpName+"/versions/1") == 0 {
 		t.Error("status did not read the state of the version imported")
+	}
+}
+
+// TestCloudRenewalNeedsNoCloudClient: a renewal leaves the other clouds
+// alone, so an opener that cannot make its client (no credentials on the
+// host that renews) does not stop it; a setting refused still does.
+func TestCloudRenewalNeedsNoCloudClient(t *testing.T) {
+	c := newCloudRun(t)
+	if _, _, err := c.migration(t, context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	noClient := func(context.Context, CloudSpec) (CloudTarget, error) { return nil, errors.New("no credentials") }
+	sum, _, err := c.migration(t, context.Background(), func(m *Migration) {
+		m.Renew, m.RenewWithin = true, 24*time.Hour
+		m.Targets = map[string]TargetOpener{KindGCP: noClient, KindAzure: noClient}
+	})
+	if err != nil || sum.NotRenewed != 4 {
+		t.Fatalf("renewal: %v, %+v", err, sum)
+	}
+	_, _, err = c.migration(t, context.Background(), func(m *Migration) {
+		m.Renew, m.RenewWithin = true, 24*time.Hour
+		m.Targets[KindAzure] = func(context.Context, CloudSpec) (CloudTarget, error) {
+			return nil, &CloudFieldError{Field: "vault", Err: errors.New("no vault")}
+		}
+	})
+	var me *ManifestError
+	if !errors.As(err, &me) {
+		t.Errorf("renewal with a setting refused: %v", err)
 	}
 }

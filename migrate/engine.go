@@ -260,9 +260,11 @@ func (m *Migration) Run(ctx context.Context) (*Summary, error) {
 	// done: its settings are checked as its cloud's target checks them
 	// (a mistake is the manifest's, *ManifestError), and its client is
 	// made (no credentials: the run stops here, not after the AWS keys).
+	// A renewal leaves the other clouds alone and needs no client of
+	// theirs.
 	if mistakes, other := checkCloudTargets(ctx, m.Manifest, m.Targets); mistakes != nil {
 		return nil, mistakes
-	} else if other != nil {
+	} else if other != nil && !m.Renew {
 		return nil, other
 	}
 	r := &runner{m: m, log: m.Logger, clock: m.Clock, clients: map[string]API{}, sessions: map[string]chan struct{}{},

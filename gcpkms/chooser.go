@@ -55,11 +55,11 @@ func (t *Target) ChooseWrapping(info byok.KeyInfo, can []byok.WrappingAlgorithm,
 			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): the source cannot perform a SHA-256 method Cloud KMS accepts for %s (it can %v), so the SHA-1 form of the RSA-AES key wrap is used",
 				m.alg, m.m, info.Spec, can)
 		case m.alg.IsKeyWrap() && (kind == byok.KindRSA || kind == byok.KindEC):
-			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s material needs the RSA-AES key wrap in Cloud KMS; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, kind)
+			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s needs the RSA-AES key wrap in Cloud KMS; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, material(kind))
 		case m.alg.IsKeyWrap():
 			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): the source cannot perform RSAES_OAEP_SHA_256; the key wrap carries the same material", m.alg, m.m)
 		default:
-			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s material fits one RSA-OAEP block; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, kind)
+			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s fits one RSA-OAEP block; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, material(kind))
 		}
 		return c, nil
 	}

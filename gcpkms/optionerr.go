@@ -29,9 +29,10 @@ func (e *OptionError) Error() string {
 // Unwrap returns the rule that refused the value, if any.
 func (e *OptionError) Unwrap() error { return e.Err }
 
-// optionRule wraps a rule's refusal of the value of an Options field.
-func optionRule(field, value string, r *RuleError) *OptionError {
-	p := r.What + ": " + r.Rule.Error()
+// optionRule wraps a rule's refusal of the value of an Options field;
+// problem says what is wrong with the value without repeating it.
+func optionRule(field, value, problem string, r *RuleError) *OptionError {
+	p := problem + ": " + r.Rule.Error()
 	if r.Fix != "" {
 		p += "; " + r.Fix
 	}

@@ -233,17 +233,17 @@ func resolve(spec byok.KeySpec, usage byok.KeyUsage, algorithm, level string) (a
 	} else {
 		v, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[algorithm]
 		if !ok || !slices.Contains(avail, algorithm) {
-			kind := "unknown to Cloud KMS"
+			kind, problem := "unknown to Cloud KMS", "unknown to Cloud KMS (names are upper case)"
 			if ok {
-				kind = "not one for this key"
+				kind, problem = "not one for this key", "not an algorithm for "+what
 			}
-			return algRow{}, optionRule("Algorithm", algorithm, &RuleError{Rule: RuleAlgorithmFits,
+			return algRow{}, optionRule("Algorithm", algorithm, problem, &RuleError{Rule: RuleAlgorithmFits,
 				What: fmt.Sprintf("algorithm %q for %s (%s)", algorithm, what, kind), Fix: "use one of " + strings.Join(avail, ", ")})
 		}
 		row, _ = rowOf(kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm(v))
 	}
 	if row.hsmOnly && level == "SOFTWARE" {
-		return algRow{}, optionRule("ProtectionLevel", level, &RuleError{Rule: RuleSecp256k1HSM,
+		return algRow{}, optionRule("ProtectionLevel", level, fmt.Sprintf("no %s at this level", row.alg), &RuleError{Rule: RuleSecp256k1HSM,
 			What: fmt.Sprintf("%s at protection level SOFTWARE", row.alg), Fix: "use protection level HSM"})
 	}
 	return row, nil

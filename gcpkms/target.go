@@ -140,12 +140,12 @@ func New(client API, opts Options) (*Target, error) {
 	case "SOFTWARE":
 		t.level = kmspb.ProtectionLevel_SOFTWARE
 	default:
-		return nil, optionRule("ProtectionLevel", opts.ProtectionLevel, &RuleError{Rule: RuleProtectionLevel,
+		return nil, optionRule("ProtectionLevel", opts.ProtectionLevel, "not a protection level byok imports at", &RuleError{Rule: RuleProtectionLevel,
 			What: fmt.Sprintf("protection level %q", opts.ProtectionLevel), Fix: "use HSM or SOFTWARE"})
 	}
 	if opts.Algorithm != "" {
 		if _, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[opts.Algorithm]; !ok {
-			return nil, optionRule("Algorithm", opts.Algorithm, &RuleError{Rule: RuleAlgorithmFits,
+			return nil, optionRule("Algorithm", opts.Algorithm, "unknown to Cloud KMS (names are upper case)", &RuleError{Rule: RuleAlgorithmFits,
 				What: fmt.Sprintf("algorithm %q (unknown to Cloud KMS; names are upper case)", opts.Algorithm),
 				Fix:  "use a name from https://cloud.google.com/kms/docs/algorithms, e.g. RSA_SIGN_PKCS1_2048_SHA256"})
 		}

@@ -22,8 +22,23 @@ type OptionError struct {
 	Err                   error
 }
 
+// fieldWords names the Options fields in words, for messages.
+var fieldWords = map[string]string{
+	"KeyRing":         "key ring",
+	"KeyID":           "crypto key ID",
+	"ImportJobID":     "import job ID",
+	"ProtectionLevel": "protection level",
+	"Algorithm":       "algorithm",
+}
+
+// Error names the field in words ("key ring", "algorithm"), not as a Go
+// identifier, since the message may reach a user who never saw Options.
 func (e *OptionError) Error() string {
-	return fmt.Sprintf("gcpkms: Options.%s %q: %s", e.Field, e.Value, e.Problem)
+	f := fieldWords[e.Field]
+	if f == "" {
+		f = e.Field
+	}
+	return fmt.Sprintf("gcpkms: %s %q: %s", f, e.Value, e.Problem)
 }
 
 // Unwrap returns the rule that refused the value, if any.
@@ -57,13 +72,13 @@ type KeyExistsError struct {
 }
 
 func (e *KeyExistsError) Error() string {
-	s := fmt.Sprintf("gcpkms: the crypto key %s already exists with %s %s; this import needs %s %s: import into another key ID (Options.KeyID; "+
-		"byok creates a missing key import-only, for this import)", e.Key, e.What, e.Has, e.What, e.Wants)
+	s := fmt.Sprintf("gcpkms: the crypto key %s already exists with %s %s; this import needs %s %s: import into another crypto key "+
+		"(byok creates a missing one import-only, for this import)", e.Key, e.What, e.Has, e.What, e.Wants)
 	switch e.Field {
 	case "Algorithm":
-		s += fmt.Sprintf(", or set Options.Algorithm to %s, which fits the source key too", e.Has)
+		s += fmt.Sprintf(", or import as the key's algorithm %s, which fits the source key too", e.Has)
 	case "ProtectionLevel":
-		s += fmt.Sprintf(", or set Options.ProtectionLevel to %s", e.Has)
+		s += fmt.Sprintf(", or import at the key's protection level %s", e.Has)
 	}
 	return s
 }

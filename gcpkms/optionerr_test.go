@@ -27,7 +27,7 @@ func TestOptionErrorNamesField(t *testing.T) {
 	} {
 		_, err := New(offline{}, c.o)
 		var oe *OptionError
-		if !errors.As(err, &oe) || oe.Field != c.field || strings.Contains(oe.Problem, "Options.") {
+		if !errors.As(err, &oe) || oe.Field != c.field || strings.Contains(err.Error(), "Options.") {
 			t.Errorf("%+v: %v", c.o, err)
 			continue
 		}
@@ -51,7 +51,7 @@ func TestOptionErrorNamesField(t *testing.T) {
 		}
 		_, err = tg.ChooseWrapping(byok.KeyInfo{Spec: c.spec}, nil, "", "")
 		var oe *OptionError
-		if !errors.As(err, &oe) || oe.Field != c.field || !errors.Is(err, c.rule) || !errors.Is(err, byok.ErrIncompatible) || strings.Contains(oe.Problem, "Options.") {
+		if !errors.As(err, &oe) || oe.Field != c.field || !errors.Is(err, c.rule) || !errors.Is(err, byok.ErrIncompatible) || strings.Contains(err.Error(), "Options.") {
 			t.Errorf("%s %+v: %v", c.spec, c.o, err)
 		}
 	}

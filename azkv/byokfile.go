@@ -394,7 +394,8 @@ func (f *TransferFile) check() error {
 }
 
 // ParseTransferFile parses a .byok file strictly: at most MaxTransferFile
-// bytes, one JSON object with exactly the specification's fields
+// bytes, one JSON object with exactly the specification's fields, spelled as
+// it spells them
 // (schema_version 1.0.0; header with kid, alg "dir" and a known enc;
 // ciphertext; generator, which may be missing), no field twice, nothing
 // after it; the kid a versioned key identifier; the ciphertext base64url
@@ -404,7 +405,7 @@ func ParseTransferFile(b []byte) (*TransferFile, error) {
 	if len(b) > MaxTransferFile {
 		return nil, fmt.Errorf("azkv: the .byok file is %d bytes, more than %d: it is not a key transfer file", len(b), MaxTransferFile)
 	}
-	if err := noDuplicateKeys(b); err != nil {
+	if err := exactMembers(b); err != nil {
 		return nil, fmt.Errorf("azkv: not a .byok file: %w", err)
 	}
 	var raw struct {
@@ -458,49 +459,66 @@ func decodeBase64URL(s string) ([]byte, error) {
 	return base64.RawURLEncoding.Strict().DecodeString(s)
 }
 
-// noDuplicateKeys refuses JSON with an object key given twice (encoding/json
-// would keep the last silently) or nested deeper than a .byok file is.
-func noDuplicateKeys(b []byte) error {
+// members are the member names an object of a .byok file may have, each
+// with the members of its value when that is an object (nil: not one).
+type members map[string]members
+
+// fileMembers are the members of a .byok file and of its header, by their
+// exact names (https://learn.microsoft.com/azure/key-vault/keys/byok-specification,
+// "Key Transfer Blob").
+var fileMembers = members{
+	"schema_version": nil,
+	"header":         {"kid": nil, "alg": nil, "enc": nil},
+	"ciphertext":     nil,
+	"generator":      nil,
+}
+
+// exactMembers refuses JSON that is not shaped as a .byok file: a member the
+// specification does not name, spelled exactly as it does, a member given
+// twice, an object or array where the file has none. encoding/json, which
+// decodes the file afterwards, matches member names without regard to case
+// and keeps the last of a repeated member, so "Ciphertext" and
+// "ciphertext" would both land in one field, the last winning silently.
+func exactMembers(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	var walk func(depth int) error
-	walk = func(depth int) error {
-		if depth > 3 {
-			return errors.New("nested too deep")
-		}
+	// walk reads one value, named name, where the file has an object of
+	// want's members (want nil: no object).
+	var walk func(name string, want members) error
+	walk = func(name string, want members) error {
 		t, err := dec.Token()
 		if err != nil {
 			return err
 		}
 		d, ok := t.(json.Delim)
-		if !ok {
+		switch {
+		case !ok:
 			return nil
+		case d == '[':
+			return fmt.Errorf("%s is an array; a .byok file has none", name)
+		case want == nil:
+			return fmt.Errorf("%s is an object; the specification gives a string", name)
 		}
-		switch d {
-		case '{':
-			seen := map[string]bool{}
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key, _ := k.(string)
-				if seen[key] {
-					return fmt.Errorf("the field %q appears twice", key)
-				}
-				seen[key] = true
-				if err := walk(depth + 1); err != nil {
-					return err
-				}
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
 			}
-		case '[':
-			for dec.More() {
-				if err := walk(depth + 1); err != nil {
-					return err
-				}
+			key, _ := k.(string)
+			sub, known := want[key]
+			switch {
+			case !known:
+				return fmt.Errorf("unknown field %q in %s (the specification's fields are schema_version, header {kid, alg, enc}, ciphertext and generator, spelled so)", key, name)
+			case seen[key]:
+				return fmt.Errorf("the field %q appears twice", key)
+			}
+			seen[key] = true
+			if err := walk(key, sub); err != nil {
+				return err
 			}
 		}
 		_, err = dec.Token() // the closing delimiter
 		return err
 	}
-	return walk(0)
+	return walk("the file", fileMembers)
 }

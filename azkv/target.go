@@ -10,11 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/byok-go/byok"
@@ -96,28 +97,33 @@ func New(client API, vaultURL string, opts Options) (*Target, error) {
 	}
 	u, err := url.Parse(vaultURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("azkv: vault URL %q: want https://NAME.vault.azure.net or https://NAME.managedhsm.azure.net, with no path", vaultURL)
+		return nil, &OptionError{Field: "vaultURL", Value: vaultURL, Problem: "want https://NAME.vault.azure.net or https://NAME.managedhsm.azure.net, with no path"}
 	}
-	if !keyNameRE.MatchString(opts.KeyName) {
-		return nil, fmt.Errorf("azkv: key name %q: want 1-127 letters, digits and dashes", opts.KeyName)
+	if err := CheckKeyName(opts.KeyName); err != nil {
+		return nil, err
 	}
-	if opts.KEKName == "" {
+	kekGiven := opts.KEKName != ""
+	if !kekGiven {
 		opts.KEKName = opts.KeyName + "-kek"
 		if len(opts.KEKName) > 127 {
 			opts.KEKName = opts.KeyName[:123] + "-kek"
 		}
 	}
 	if !keyNameRE.MatchString(opts.KEKName) {
-		return nil, fmt.Errorf("azkv: KEK name %q: want 1-127 letters, digits and dashes", opts.KEKName)
+		return nil, &OptionError{Field: "KEKName", Value: opts.KEKName, Problem: "want 1-127 letters, digits and dashes"}
 	}
 	if strings.EqualFold(opts.KEKName, opts.KeyName) {
-		return nil, fmt.Errorf("azkv: the KEK and the key to import are both named %s; give the KEK another name", opts.KeyName)
+		// Key Vault's names are case-insensitive.
+		if !kekGiven {
+			return nil, &OptionError{Field: "KEKName", Problem: fmt.Sprintf("the default KEK name (the key's first 123 characters + \"-kek\") is the key's own name, %s; give the KEK a name", opts.KeyName)}
+		}
+		return nil, &OptionError{Field: "KEKName", Value: opts.KEKName, Problem: "it is also the name of the key to import; give the KEK another name"}
 	}
 	if _, err := kekSpec("", opts.KEKSize); err != nil {
-		return nil, err
+		return nil, &OptionError{Field: "KEKSize", Value: strconv.Itoa(opts.KEKSize), Problem: "want 2048, 3072 or 4096 bits, or 0 for 4096", Err: err}
 	}
 	if len(opts.Tags) > maxTags-1 {
-		return nil, fmt.Errorf("azkv: %d tags; a Key Vault key takes at most %d, and byok adds %s", len(opts.Tags), maxTags, SourceFingerprintTag)
+		return nil, &OptionError{Field: "Tags", Problem: fmt.Sprintf("%d tags; a Key Vault key takes at most %d, and byok adds %s", len(opts.Tags), maxTags, SourceFingerprintTag)}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -160,15 +166,6 @@ func (t *Target) CreatedKEK() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.kekCreated
-}
-
-// statusOf returns the HTTP status of an Azure error, 0 if err is none.
-func statusOf(err error) int {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode
-	}
-	return 0
 }
 
 // Prepare checks that the key name is free, finds the KEK (or creates it:
@@ -297,23 +294,39 @@ func to[T any](v T) *T { return &v }
 // Import writes the .byok file around the wrapped key and imports it with
 // ImportKey as an HSM key of the source's type (RSA-HSM, EC-HSM with its
 // curve, oct-HSM), with key_ops from the source's usage.
+//
+// ImportKey is sent once: ImportKey into a name that exists adds a
+// version, so the SDK's retry policy (which re-sends a request answered
+// 408, 429 or 5xx, or not answered) is off for it. When its answer is lost
+// (no answer, 408, 5xx), Import asks the vault (GetKey) whether the key now
+// exists before it reports: a key tagged with the source's fingerprint is
+// the import, whose answer was lost, and the proof decides about it.
+//
+// An error after the target created its KEK names the KEK and how to
+// remove it (KEKCreatedError).
 func (t *Target) Import(ctx context.Context, p byok.ImportParameters, wrapped []byte) (byok.Imported, error) {
+	imp, err := t.importKey(ctx, p, wrapped)
+	return imp, t.withKEK(err)
+}
+
+func (t *Target) importKey(ctx context.Context, p byok.ImportParameters, wrapped []byte) (byok.Imported, error) {
+	imp := byok.Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Algorithm: p.Algorithm}
 	t.mu.Lock()
 	info := t.info
 	t.mu.Unlock()
 	if info == nil {
-		return byok.Imported{}, errors.New("azkv: Import before Prepare")
+		return imp, errors.New("azkv: Import before Prepare")
 	}
 	enc, err := encOf(p.Algorithm)
 	if err != nil {
-		return byok.Imported{}, err
+		return imp, err
 	}
 	if p.WrappingKey == nil {
-		return byok.Imported{}, errors.New("azkv: the import parameters have no KEK public key")
+		return imp, errors.New("azkv: the import parameters have no KEK public key")
 	}
 	file, err := transferFile(string(p.ImportToken), enc, p.WrappingKey.Size(), wrapped, "")
 	if err != nil {
-		return byok.Imported{}, err
+		return imp, err
 	}
 	kt := keyTypes[info.Spec]
 	jwk := &azkeys.JSONWebKey{Kty: to(azkeys.KeyType(kt.kty)), T: file}
@@ -324,32 +337,79 @@ func (t *Target) Import(ctx context.Context, p byok.ImportParameters, wrapped []
 		jwk.KeyOps = append(jwk.KeyOps, to(azkeys.KeyOperation(op)))
 	}
 	t.log.Info("azkv: importing", "key", t.opts.KeyName, "kty", kt.kty, "kek", string(p.ImportToken))
-	out, err := t.client.ImportKey(ctx, t.opts.KeyName, azkeys.ImportKeyParameters{
+	// One try, no retry (a MaxRetries below zero, per call:
+	// https://pkg.go.dev/github.com/Azure/azure-sdk-for-go/sdk/azcore/policy#RetryOptions).
+	once := policy.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
+	out, err := t.client.ImportKey(once, t.opts.KeyName, azkeys.ImportKeyParameters{
 		Key:           jwk,
 		HSM:           to(true),
 		KeyAttributes: &azkeys.KeyAttributes{Enabled: to(true)},
 		Tags:          t.tags(*info),
 	}, nil)
-	imp := byok.Imported{KeyID: p.KeyID, KeyARN: p.KeyID, Algorithm: p.Algorithm}
 	if err != nil {
-		msg := fmt.Sprintf("azkv: ImportKey %s into %s", t.opts.KeyName, t.vault)
-		if kek := t.CreatedKEK(); kek != "" {
-			msg += fmt.Sprintf(" (byok created the KEK %s; remove it with: %s)", kek, t.RemoveCommand(kek))
+		if !maybeDone(err) {
+			return imp, fmt.Errorf("azkv: ImportKey %s into %s: %w", t.opts.KeyName, t.vault, err)
 		}
-		return imp, fmt.Errorf("%s: %w", msg, err)
+		return t.afterLostAnswer(ctx, imp, *info, err)
 	}
 	imp.Created = true
 	if out.Key != nil && out.Key.KID != nil {
-		// The proof runs on the key the answer names: it must be a version
-		// of the key asked for, in this vault, or the proof would be about
-		// another key.
-		kid := string(*out.Key.KID)
-		id, err := ParseKeyID(kid)
-		if err != nil || !strings.EqualFold(id.Vault, t.vault) || id.Name != t.opts.KeyName || id.Version == "" {
-			return imp, fmt.Errorf("azkv: ImportKey %s into %s answered with kid %q, not a version of %s, so nothing can prove the import; look at %s (remove it, if it was created, with: %s)", t.opts.KeyName, t.vault, kid, t.KeyURL(), t.KeyURL(), t.RemoveCommand(t.opts.KeyName))
+		kid, err := t.versionOf(string(*out.Key.KID))
+		if err != nil {
+			return imp, fmt.Errorf("azkv: ImportKey %s into %s answered with %w", t.opts.KeyName, t.vault, err)
 		}
 		imp.KeyID, imp.KeyARN = kid, kid
 	}
+	return imp, nil
+}
+
+// versionOf checks that kid, from an answer about the key the target
+// imports, is a version of that key in this vault: the proof runs on the
+// key the answer names, and would otherwise be about another key.
+func (t *Target) versionOf(kid string) (string, error) {
+	id, err := ParseKeyID(kid)
+	if err != nil || !strings.EqualFold(id.Vault, t.vault) || id.Name != t.opts.KeyName || id.Version == "" {
+		return "", fmt.Errorf("kid %q, not a version of %s, so nothing can prove the import; look at %s (remove it, if it was created, with: %s)", kid, t.KeyURL(), t.KeyURL(), t.RemoveCommand(t.opts.KeyName))
+	}
+	return kid, nil
+}
+
+// afterLostAnswer asks the vault, once ImportKey failed in a way that may
+// have imported the key (importErr), whether the key now exists: Prepare
+// found the name free, so a key there, tagged with the source's
+// fingerprint, is this import's. Nothing is sent again.
+func (t *Target) afterLostAnswer(ctx context.Context, imp byok.Imported, info byok.KeyInfo, importErr error) (byok.Imported, error) {
+	name := t.opts.KeyName
+	// The question is asked even when ctx ended (the deadline may be why
+	// the answer was lost), for a bounded time.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	got, err := t.client.GetKey(qctx, name, "", nil)
+	what := fmt.Sprintf("azkv: ImportKey %s into %s failed", name, t.vault)
+	switch {
+	case statusOf(err) == http.StatusNotFound:
+		return imp, fmt.Errorf("%s, and the vault has no key %s since (GetKey), so nothing was imported; the import can run again: %w", what, name, importErr)
+	case err != nil:
+		return imp, fmt.Errorf("%s, and whether the key was imported is unknown (GetKey: %v); look at %s before importing again (remove it, if it exists, with: %s): %w", what, err, t.KeyURL(), t.RemoveCommand(name), importErr)
+	}
+	kid := ""
+	if got.Key != nil && got.Key.KID != nil {
+		kid = string(*got.Key.KID)
+	}
+	tag := ""
+	if v := got.Tags[SourceFingerprintTag]; v != nil {
+		tag = *v
+	}
+	if info.Fingerprint != "" && tag != info.Fingerprint {
+		return imp, fmt.Errorf("%s, and the vault now has a key %s (%s) that is not tagged as an import of this source; look at it before anything else (remove it, if it is not yours to keep, with: %s): %w", what, name, kid, t.RemoveCommand(name), importErr)
+	}
+	imp.Created = true
+	kid, err = t.versionOf(kid)
+	if err != nil {
+		return imp, fmt.Errorf("%s, and GetKey %s then answered with %w (ImportKey: %w)", what, name, err, importErr)
+	}
+	imp.KeyID, imp.KeyARN = kid, kid
+	t.log.Warn("azkv: ImportKey's answer was lost, but the vault holds the key, tagged as this import; the proof decides", "key", kid, "error", importErr)
 	return imp, nil
 }
 

@@ -1,11 +1,14 @@
 package azkvtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -132,17 +135,36 @@ func (s *Server) checkImportType(kty, crv string) *kvError {
 	return nil
 }
 
-// parseTransferBlob is row 4: the .byok JSON, every member required and no
-// other.
+// parseTransferBlob is row 4: the .byok JSON, every member required, by
+// its exact name, once, and no other. (encoding/json alone would take
+// "Ciphertext" for "ciphertext" and keep the last of a repeated member.)
 func parseTransferBlob(raw []byte) (*transferBlob, *kvError) {
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	var b transferBlob
-	if err := dec.Decode(&b); err != nil {
+	top, err := exactObject(raw, "schema_version", "header", "ciphertext", "generator")
+	if err != nil {
 		return nil, badParam("key.key_hsm is not a BYOK transfer blob (the .byok JSON): %v (%s)", err, docBYOKSpec)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badParam("key.key_hsm has data after the transfer blob's JSON (%s)", docBYOKSpec)
+	var hdr map[string]json.RawMessage
+	if h, ok := top["header"]; ok {
+		if hdr, err = exactObject(h, "kid", "alg", "enc"); err != nil {
+			return nil, badParam("the transfer blob's header: %v (%s)", err, docBYOKSpec)
+		}
+	}
+	var b transferBlob
+	for _, m := range []struct {
+		from map[string]json.RawMessage
+		name string
+		to   *string
+	}{
+		{top, "schema_version", &b.SchemaVersion}, {hdr, "kid", &b.Header.Kid}, {hdr, "alg", &b.Header.Alg},
+		{hdr, "enc", &b.Header.Enc}, {top, "ciphertext", &b.Ciphertext}, {top, "generator", &b.Generator},
+	} {
+		v, ok := m.from[m.name]
+		if !ok {
+			continue // required: the checks below name it
+		}
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, m.to) != nil {
+			return nil, badParam("the transfer blob's %s is not a string (%s)", m.name, docBYOKSpec)
+		}
 	}
 	switch {
 	case b.SchemaVersion != blobSchemaVersion:
@@ -159,6 +181,42 @@ func parseTransferBlob(raw []byte) (*transferBlob, *kvError) {
 		return nil, badParam("the transfer blob's generator (BYOK tool and source HSM) is required (%s)", docBYOKSpec)
 	}
 	return &b, nil
+}
+
+// exactObject reads raw as one JSON object, and nothing after it, whose
+// member names are among names, compared byte for byte, each at most once.
+// It returns the members' values undecoded.
+func exactObject(raw []byte, names ...string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := t.(string)
+		if !slices.Contains(names, name) {
+			return nil, fmt.Errorf("unknown member %q (the members are %s)", name, strings.Join(names, ", "))
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("member %q given twice", name)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the JSON object")
+	}
+	return out, nil
 }
 
 // checkKEK is rows 1 to 3: kid names an existing version of a key in this

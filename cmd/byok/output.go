@@ -135,8 +135,12 @@ func toVerificationOut(v *byok.Verification) *verificationOut {
 	return o
 }
 
-// verdictLine says what a verdict means, in one line.
-func verdictLine(v *verificationOut) string {
+// verdictLine says what a verdict means, in one line, for AWS KMS.
+func verdictLine(v *verificationOut) string { return verdictLineFor(v, "KMS") }
+
+// verdictLineFor says what a verdict means, in one line, naming the
+// service that holds (or not) the key: "KMS", "Key Vault", "Managed HSM".
+func verdictLineFor(v *verificationOut, holder string) string {
 	failed := 0
 	for _, c := range v.Checks {
 		if !c.OK {
@@ -145,11 +149,11 @@ func verdictLine(v *verificationOut) string {
 	}
 	switch v.Verdict {
 	case byok.VerdictPassed:
-		return fmt.Sprintf("PASSED: KMS holds the source key (%s, all passed)", plural(len(v.Checks), "check"))
+		return fmt.Sprintf("PASSED: %s holds the source key (%s, all passed)", holder, plural(len(v.Checks), "check"))
 	case byok.VerdictFailed:
-		return fmt.Sprintf("FAILED: %d of %s failed; KMS does not hold the source key; do not use it", failed, plural(len(v.Checks), "check"))
+		return fmt.Sprintf("FAILED: %d of %s failed; %s does not hold the source key; do not use it", failed, plural(len(v.Checks), "check"), holder)
 	}
-	return fmt.Sprintf("UNPROVEN: %s ran, none failed, but none proves KMS holds the source key", plural(len(v.Checks), "check"))
+	return fmt.Sprintf("UNPROVEN: %s ran, none failed, but none proves %s holds the source key", plural(len(v.Checks), "check"), holder)
 }
 
 func plural(n int, noun string) string {
@@ -163,15 +167,21 @@ func plural(n int, noun string) string {
 // table's name column, a 6-column mark and this fit in 100 columns.
 const checkWidth = 76
 
-// verificationRows prints a verification: the verdict, then every check on
-// its own lines (mark, name, detail) and every skipped step.
-func verificationRows(s *summary, v *verificationOut) {
+// verificationRows prints a verification of an AWS KMS import: the
+// verdict, then every check on its own lines (mark, name, detail) and every
+// skipped step.
+func verificationRows(s *summary, v *verificationOut) { verificationRowsFor(s, v, "KMS") }
+
+// verificationRowsFor prints a verification as verificationRows does,
+// naming holder as the service that holds the key ("Key Vault",
+// "Managed HSM").
+func verificationRowsFor(s *summary, v *verificationOut, holder string) {
 	if v == nil {
-		s.row("verification", "SKIPPED (--no-verify): nothing proves that KMS holds the source key")
+		s.row("verification", "SKIPPED (--no-verify): nothing proves that %s holds the source key", holder)
 		return
 	}
 	var b strings.Builder
-	b.WriteString(verdictLine(v))
+	b.WriteString(verdictLineFor(v, holder))
 	for _, c := range v.Checks {
 		mark := "ok    "
 		if !c.OK {

@@ -265,7 +265,7 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	tg, err := azkv.New(client, af.vault, azkv.Options{KeyName: af.key, KEKName: af.kek, KEKSize: af.kekSize, ManagedHSM: af.managedHSM, Tags: af.tags,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", errUsage, err))
+		return fail(azureOptionError(err))
 	}
 	out.ManagedHSM, out.KEK = tg.ManagedHSM(), tg.KEKName()
 	p.say("opening %s…", sf.label())
@@ -313,7 +313,9 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	out.Skipped = *noVerify
 	out.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		if out.Created {
+		var kekNamed *azkv.KEKCreatedError // azkv names the KEK in its own steps' errors
+		switch {
+		case out.Created:
 			// The key exists in the vault: name it and how to remove it.
 			out.RemoveCommands = append([]string{tg.RemoveCommand(af.key)}, out.RemoveCommands...)
 			what := "a check shows it is not the source key; do not use it"
@@ -321,7 +323,7 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 				what = "nothing proved that it is the source key; do not rely on it"
 			}
 			err = fmt.Errorf("%w\n  note: the key WAS imported as %s, but %s; remove it with: %s", err, out.KeyID, what, tg.RemoveCommand(af.key))
-		} else if out.KEKCreated {
+		case out.KEKCreated && !errors.As(err, &kekNamed):
 			err = fmt.Errorf("%w\n  note: byok created the key exchange key %s (it holds no key of yours); remove it with: %s", err, tg.KEKName(), tg.RemoveCommand(tg.KEKName()))
 		}
 		if !*asJSON && out.Created {
@@ -336,6 +338,35 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	printAzureImport(stdout, &out, sf.label())
 	return nil
+}
+
+// azureFlagOf is the flag of each azkv.New argument (azkv.OptionError's
+// Field).
+var azureFlagOf = map[string]string{
+	"vaultURL": "--azure-vault",
+	"KeyName":  "--azure-key",
+	"KEKName":  "--azure-kek",
+	"KEKSize":  "--azure-kek-size",
+	"Tags":     "--tag",
+}
+
+// azureOptionError words azkv.New's refusal of a flag's value in the
+// CLI's terms: the flag, its value, the problem (exit 2).
+func azureOptionError(err error) error {
+	var oe *azkv.OptionError
+	flagName, ok := "", errors.As(err, &oe)
+	if ok {
+		flagName, ok = azureFlagOf[oe.Field]
+	}
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %v", errUsage, err)
+	case oe.Value == "":
+		return fmt.Errorf("%w: %s: %s", errUsage, flagName, oe.Problem)
+	case oe.Field == "KEKSize":
+		return fmt.Errorf("%w: %s %s: %s", errUsage, flagName, oe.Value, oe.Problem)
+	}
+	return fmt.Errorf("%w: %s %q: %s", errUsage, flagName, oe.Value, oe.Problem)
 }
 
 func printAzureImport(w io.Writer, o *importAzureOutput, label string) {
@@ -366,7 +397,7 @@ func printAzureImport(w io.Writer, o *importAzureOutput, label string) {
 	case o.DryRun:
 		s.row("verification", "%s", "planned: GetKey, then Sign and Verify (signing keys), Decrypt (RSA encryption keys) or WrapKey (AES)")
 	case o.Verification != nil || o.Skipped:
-		verificationRows(s, o.Verification)
+		verificationRowsFor(s, o.Verification, where)
 	case o.Error != nil:
 		s.row("verification", "NOT RUN: the import failed before the proof (the error follows)")
 	}

@@ -90,8 +90,8 @@ func runWrapAzure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *keyName != "" {
 		// It is printed into the az command the user runs: a Key Vault
 		// key name, or nothing.
-		if _, err := azkv.ParseKeyID(id.Vault + "/keys/" + *keyName); err != nil || strings.ContainsAny(*keyName, "/?#") {
-			return fmt.Errorf("%w: --azure-key %q: a Key Vault key name is 1-127 letters, digits and dashes", errUsage, *keyName)
+		if err := azkv.CheckKeyName(*keyName); err != nil {
+			return azureOptionError(err)
 		}
 	}
 	if err := sf.validate(); err != nil {

@@ -6,8 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -106,12 +104,7 @@ func (s *Server) ListImportJobs(_ context.Context, req *kmspb.ListImportJobsRequ
 	if _, err := s.keyRing(req.GetParent()); err != nil {
 		return nil, err
 	}
-	out := &kmspb.ListImportJobsResponse{}
-	for _, name := range slices.Sorted(maps.Keys(s.jobs)) {
-		if parentOf(name, 2) == req.GetParent() {
-			out.ImportJobs = append(out.ImportJobs, s.jobProto(s.jobs[name]))
-		}
-	}
+	out := &kmspb.ListImportJobsResponse{ImportJobs: childrenOf(s.jobs, req.GetParent(), s.jobProto)}
 	out.TotalSize = int32(len(out.ImportJobs))
 	return out, nil
 }

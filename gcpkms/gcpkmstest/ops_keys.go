@@ -63,12 +63,7 @@ func (s *Server) ListKeyRings(_ context.Context, req *kmspb.ListKeyRingsRequest)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := &kmspb.ListKeyRingsResponse{}
-	for _, name := range slices.Sorted(maps.Keys(s.keyRings)) {
-		if parentOf(name, 2) == req.GetParent() {
-			out.KeyRings = append(out.KeyRings, s.keyRings[name].proto())
-		}
-	}
+	out := &kmspb.ListKeyRingsResponse{KeyRings: childrenOf(s.keyRings, req.GetParent(), (*keyRing).proto)}
 	out.TotalSize = int32(len(out.KeyRings))
 	return out, nil
 }
@@ -233,6 +228,19 @@ func generateMaterial(r algRule) (*material, error) {
 	return m, err
 }
 
+// childrenOf returns, sorted by name, the protos of the resources in m
+// directly under parent (a resource's name is its parent's, then
+// /COLLECTION/ID).
+func childrenOf[R, P any](m map[string]R, parent string, proto func(R) P) []P {
+	var out []P
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if parentOf(name, 2) == parent {
+			out = append(out, proto(m[name]))
+		}
+	}
+	return out
+}
+
 // GetCryptoKey returns a key.
 func (s *Server) GetCryptoKey(_ context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
@@ -254,12 +262,7 @@ func (s *Server) ListCryptoKeys(_ context.Context, req *kmspb.ListCryptoKeysRequ
 	if _, err := s.keyRing(req.GetParent()); err != nil {
 		return nil, err
 	}
-	out := &kmspb.ListCryptoKeysResponse{}
-	for _, name := range slices.Sorted(maps.Keys(s.keys)) {
-		if parentOf(name, 2) == req.GetParent() {
-			out.CryptoKeys = append(out.CryptoKeys, s.keyProto(s.keys[name]))
-		}
-	}
+	out := &kmspb.ListCryptoKeysResponse{CryptoKeys: childrenOf(s.keys, req.GetParent(), s.keyProto)}
 	out.TotalSize = int32(len(out.CryptoKeys))
 	return out, nil
 }

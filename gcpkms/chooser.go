@@ -49,21 +49,21 @@ func (t *Target) ChooseWrapping(info byok.KeyInfo, can []byok.WrappingAlgorithm,
 		c := byok.Choice{Algorithm: m.alg, WrappingKeySpec: m.wks}
 		switch {
 		case alg != "" || wks != "":
-			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s) with an %s wrapping key, as asked", m.alg, m.m, m.wks)
+			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s) with %s, as asked", m.alg, m.m, wrappingKey(m.wks))
 		case m.alg.Hash() == crypto.SHA1:
 			c.Fallback = true
 			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): the source cannot perform a SHA-256 method Cloud KMS accepts for %s (it can %v), so the SHA-1 form of the RSA-AES key wrap is used",
 				m.alg, m.m, info.Spec, can)
 		case m.alg.IsKeyWrap() && (kind == byok.KindRSA || kind == byok.KindEC):
-			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s material needs the RSA-AES key wrap in Cloud KMS; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, kind)
+			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s needs the RSA-AES key wrap in Cloud KMS; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, material(kind))
 		case m.alg.IsKeyWrap():
 			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): the source cannot perform RSAES_OAEP_SHA_256; the key wrap carries the same material", m.alg, m.m)
 		default:
-			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s material fits one RSA-OAEP block; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, kind)
+			c.Reason = fmt.Sprintf("%s (Cloud KMS import method %s): %s fits one RSA-OAEP block; SHA-256 and the largest wrapping key are preferred", m.alg, m.m, material(kind))
 		}
 		return c, nil
 	}
-	e := &RuleError{Rule: RuleMethods, What: fmt.Sprintf("a %s key from a source that can wrap only with %v", info.Spec, can),
+	e := &RuleError{Rule: RuleMethods, What: fmt.Sprintf("%s key from a source that can wrap only with %v", a(string(info.Spec)), can),
 		Fix: fmt.Sprintf("Cloud KMS accepts %v for it; use a source (HSM driver or mechanism) that can perform one of them", names)}
 	if kind == byok.KindSymmetric || kind == byok.KindHMAC {
 		e.Fix += " (an HSM whose RSA-OAEP is SHA-1 only cannot carry AES or HMAC keys to Cloud KMS: Cloud KMS has no direct RSA-OAEP SHA-1 method)"
@@ -73,7 +73,7 @@ func (t *Target) ChooseWrapping(info byok.KeyInfo, can []byok.WrappingAlgorithm,
 
 // refuseAsked explains why no method fits the asked alg and wks.
 func refuseAsked(kind byok.MaterialKind, alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) error {
-	what := fmt.Sprintf("%s key material wrapped with %s under an %s wrapping key", kind, orAny(string(alg)), orAny(string(wks)))
+	what := fmt.Sprintf("%s wrapped with %s under %s", material(kind), orAny(string(alg)), wrappingKey(wks))
 	if alg == byok.RSAESOAEPSHA256 && kind != byok.KindSymmetric && kind != byok.KindHMAC {
 		return &RuleError{Rule: RuleOAEPSymmetricOnly, What: what, Fix: "use RSA_AES_KEY_WRAP_SHA_256 (or let byok choose)"}
 	}
@@ -83,7 +83,7 @@ func refuseAsked(kind byok.MaterialKind, alg byok.WrappingAlgorithm, wks byok.Wr
 
 func orAny(s string) string {
 	if s == "" {
-		return "any"
+		return "any algorithm"
 	}
 	return s
 }

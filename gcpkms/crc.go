@@ -3,6 +3,10 @@ package gcpkms
 import (
 	"fmt"
 	"hash/crc32"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -40,4 +44,19 @@ func checkReceived(op, what string, b []byte, sum *wrapperspb.Int64Value) error 
 		return &errIntegrity{op, what}
 	}
 	return nil
+}
+
+// isChecksumError reports whether err is Cloud KMS refusing a request
+// because a *_crc32c field the client sent did not match its data: an
+// INVALID_ARGUMENT whose message names the checksum (Cloud KMS "will report
+// an error if the checksum verification fails"; its status code is the
+// one of every bad argument, so the message tells them apart). It is
+// corruption in transit, not evidence about the key.
+// https://cloud.google.com/kms/docs/data-integrity-guidelines
+func isChecksumError(err error) bool {
+	if status.Code(err) != codes.InvalidArgument {
+		return false
+	}
+	m := strings.ToLower(status.Convert(err).Message())
+	return strings.Contains(m, "crc32c") || strings.Contains(m, "checksum")
 }

@@ -214,7 +214,7 @@ func resolve(spec byok.KeySpec, usage byok.KeyUsage, algorithm, level string) (a
 		return algRow{}, err
 	}
 	usage = effectiveUsage(spec, usage)
-	what := fmt.Sprintf("a %s key for %s", spec, usage)
+	what := fmt.Sprintf("%s key for %s", a(string(spec)), usage)
 	if usage == byok.KeyAgreement {
 		return algRow{}, &RuleError{Rule: RuleNoKeyAgreement, What: what, notImportable: true,
 			Fix: "import it for SIGN_VERIFY (--usage SIGN_VERIFY), or keep key agreement in AWS KMS"}
@@ -233,18 +233,18 @@ func resolve(spec byok.KeySpec, usage byok.KeyUsage, algorithm, level string) (a
 	} else {
 		v, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[algorithm]
 		if !ok || !slices.Contains(avail, algorithm) {
-			kind := "unknown to Cloud KMS"
+			kind, problem := "unknown to Cloud KMS", "unknown to Cloud KMS (names are upper case)"
 			if ok {
-				kind = "not one for this key"
+				kind, problem = "not one for this key", "not an algorithm for "+what
 			}
-			return algRow{}, &RuleError{Rule: RuleAlgorithmFits, What: fmt.Sprintf("algorithm %q for %s (%s)", algorithm, what, kind),
-				Fix: "use one of " + strings.Join(avail, ", ")}
+			return algRow{}, optionRule("Algorithm", algorithm, problem, &RuleError{Rule: RuleAlgorithmFits,
+				What: fmt.Sprintf("algorithm %q for %s (%s)", algorithm, what, kind), Fix: "use one of " + strings.Join(avail, ", ")})
 		}
 		row, _ = rowOf(kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm(v))
 	}
 	if row.hsmOnly && level == "SOFTWARE" {
-		return algRow{}, &RuleError{Rule: RuleSecp256k1HSM, What: fmt.Sprintf("%s at protection level SOFTWARE", row.alg),
-			Fix: "use --gcp-protection-level hsm (Options.ProtectionLevel \"HSM\")"}
+		return algRow{}, optionRule("ProtectionLevel", level, fmt.Sprintf("no %s at this level", row.alg), &RuleError{Rule: RuleSecp256k1HSM,
+			What: fmt.Sprintf("%s at protection level SOFTWARE", row.alg), Fix: "use protection level HSM"})
 	}
 	return row, nil
 }
@@ -286,7 +286,7 @@ func methodFor(alg byok.WrappingAlgorithm, wks byok.WrappingKeySpec) (method, er
 			return m, nil
 		}
 	}
-	return method{}, &RuleError{Rule: RuleMethods, What: fmt.Sprintf("wrapping with %s under an %s wrapping key", alg, wks),
+	return method{}, &RuleError{Rule: RuleMethods, What: fmt.Sprintf("wrapping with %s under %s", orAny(string(alg)), wrappingKey(wks)),
 		Fix: "use RSA_AES_KEY_WRAP_SHA_256 (or RSAES_OAEP_SHA_256 for AES and HMAC keys) with an RSA_4096 or RSA_3072 wrapping key"}
 }
 

@@ -124,13 +124,14 @@ func New(client API, opts Options) (*Target, error) {
 	}
 	m := ringRE.FindStringSubmatch(opts.KeyRing)
 	if m == nil {
-		return nil, fmt.Errorf("gcpkms: key ring %q: want projects/PROJECT/locations/LOCATION/keyRings/RING: a project ID (lowercase letters, digits, -), a location (europe-west1, global), a key ring ID (letters, digits, _ and -)", opts.KeyRing)
+		return nil, &OptionError{Field: "KeyRing", Value: opts.KeyRing, Problem: "want projects/PROJECT/locations/LOCATION/keyRings/RING: " +
+			"a project ID (lowercase letters, digits, -), a location (europe-west1, global), a key ring ID (letters, digits, _ and -)"}
 	}
 	if !idRE.MatchString(opts.KeyID) {
-		return nil, fmt.Errorf("gcpkms: key ID %q: want 1 to 63 letters, digits, _ or -", opts.KeyID)
+		return nil, &OptionError{Field: "KeyID", Value: opts.KeyID, Problem: "want a crypto key ID of 1 to 63 letters, digits, _ or -"}
 	}
 	if opts.ImportJobID != "" && !idRE.MatchString(opts.ImportJobID) {
-		return nil, fmt.Errorf("gcpkms: import job ID %q: want 1 to 63 letters, digits, _ or -", opts.ImportJobID)
+		return nil, &OptionError{Field: "ImportJobID", Value: opts.ImportJobID, Problem: "want an import job ID of 1 to 63 letters, digits, _ or -"}
 	}
 	t := &Target{client: client, opts: opts, ring: name{m[1], m[2], m[3]}, log: opts.Logger}
 	switch strings.ToUpper(opts.ProtectionLevel) {
@@ -139,12 +140,14 @@ func New(client API, opts Options) (*Target, error) {
 	case "SOFTWARE":
 		t.level = kmspb.ProtectionLevel_SOFTWARE
 	default:
-		return nil, &RuleError{Rule: RuleProtectionLevel, What: fmt.Sprintf("protection level %q", opts.ProtectionLevel), Fix: "use HSM or SOFTWARE"}
+		return nil, optionRule("ProtectionLevel", opts.ProtectionLevel, "not a protection level byok imports at", &RuleError{Rule: RuleProtectionLevel,
+			What: fmt.Sprintf("protection level %q", opts.ProtectionLevel), Fix: "use HSM or SOFTWARE"})
 	}
 	if opts.Algorithm != "" {
 		if _, ok := kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm_value[opts.Algorithm]; !ok {
-			return nil, &RuleError{Rule: RuleAlgorithmFits, What: fmt.Sprintf("algorithm %q (unknown to Cloud KMS)", opts.Algorithm),
-				Fix: "use a name from https://cloud.google.com/kms/docs/algorithms, e.g. RSA_SIGN_PKCS1_2048_SHA256"}
+			return nil, optionRule("Algorithm", opts.Algorithm, "unknown to Cloud KMS (names are upper case)", &RuleError{Rule: RuleAlgorithmFits,
+				What: fmt.Sprintf("algorithm %q (unknown to Cloud KMS; names are upper case)", opts.Algorithm),
+				Fix:  "use a name from https://cloud.google.com/kms/docs/algorithms, e.g. RSA_SIGN_PKCS1_2048_SHA256"})
 		}
 	}
 	if t.log == nil {
@@ -287,20 +290,21 @@ func (t *Target) checkKey(ctx context.Context, row algRow) (bool, error) {
 // protection level is not the import's.
 func (t *Target) fits(ck *kmspb.CryptoKey, row algRow) error {
 	tpl := ck.GetVersionTemplate()
-	var why string
+	e := &KeyExistsError{Key: ck.GetName()}
 	switch {
 	case ck.GetPurpose() != row.purpose:
-		why = fmt.Sprintf("its purpose is %s; the import needs %s", ck.GetPurpose(), row.purpose)
+		e.What, e.Has, e.Wants = "purpose", ck.GetPurpose().String(), row.purpose.String()
 	case tpl.GetProtectionLevel() != t.level:
-		why = fmt.Sprintf("its protection level is %s; the import asks for %s (--gcp-protection-level)", tpl.GetProtectionLevel(), t.level)
+		e.What, e.Has, e.Wants, e.Field = "protection level", tpl.GetProtectionLevel().String(), t.level.String(), "ProtectionLevel"
 	case tpl.GetAlgorithm() != row.alg:
-		why = fmt.Sprintf("its version template algorithm is %s; the import is %s (name the key's algorithm with --gcp-algorithm if it fits the source key)", tpl.GetAlgorithm(), row.alg)
-	}
-	if why == "" {
+		e.What, e.Has, e.Wants, e.Field = "algorithm", tpl.GetAlgorithm().String(), row.alg.String(), "Algorithm"
+		if has, ok := rowOf(tpl.GetAlgorithm()); !ok || has.spec != row.spec || has.usage != row.usage {
+			e.Field = "" // the key's algorithm cannot hold the source key
+		}
+	default:
 		return nil
 	}
-	return fmt.Errorf("%w: gcpkms: the crypto key %s cannot take this import: %s; name another key (--gcp-key) to have byok create it",
-		byok.ErrIncompatible, ck.GetName(), why)
+	return e
 }
 
 func (t *Target) createKey(ctx context.Context, row algRow, info byok.KeyInfo) error {
@@ -351,7 +355,7 @@ func (t *Target) importJob(ctx context.Context, m method) (*kmspb.ImportJob, err
 			return nil, fmt.Errorf("%w: gcpkms: the import job %s uses %s; this import needs %s: let byok create a job (no --gcp-import-job), or name one with that method",
 				byok.ErrIncompatible, n, job.GetImportMethod(), m.m)
 		case job.GetProtectionLevel() != t.level:
-			return nil, &RuleError{Rule: RuleProtectionLevel, What: fmt.Sprintf("the import job %s at protection level %s for a %s key", n, job.GetProtectionLevel(), t.level),
+			return nil, &RuleError{Rule: RuleProtectionLevel, What: fmt.Sprintf("the import job %s at protection level %s for %s key", n, job.GetProtectionLevel(), a(t.level.String())),
 				Fix: "name a job of the key's protection level, or let byok create one"}
 		case job.GetState() == kmspb.ImportJob_EXPIRED:
 			return nil, fmt.Errorf("gcpkms: the import job %s has expired; let byok create a new one (no --gcp-import-job)", n)

@@ -20,6 +20,7 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/byok-go/byok"
 )
@@ -72,18 +73,26 @@ func skipRefused(v *byok.Verification, op string, err error) bool {
 //   - Every key: Cloud KMS unwrapped the material under the import job's
 //     private key and accepted it (recorded, not an identity check: a
 //     source that wrapped another key passes it too).
-//   - RSA and EC: GetPublicKey equals the source public key (identity when
-//     the source derived its public key from its private key,
-//     KeyInfo.PublicKeyFromPrivate). Signing keys: an AsymmetricSign over
-//     a fresh digest verifies under the source public key (identity, same
+//   - RSA and EC: GetPublicKey equals the source public key (identity only
+//     when the version's private key also acted in this proof — its
+//     AsymmetricSign signature verified under the source public key, or
+//     its AsymmetricDecrypt recovered the message — and the source derived
+//     its public key from its private key, KeyInfo.PublicKeyFromPrivate:
+//     GetPublicKey's answer alone is Cloud KMS's word, not a use of the
+//     key). Signing keys: an AsymmetricSign over a fresh digest verifies
+//     under the source public key (identity, same PublicKeyFromPrivate
 //     condition); a source signature (byok.SignerSource) verifies under the
-//     public key Cloud KMS returned (identity: Cloud KMS has no Verify RPC,
-//     but the public key it returns is derived from the private key it
-//     holds, so a signature the source's private key made verifying under
-//     it shows the two private keys are one); PKCS#1 v1.5 signatures are
-//     deterministic, so both are also compared byte for byte (identity).
-//     Decryption keys: AsymmetricDecrypt of a fresh message encrypted under
-//     the source public key (identity when PublicKeyFromPrivate).
+//     public key Cloud KMS returned (Cloud KMS has no Verify RPC): identity
+//     only when Cloud KMS's signature verified under the source public key
+//     and GetPublicKey returned that same key — then both private keys
+//     belong to it, even a public key the source read from its token —,
+//     otherwise recorded as a non-identity check saying why; PKCS#1 v1.5
+//     signatures are deterministic, so both are also compared byte for
+//     byte (identity). Decryption keys: AsymmetricDecrypt of a fresh
+//     message encrypted under the source public key (identity when
+//     PublicKeyFromPrivate); a ciphertext CRC32C mismatch is retried once
+//     with a fresh ciphertext and otherwise stops the proof (UNPROVEN),
+//     while any other INVALID_ARGUMENT is a failed decryption (FAILED).
 //   - HMAC: MacSign equals the source's HMAC (byok.MACSource) of a fresh
 //     message (identity).
 //   - GOOGLE_SYMMETRIC_ENCRYPTION: an Encrypt/Decrypt round trip, usability
@@ -146,6 +155,7 @@ func (t *Target) verifyAsymmetric(ctx context.Context, v *byok.Verification, ver
 		return fmt.Errorf("gcpkms: the source public key: %w", err)
 	}
 	var kmsPub crypto.PublicKey
+	var pubCheck *byok.Check
 	pk, err := t.client.GetPublicKey(ctx, &kmspb.GetPublicKeyRequest{Name: version})
 	switch {
 	case skipRefused(v, "GetPublicKey", err):
@@ -162,26 +172,54 @@ func (t *Target) verifyAsymmetric(ctx context.Context, v *byok.Verification, ver
 		if kmsPub, err = byok.ParsePublicKeyDER(blk.Bytes); err != nil {
 			return fmt.Errorf("gcpkms: GetPublicKey %s: %w", version, err)
 		}
-		c := byok.Check{Name: CheckPublicKey, OK: bytes.Equal(blk.Bytes, info.PublicKeyDER), Identity: info.PublicKeyFromPrivate}
+		pubCheck = &byok.Check{Name: CheckPublicKey, OK: bytes.Equal(blk.Bytes, info.PublicKeyDER)}
+	}
+	// The private-key operation runs before the GetPublicKey check is
+	// recorded: whether that check is an identity check depends on it.
+	var sub byok.Verification
+	var acted bool
+	switch row.purpose {
+	case kmspb.CryptoKey_ASYMMETRIC_SIGN:
+		acted, err = t.verifySign(ctx, &sub, version, row, info, srcPub, kmsPub, pubCheck != nil && pubCheck.OK, src)
+	case kmspb.CryptoKey_ASYMMETRIC_DECRYPT:
+		acted, err = t.verifyDecrypt(ctx, &sub, version, row, info, srcPub)
+	}
+	if pubCheck != nil {
+		// GetPublicKey's answer is Cloud KMS's word about the private key
+		// it holds, not an operation of that key: equality is an identity
+		// check only when the version's private key also acted in this
+		// proof (its signature verified under the source public key, or it
+		// decrypted what was encrypted under it), and the source's public
+		// key was derived from its private key.
+		c := pubCheck
+		c.Identity = info.PublicKeyFromPrivate && acted
 		switch {
 		case !c.OK:
 			c.Detail = "Cloud KMS holds a different public key than the source's"
 			if !info.PublicKeyFromPrivate {
 				c.Detail += " (read from its token, which need not match the token's private key)"
 			}
-		case !c.Identity:
+		case !info.PublicKeyFromPrivate:
 			c.Detail = "the source's public key was read from its token, not derived from its private key, so equality does not show that Cloud KMS holds that private key"
+		case !acted:
+			c.Detail = notActed
 		}
+		v.Add(*c)
+	}
+	for _, c := range sub.Checks {
 		v.Add(c)
 	}
-	switch row.purpose {
-	case kmspb.CryptoKey_ASYMMETRIC_SIGN:
-		return t.verifySign(ctx, v, version, row, info, srcPub, kmsPub, src)
-	case kmspb.CryptoKey_ASYMMETRIC_DECRYPT:
-		return t.verifyDecrypt(ctx, v, version, row, info, srcPub)
+	for _, s := range sub.Skipped {
+		v.Skip(s)
 	}
-	return nil
+	return err
 }
+
+// notActed explains why a check resting on GetPublicKey's answer alone is
+// not an identity check.
+const notActed = "not an identity check: no operation of the version's private key succeeded in this proof " +
+	"(AsymmetricSign or AsymmetricDecrypt did not run or did not verify), and GetPublicKey's answer alone is Cloud KMS's word " +
+	"about the key it holds, not a use of it"
 
 // scheme is how an algorithm signs: its hash, PSS or PKCS#1 v1.5 (raw:
 // Cloud KMS signs a DigestInfo the client sends as data).
@@ -215,7 +253,12 @@ func (s scheme) opts() crypto.SignerOpts {
 	return s.h
 }
 
-func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version string, row algRow, info byok.KeyInfo, srcPub, kmsPub crypto.PublicKey, src byok.KeySource) error {
+// verifySign runs the signing checks; acted reports whether a Cloud KMS
+// signature verified under the source public key (the version's private
+// key acted in this proof). pubEqual is whether GetPublicKey returned the
+// source public key.
+func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version string, row algRow, info byok.KeyInfo, srcPub, kmsPub crypto.PublicKey,
+	pubEqual bool, src byok.KeySource) (acted bool, err error) {
 	s := schemeOf(row.alg)
 	h := s.h.New()
 	h.Write(append([]byte("byok import proof "), randomBytes(32)...))
@@ -232,55 +275,63 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version s
 	switch {
 	case skipRefused(v, "AsymmetricSign", err):
 	case err != nil:
-		return fmt.Errorf("gcpkms: AsymmetricSign %s: %w", version, err)
+		return false, fmt.Errorf("gcpkms: AsymmetricSign %s: %w", version, err)
 	default:
 		verified := resp.GetVerifiedDigestCrc32C()
 		if s.raw {
 			verified = resp.GetVerifiedDataCrc32C()
 		}
 		if err := checkSent("AsymmetricSign", "the digest", verified); err != nil {
-			return err
+			return false, err
 		}
 		if err := checkReceived("AsymmetricSign", "the signature", resp.GetSignature(), resp.GetSignatureCrc32C()); err != nil {
-			return err
+			return false, err
 		}
 		if resp.GetName() != "" && resp.GetName() != version {
-			return fmt.Errorf("gcpkms: AsymmetricSign answered for %s, not %s", resp.GetName(), version)
+			return false, fmt.Errorf("gcpkms: AsymmetricSign answered for %s, not %s", resp.GetName(), version)
 		}
 		kmsSig = resp.GetSignature()
 		// Like GetPublicKey, identity only for a public key derived from
 		// the source's private key.
-		v.Record(fmt.Sprintf("%s (%s)", CheckKMSSignature, row.alg), info.PublicKeyFromPrivate, verifySignature(srcPub, s, digest, kmsSig))
+		e := verifySignature(srcPub, s, digest, kmsSig)
+		acted = e == nil
+		v.Record(fmt.Sprintf("%s (%s)", CheckKMSSignature, row.alg), info.PublicKeyFromPrivate, e)
 	}
 	ss, ok := src.(byok.SignerSource)
 	if !ok {
 		v.Skip("the source cannot sign, so no source signature was checked under Cloud KMS's public key")
-		return nil
+		return acted, nil
 	}
 	signer, err := ss.Signer(ctx)
 	if err != nil {
-		return fmt.Errorf("gcpkms: the source's signer: %w", err)
+		return acted, fmt.Errorf("gcpkms: the source's signer: %w", err)
 	}
 	sig, err := signer.Sign(rand.Reader, digest, s.opts())
 	if err != nil {
 		if s.pss {
 			v.Skip(fmt.Sprintf("the source could not make an RSASSA-PSS signature (%v), so none was checked under Cloud KMS's public key", err))
-			return nil
+			return acted, nil
 		}
-		return fmt.Errorf("gcpkms: signing with the source key: %w", err)
+		return acted, fmt.Errorf("gcpkms: signing with the source key: %w", err)
 	}
 	if kmsPub == nil {
 		v.Skip("GetPublicKey did not run, so the source's signature could not be checked under Cloud KMS's public key")
 	} else {
 		// Cloud KMS has no Verify RPC: signatures are verified with the
-		// public key GetPublicKey returns, which Cloud KMS derives from the
-		// private key it holds. A signature by the source's private key
-		// that verifies under it shows that Cloud KMS holds that key.
-		var e error
+		// public key GetPublicKey returns. A signature by the source's
+		// private key that verifies under it shows that the source's
+		// private key belongs to that public key; that Cloud KMS's private
+		// key does too rests on GetPublicKey's answer, unless Cloud KMS's
+		// own signature verified under the source public key (acted), which
+		// GetPublicKey returned (pubEqual): then both private keys belong
+		// to one public key, even one the source read from its token.
+		c := byok.Check{Name: fmt.Sprintf("%s (%s)", CheckSrcSignature, row.alg), OK: true, Identity: acted && pubEqual}
 		if err := verifySignature(kmsPub, s, digest, sig); err != nil {
-			e = fmt.Errorf("the source's signature does not verify under Cloud KMS's public key: %v", err)
+			c.OK, c.Detail = false, fmt.Sprintf("the source's signature does not verify under Cloud KMS's public key: %v", err)
+		} else if !c.Identity {
+			c.Detail = notActed
 		}
-		v.Record(fmt.Sprintf("%s (%s)", CheckSrcSignature, row.alg), true, e)
+		v.Add(c)
 	}
 	if !s.pss && kmsSig != nil {
 		if _, isRSA := srcPub.(*rsa.PublicKey); isRSA {
@@ -291,7 +342,7 @@ func (t *Target) verifySign(ctx context.Context, v *byok.Verification, version s
 			v.Record(CheckPKCS1Equal, true, e)
 		}
 	}
-	return nil
+	return acted, nil
 }
 
 func digestOf(h crypto.Hash, d []byte) *kmspb.Digest {
@@ -331,47 +382,68 @@ func verifySignature(pub crypto.PublicKey, s scheme, digest, sig []byte) error {
 	return fmt.Errorf("cannot verify signatures of a %T", pub)
 }
 
-func (t *Target) verifyDecrypt(ctx context.Context, v *byok.Verification, version string, row algRow, info byok.KeyInfo, srcPub crypto.PublicKey) error {
+// verifyDecrypt has Cloud KMS decrypt a fresh message encrypted under the
+// source public key; acted reports whether it recovered it (the version's
+// private key acted in this proof).
+func (t *Target) verifyDecrypt(ctx context.Context, v *byok.Verification, version string, row algRow, info byok.KeyInfo, srcPub crypto.PublicKey) (acted bool, err error) {
 	pub, ok := srcPub.(*rsa.PublicKey)
 	if !ok {
-		return fmt.Errorf("gcpkms: %s with a %T public key", row.alg, srcPub)
+		return false, fmt.Errorf("gcpkms: %s with a %T public key", row.alg, srcPub)
 	}
-	h := crypto.SHA256.New()
+	newHash := crypto.SHA256.New
 	switch {
 	case strings.HasSuffix(row.alg.String(), "_SHA1"):
-		h = sha1.New()
+		newHash = sha1.New
 	case strings.HasSuffix(row.alg.String(), "_SHA512"):
-		h = crypto.SHA512.New()
+		newHash = crypto.SHA512.New
 	}
-	msg := randomBytes(32)
-	ct, err := rsa.EncryptOAEP(h, rand.Reader, pub, msg, nil)
-	if err != nil {
-		return fmt.Errorf("gcpkms: encrypting under the source public key: %w", err)
+	var msg []byte
+	var resp *kmspb.AsymmetricDecryptResponse
+	// A ciphertext_crc32c mismatch is corruption between byok and Cloud
+	// KMS, not a failed decryption: Cloud KMS reports it as an error and
+	// the client should "perform a limited number of retries"
+	// (https://cloud.google.com/kms/docs/reference/rpc/google.cloud.kms.v1#asymmetricdecryptrequest,
+	// https://cloud.google.com/kms/docs/data-integrity-guidelines). byok
+	// retries once with a fresh message and ciphertext; a second mismatch
+	// stops the proof (UNPROVEN), never FAILED.
+	for attempt := 0; attempt < 2; attempt++ {
+		msg = randomBytes(32)
+		var ct []byte
+		if ct, err = rsa.EncryptOAEP(newHash(), rand.Reader, pub, msg, nil); err != nil {
+			return false, fmt.Errorf("gcpkms: encrypting under the source public key: %w", err)
+		}
+		resp, err = t.client.AsymmetricDecrypt(ctx, &kmspb.AsymmetricDecryptRequest{Name: version, Ciphertext: ct, CiphertextCrc32C: crc(ct)})
+		if !isChecksumError(err) {
+			break
+		}
+		if attempt == 1 {
+			return false, &errIntegrity{"AsymmetricDecrypt", fmt.Sprintf("the ciphertext, twice (Cloud KMS: %v)", status.Convert(err).Message())}
+		}
 	}
-	resp, err := t.client.AsymmetricDecrypt(ctx, &kmspb.AsymmetricDecryptRequest{Name: version, Ciphertext: ct, CiphertextCrc32C: crc(ct)})
 	var e error
 	switch {
 	case code(err) == codes.InvalidArgument:
 		// RSAES-OAEP decryption fails for a ciphertext not made for the
-		// private key (RFC 8017, 7.1.2): evidence of another key.
+		// private key (RFC 8017, 7.1.2): evidence of another key. (A
+		// checksum error was taken apart above.)
 		e = fmt.Errorf("Cloud KMS could not decrypt it (%v), so it holds another private key", err)
 	case skipRefused(v, "AsymmetricDecrypt", err):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("gcpkms: AsymmetricDecrypt %s: %w", version, err)
+		return false, fmt.Errorf("gcpkms: AsymmetricDecrypt %s: %w", version, err)
 	default:
 		if err := checkSent("AsymmetricDecrypt", "the ciphertext", resp.GetVerifiedCiphertextCrc32C()); err != nil {
-			return err
+			return false, err
 		}
 		if err := checkReceived("AsymmetricDecrypt", "the plaintext", resp.GetPlaintext(), resp.GetPlaintextCrc32C()); err != nil {
-			return err
+			return false, err
 		}
 		if !bytes.Equal(resp.GetPlaintext(), msg) {
 			e = errors.New("Cloud KMS decrypted it to something else")
 		}
 	}
 	v.Record(fmt.Sprintf("%s (%s)", CheckDecrypt, row.alg), info.PublicKeyFromPrivate, e)
-	return nil
+	return e == nil, nil
 }
 
 func (t *Target) verifyMAC(ctx context.Context, v *byok.Verification, version string, src byok.KeySource) error {

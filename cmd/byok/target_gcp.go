@@ -46,14 +46,14 @@ type gcpImportOutput struct {
 	OK                  bool                   `json:"ok"`
 	DryRun              bool                   `json:"dry_run,omitempty"`
 	Target              string                 `json:"target"`
-	KeyRing             string                 `json:"key_ring"`
-	KeyName             string                 `json:"key_name"`
+	KeyRing             string                 `json:"key_ring,omitempty"`
+	KeyName             string                 `json:"key_name,omitempty"`
 	VersionName         string                 `json:"version_name,omitempty"`
 	Created             bool                   `json:"created"`
 	ProtectionLevel     string                 `json:"protection_level"`
 	CloudAlgorithm      string                 `json:"cloud_kms_algorithm,omitempty"`
 	ImportMethod        string                 `json:"import_method,omitempty"`
-	Source              sourceOut              `json:"source"`
+	Source              *sourceOut             `json:"source,omitempty"`
 	Algorithm           byok.WrappingAlgorithm `json:"wrapping_algorithm,omitempty"`
 	WrappingKeySpec     byok.WrappingKeySpec   `json:"wrapping_key_spec,omitempty"`
 	Reason              string                 `json:"reason,omitempty"`
@@ -114,9 +114,53 @@ func (g *gcpFlags) target(client gcpkms.API, stderr io.Writer, quiet bool) (*gcp
 	}
 	t, err := gcpkms.New(client, o)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, gcpFlagError(err))
 	}
 	return t, nil
+}
+
+// gcpFlagOf names the flag of byok import --to gcp that sets each
+// gcpkms.Options field.
+var gcpFlagOf = map[string]string{
+	"KeyRing":         "--gcp-key-ring",
+	"KeyID":           "--gcp-key",
+	"ImportJobID":     "--gcp-import-job",
+	"ProtectionLevel": "--gcp-protection-level",
+	"Algorithm":       "--gcp-algorithm",
+}
+
+// flaggedError is a library error said in the command's words (its flags);
+// errors.Is and errors.As still reach the library's error.
+type flaggedError struct {
+	msg string
+	err error
+}
+
+func (e *flaggedError) Error() string { return e.msg }
+func (e *flaggedError) Unwrap() error { return e.err }
+
+// gcpFlagError says a gcpkms refusal of an option (*gcpkms.OptionError) or
+// of an existing crypto key (*gcpkms.KeyExistsError) with the --gcp-* flags
+// the user typed rather than the library's Options fields; other errors
+// are returned as they are.
+func gcpFlagError(err error) error {
+	var oe *gcpkms.OptionError
+	var ke *gcpkms.KeyExistsError
+	switch {
+	case errors.As(err, &oe) && gcpFlagOf[oe.Field] != "":
+		return &flaggedError{fmt.Sprintf("%s %q: %s", gcpFlagOf[oe.Field], oe.Value, oe.Problem), err}
+	case errors.As(err, &ke):
+		msg := fmt.Sprintf("the Cloud KMS key %s already exists with %s %s, and this import needs %s %s: "+
+			"import into a new key instead (another --gcp-key ID; byok creates it import-only for this key)", ke.Key, ke.What, ke.Has, ke.What, ke.Wants)
+		switch ke.Field {
+		case "Algorithm":
+			msg += fmt.Sprintf(", or pass --gcp-algorithm %s to import as the key's algorithm (it fits the source key too)", ke.Has)
+		case "ProtectionLevel":
+			msg += fmt.Sprintf(", or pass --gcp-protection-level %s to import at the key's level", strings.ToLower(ke.Has))
+		}
+		return &flaggedError{msg, err}
+	}
+	return err
 }
 
 const importGCPUsage = `Usage: byok import --to gcp --gcp-key-ring RING --gcp-key ID [flags] SOURCE
@@ -168,9 +212,13 @@ func runImportGCP(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	dryRun, noVerify, asJSON := *dryRunP, *noVerifyP, *asJSONP
 	start := time.Now()
-	out := gcpImportOutput{Target: "gcp", KeyRing: gf.keyRing, ProtectionLevel: strings.ToUpper(gf.level)}
+	// key_ring and key_name are set once the flags are known to name them.
+	out := gcpImportOutput{Target: "gcp", ProtectionLevel: strings.ToUpper(gf.level)}
 	fail := func(err error) error {
-		out.Error = newErrorOut(err, out.KeyName, nil)
+		err = gcpFlagError(err)
+		// The Cloud KMS key is named by key_name, as on success; the
+		// error's key_arn is for AWS KMS keys.
+		out.Error = newErrorOut(err, "", nil)
 		out.Seconds = time.Since(start).Seconds()
 		if asJSON {
 			writeJSON(stdout, out)
@@ -212,8 +260,9 @@ func runImportGCP(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := hsmExtractable(src); err != nil {
 		return fail(err)
 	}
-	out.Source = newSourceOut(&sf, info)
-	out.Source.PublicKey = nil
+	so := newSourceOut(&sf, info)
+	so.PublicKey = nil
+	out.Source = &so
 	out.Algorithm, out.WrappingKeySpec, out.Reason, out.Fallback = choice.Algorithm, choice.WrappingKeySpec, choice.Reason, choice.Fallback
 	out.ImportMethod, _ = gcpkms.ImportMethod(choice.Algorithm, choice.WrappingKeySpec)
 	out.CloudAlgorithm = gf.algorithm
@@ -247,12 +296,13 @@ func runImportGCP(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	p.say("importing into %s (key ring, key and import job are checked or created; waiting for the job to be ACTIVE)…", out.KeyName)
 	res, err := im.Import(ctx, src, target)
+	err = gcpFlagError(err)
 	if res != nil {
 		out.Created = res.Created
 		if strings.Contains(res.KeyARN, "/cryptoKeyVersions/") {
 			out.VersionName = res.KeyARN
 		}
-		out.Source = sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
+		out.Source = &sourceOut{Source: sf.shown(), Driver: sf.driverName(), KeySpec: res.KeySpec, KeyUsage: res.KeyUsage, Fingerprint: res.Fingerprint}
 		out.Verification = toVerificationOut(res.Verification)
 	}
 	out.VerificationSkipped = noVerify
@@ -268,7 +318,7 @@ func runImportGCP(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				err, out.VersionName, target.RemovalHint(out.VersionName))
 		}
 		if !asJSON && out.VersionName != "" {
-			out.Error = newErrorOut(err, out.KeyName, nil)
+			out.Error = newErrorOut(err, "", nil)
 			printGCPResult(stdout, &out, sf.label())
 		}
 		return fail(err)
@@ -297,9 +347,11 @@ func printGCPResult(w io.Writer, o *gcpImportOutput, label string) {
 	s.row("protection", "%s", o.ProtectionLevel)
 	s.row("algorithm", "%s", o.CloudAlgorithm)
 	s.row("source", "%s", label)
-	s.row("fingerprint", "%s", o.Source.Fingerprint)
-	s.row("key spec", "%s", o.Source.KeySpec)
-	s.row("key usage", "%s", o.Source.KeyUsage)
+	if o.Source != nil {
+		s.row("fingerprint", "%s", o.Source.Fingerprint)
+		s.row("key spec", "%s", o.Source.KeySpec)
+		s.row("key usage", "%s", o.Source.KeyUsage)
+	}
 	s.row("wrapping", "%s under an %s wrapping key (import method %s)", o.Algorithm, o.WrappingKeySpec, o.ImportMethod)
 	if o.Reason != "" {
 		s.row("why", "%s", o.Reason)

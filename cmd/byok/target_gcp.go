@@ -439,6 +439,12 @@ func openGCPTarget(ctx context.Context, spec migrate.CloudSpec) (migrate.CloudTa
 	return gcpkms.New(c, o)
 }
 
+// gcpManifestFields names gcpkms.Options fields as a manifest's gcp item
+// does.
+var gcpManifestFields = map[string]string{
+	"KeyRing": "key_ring", "KeyID": "key_id", "ProtectionLevel": "protection_level", "Algorithm": "algorithm",
+}
+
 // checkGCPSpec checks a manifest's gcp target as gcpkms.New checks its
 // options, with no client and no call: one setting at a time beside
 // settings known to be good, so that a refusal names its field
@@ -456,7 +462,11 @@ func checkGCPSpec(g *migrate.GCPSpec) error {
 		{"", gcpkms.Options{KeyRing: g.KeyRing, KeyID: g.KeyID, ProtectionLevel: g.ProtectionLevel, Algorithm: g.Algorithm}},
 	} {
 		if _, err := gcpkms.New(offlineClient{}, c.o); err != nil {
-			return &migrate.CloudFieldError{Field: c.field, Err: errors.New(strings.TrimPrefix(err.Error(), "gcpkms: "))}
+			field := c.field
+			if oe := (*gcpkms.OptionError)(nil); field == "" && errors.As(err, &oe) {
+				field = gcpManifestFields[oe.Field]
+			}
+			return &migrate.CloudFieldError{Field: field, Err: errors.New(strings.TrimPrefix(err.Error(), "gcpkms: "))}
 		}
 	}
 	return nil

@@ -105,11 +105,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
 	cleanup := fs.Bool("cleanup-on-failure", false, "if the import fails after creating the KMS key, schedule that key's deletion with the shortest waiting period KMS allows (7 days; cancellable until then)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	if *keyID != "" && nk.set() {

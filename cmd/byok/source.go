@@ -72,6 +72,16 @@ PINs and passphrases are never command-line arguments: use --pin-env NAME,
 --pin-file PATH (or --passphrase-env / --passphrase-file); without them
 byok asks on the terminal, with echo off.`
 
+// parse parses a command's arguments with fs and takes the one SOURCE the
+// command needs from the positional ones.
+func (s *sourceFlags) parse(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	return s.setPositional(pos, true)
+}
+
 // setPositional takes the source from the positional arguments.
 func (s *sourceFlags) setPositional(pos []string, required bool) error {
 	for _, p := range append([]string{s.source}, pos...) {

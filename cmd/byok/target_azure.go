@@ -232,11 +232,7 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	dryRun := fs.Bool("dry-run", false, "check the source and Azure's rules, print the plan, and stop: no Azure request")
 	noVerify := fs.Bool("no-verify", false, "skip the proof after import (not recommended)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	if err := af.validate(); err != nil {

@@ -76,11 +76,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	noReimport := fs.Bool("no-reimport", false, "skip the re-import proof (SYMMETRIC_DEFAULT keys): the verdict is then UNPROVEN, exit 4")
 	materialID := fs.String("key-material-id", "", "SYMMETRIC_DEFAULT: prove only this key material (`ID`), in any state; default: the current one, then the others")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	if *keyID == "" {
@@ -265,11 +261,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sf sourceFlags
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	res := inspectOutput{Source: sf.shown(), Driver: sf.driverName(), UsageCandidates: []byok.KeyUsage{},

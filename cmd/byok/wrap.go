@@ -70,11 +70,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	algorithm := fs.String("algorithm", "", "console zip only: the wrapping algorithm chosen when downloading, if its README does not name it")
 	force := fs.Bool("force", false, "replace an existing EncryptedKeyMaterial.bin")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	if *paramsPath == "" {
@@ -82,6 +78,7 @@ func runWrap(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var alg byok.WrappingAlgorithm
 	if *algorithm != "" {
+		var err error
 		if alg, err = byok.ParseWrappingAlgorithm(*algorithm); err != nil {
 			return fmt.Errorf("%w: --algorithm: %v", errUsage, err)
 		}

@@ -65,11 +65,7 @@ func runWrapAzure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	managed := fs.Bool("azure-managed-hsm", false, "the KEK is in a Managed HSM (implied by a *.managedhsm.* kid); only Managed HSM imports AES keys")
 	force := fs.Bool("force", false, "replace an existing --out file")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := sf.setPositional(pos, true); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	switch {

@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/byok-go/byok"
+	"github.com/byok-go/byok/gcpkms/gcpkmstest"
 	"github.com/byok-go/byok/internal/testenv"
 )
 
@@ -232,6 +233,10 @@ keys:
 		}
 	}
 
+	// The other clouds: Cloud KMS and Key Vault fakes, their request logs,
+	// the Azure access token, the .byok file.
+	h.clouds(work)
+
 	// An HSM key and its PIN.
 	h.softhsm(env, work)
 
@@ -325,4 +330,60 @@ func (h *hygiene) softhsm(env []string, work string) {
 	// SoftHSM's own token files hold the key (encrypted under the PIN):
 	// not byok's output.
 	os.RemoveAll(filepath.Join(dir, "tokens"))
+}
+
+// clouds imports the known keys into the Cloud KMS and Key Vault fakes,
+// writes a .byok file, and fails some imports; the Azure access token is a
+// secret too, and the fakes' request logs are searched.
+func (h *hygiene) clouds(work string) {
+	t := h.t
+	var glog syncBuffer
+	g, err := gcpkmstest.New(gcpkmstest.WithLog(&glog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	az, azEnv, alog := azureEnv(t)
+	env := append(azEnv, envGCPEndpoint+"="+g.Addr(), "BYOK_HYG_PASS=byok-test-passphrase")
+	for _, kv := range azEnv {
+		if path, ok := strings.CutPrefix(kv, envAzureTokenFile+"="); ok {
+			tok, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.secrets = append(h.secrets, newSecret("the Azure access token", bytes.TrimSpace(tok)))
+		}
+	}
+	if h.secrets[len(h.secrets)-1].name != "the Azure access token" {
+		t.Fatalf("azureEnv set no %s: %v", envAzureTokenFile, azEnv)
+	}
+	ring := "projects/hygiene/locations/global/keyRings/r"
+	for i, src := range [][]string{
+		{keyFile("aes256.bin"), "--key-spec", "SYMMETRIC_DEFAULT", "--gcp-algorithm", "AES_256_GCM"},
+		{keyFile("hmac512.hex"), "--key-spec", "HMAC_512"},
+		{keyFile("rsa2048.pkcs1.pem")},
+		{keyFile("p256.sec1.pem")},
+		{keyFile("p384.enc.pem"), "--passphrase-env", "BYOK_HYG_PASS"},
+	} {
+		gcp := []string{"import", "--to", "gcp", "--gcp-key-ring", ring, "--gcp-key", fmt.Sprintf("k%d", i)}
+		h.run(env, 0, append(gcp, src...)...)
+		h.run(env, 0, append(append(gcp, "--json", "--dry-run"), src...)...)
+	}
+	for i, src := range [][]string{
+		{keyFile("rsa2048.pkcs1.pem")},
+		{keyFile("secp256k1.pkcs8.pem")},
+		{keyFile("p384.enc.pem"), "--passphrase-env", "BYOK_HYG_PASS"},
+	} {
+		h.run(env, 0, append([]string{"import", "--to", "azure", "--azure-vault", az.URL(), "--azure-key", fmt.Sprintf("k%d", i), "--json"}, src...)...)
+	}
+	// Failures: a key the cloud does not take, a wrong passphrase.
+	h.run(env, -1, "import", "--to", "azure", "--azure-vault", az.URL(), "--azure-key", "aes", keyFile("aes256.bin"), "--key-spec", "SYMMETRIC_DEFAULT")
+	h.run(env, -1, "import", "--to", "gcp", "--gcp-key-ring", ring, "--gcp-key", "bad", keyFile("p384.enc.pem"), "--passphrase-env", "BYOK_HYG_WRONG")
+
+	// The .byok file under the KEK the first Azure import made.
+	kid, kekPEM := fakeKEK(t, az, "k0-kek")
+	h.run(env, 0, "wrap", "--for", "azure", "--kek-id", kid, "--kek-public", kekPEM,
+		"--out", filepath.Join(work, "p256.byok"), keyFile("p256.sec1.pem"), "--json")
+	h.check("the Cloud KMS fake's request log", []byte(glog.String()))
+	h.check("the Key Vault fake's request log", []byte(alog.String()))
 }

@@ -244,7 +244,7 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 	start := time.Now()
 	out := importAzureOutput{Target: "azure", Vault: af.vault, KeyName: af.key, RemoveCommands: []string{}}
 	fail := func(err error) error {
-		out.Error = newErrorOut(err, out.KeyID, nil)
+		out.Error = newErrorOut(err, "", nil) // the key is key_id, as on success
 		out.Seconds = time.Since(start).Seconds()
 		if *asJSON {
 			writeJSON(stdout, out)
@@ -323,7 +323,7 @@ func runImportAzure(ctx context.Context, args []string, stdout, stderr io.Writer
 			err = fmt.Errorf("%w\n  note: byok created the key exchange key %s (it holds no key of yours); remove it with: %s", err, tg.KEKName(), tg.RemoveCommand(tg.KEKName()))
 		}
 		if !*asJSON && out.Created {
-			out.Error = newErrorOut(err, out.KeyID, nil)
+			out.Error = newErrorOut(err, "", nil) // the key is key_id, as on success
 			printAzureImport(stdout, &out, sf.label())
 		}
 		return fail(err)
